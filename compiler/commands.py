@@ -1,0 +1,78 @@
+"""The CLI's commands: each takes parsed arguments and returns an exit status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from denseamc.compiler.outdir import write_output_dir
+from denseamc.compiler.pipeline import EMITTERS, compile_model, emit
+from denseamc.ir import DenseAMCError, Diagnostic, Severity
+
+
+def _usage_error(message: str) -> DenseAMCError:
+    return DenseAMCError(Diagnostic(Severity.ERROR, message))
+
+
+def _print_warnings(comp) -> None:  # type: ignore[no-untyped-def]
+    for w in comp.warnings:
+        print(w.render(), file=sys.stderr)
+
+
+def compile_command(args: argparse.Namespace) -> int:
+    kinds = [k.strip() for k in args.emit.split(",") if k.strip()]
+    unknown = [k for k in kinds if k not in EMITTERS]
+    if unknown:
+        raise _usage_error(f"--emit: unknown output kind(s) {', '.join(unknown)}; "
+                           f"expected some of {', '.join(EMITTERS)}")
+    comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware)
+    _print_warnings(comp)
+    files = emit(comp, kinds)
+    write_output_dir(args.out_dir, files)
+    print(f"denseamc: wrote {len(files)} files to {args.out_dir}", file=sys.stderr)
+    return 0
+
+
+def check_command(args: argparse.Namespace) -> int:
+    from denseamc.compiler.check import run_checks
+
+    comp = compile_model(args.model, hardware_profile=args.hardware)
+    _print_warnings(comp)
+    report = run_checks(comp, args.backend)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def parse_input_arg(text: str) -> tuple[str, np.ndarray]:
+    """Parse `NAME=[v, v, ...]` from the command line."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    try:
+        numbers = json.loads(value)
+        arr = np.array(numbers, dtype=np.float64)
+    except (ValueError, TypeError):
+        arr = None
+    if not sep or not name or arr is None or arr.ndim != 1 or not np.all(np.isfinite(arr)):
+        raise _usage_error(f"--input {text!r}: expected NAME=[number, number, ...]")
+    return name, arr
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    from denseamc.compiler.check import simulate_one
+
+    comp = compile_model(args.model, hardware_profile=args.hardware)
+    _print_warnings(comp)
+    given = dict(parse_input_arg(t) for t in args.input)
+    result = simulate_one(comp, args.backend, given, t_end=args.t, plot=args.plot)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        for name, value in result["outputs"].items():
+            print(f"{name} = {value}")
+        print(f"settle time = {result['settle_time']:.6g} (model time units)")
+        print(f"final energy = {result['energy']:.6g}")
+    return 0

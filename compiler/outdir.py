@@ -1,0 +1,50 @@
+"""Write an output directory all at once: a temporary sibling, renamed into place on success."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from denseamc.ir import DenseAMCError, Diagnostic, Severity
+
+
+def write_output_dir(out_dir: Path, files: Mapping[str, str | bytes]) -> None:
+    """Replace `out_dir` with exactly `files`, or leave everything as it was.
+
+    The files go to a fresh sibling directory first; only when all are written is the old
+    directory moved aside and the new one renamed into place, so a failure leaves no half-written
+    output and an existing directory survives a failed compile.
+    """
+    out_dir = out_dir.resolve()
+    parent = out_dir.parent
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DenseAMCError(Diagnostic(Severity.ERROR, "output path exists and is not a directory",
+                                       file=str(out_dir)))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+    except OSError as exc:
+        raise DenseAMCError(Diagnostic(Severity.ERROR, f"cannot create the output directory: "
+                                       f"{exc.strerror}", file=str(out_dir))) from None
+    try:
+        for rel, content in sorted(files.items()):
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8", newline="\n")
+        old = None
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
+            os.rename(out_dir, old / "x")
+        os.rename(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DenseAMCError(Diagnostic(Severity.ERROR, f"cannot write the output directory: "
+                                       f"{exc.strerror}", file=str(out_dir))) from None
