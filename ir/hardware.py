@@ -1,0 +1,276 @@
+"""Hardware settings: the one table of keys, their defaults, units, ranges and meaning.
+
+Settings come from three places, later ones winning: the defaults below, a hardware profile
+(`--hardware PROFILE.yaml`, see compiler/profiles.py and backends/profiles/), and the model's own
+`hardware { }` block. `resolve_hardware` merges them into one frozen `Hardware`; every error
+(unknown key, wrong type, wrong unit, out of range) points at the setting that caused it.
+
+Numbers may carry one SI prefix and, in profiles written as strings, the key's unit:
+`10k`, `10kohm`, `1u`, `1uS`, `100n`, `100ns`, `1G`, `1GHz`, `2m`, `2mF/m2`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from denseamc.ir.diagnostics import DenseAMCError, Diagnostic, error
+from denseamc.ir.model import HardwareSetting
+from denseamc.ir.span import Span
+
+Kind = Literal["float", "int", "enum", "auto_float"]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """One hardware setting: type, default, unit, allowed range (inclusive unless open) and doc."""
+
+    name: str
+    kind: Kind
+    default: float | int | str | None
+    unit: str
+    doc: str
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+    choices: tuple[str, ...] = ()
+
+
+#: THE table. `auto_float` keys take the word `auto` (default, stored as None) or a number.
+KEYS: dict[str, Key] = {k.name: k for k in (
+    Key("scheme", "enum", "dual_rail", "",
+        "how signed weights are built: dual_rail (every activation also drives an inverted rail; "
+        "a negative weight hangs on it), differential (G+ and G- arrays into a differential "
+        "integrator), nonnegative (one array; a negative weight is an error)",
+        choices=("dual_rail", "differential", "nonnegative")),
+    Key("amplifier", "enum", "ideal", "",
+        "amplifier model for the circuit backends: ideal (virtual grounds, no limits) or "
+        "nonideal (finite a0, single pole at gbw, rails at +-vdd/2, slew limit)",
+        choices=("ideal", "nonideal")),
+    Key("r_f", "auto_float", None, "ohm",
+        "feedback resistor of every integrator cell. auto: per layer, max|w into it| / g_max "
+        "(the largest weight gets g_max; 10k ohm for a layer without weights). A number: "
+        "used as is; weights above g_max * r_f are clipped and reported",
+        lo=1.0, hi=1e9),
+    Key("tau_unit", "auto_float", None, "s",
+        "seconds per model time unit. auto: the shortest unit the amplifiers' gbw allows, "
+        "tau * tau_unit >= tau_margin * (1 + sum_j |w_ij|) / (2 pi gbw) for every cell",
+        lo=0.0, hi=1.0, lo_open=True),
+    Key("tau_margin", "float", 10.0, "",
+        "safety factor between a cell's RC time constant and its closed-loop amplifier time "
+        "constant (1 + fan-in) / (2 pi gbw), used by tau_unit = auto and the amplifier warnings",
+        lo=1.0, hi=1e6),
+    Key("g_min", "float", 1e-6, "S",
+        "smallest programmable device conductance; a weight below g_min is rounded to the "
+        "nearer of 0 (no device) and g_min, and reported",
+        lo=0.0, hi=1.0),
+    Key("g_max", "float", 1e-4, "S", "largest programmable device conductance",
+        lo=0.0, hi=1.0, lo_open=True),
+    Key("levels", "int", 0, "",
+        "programmable conductance levels, evenly spaced in [g_min, g_max] (0 = continuous); "
+        "the quantisation error is reported", lo=0, hi=1 << 20),
+    Key("v_unit", "float", 0.1, "V",
+        "volts per model unit of state and activation (x = 1 is v_unit volts)",
+        lo=0.0, hi=100.0, lo_open=True),
+    Key("vdd", "float", 1.8, "V", "supply voltage; signals swing within +-vdd/2 of the reference",
+        lo=0.0, hi=100.0, lo_open=True),
+    Key("gbw", "float", 1e9, "Hz", "op-amp gain-bandwidth product",
+        lo=0.0, hi=1e13, lo_open=True),
+    Key("a0", "float", 1e4, "", "op-amp DC open-loop gain (V/V)", lo=1.0, hi=1e12),
+    Key("slew", "float", 1e9, "V/s", "op-amp slew rate", lo=0.0, hi=1e15, lo_open=True),
+    Key("amp_current", "float", 1e-4, "A",
+        "quiescent (bias) current of one op-amp from vdd; static power = vdd * amp_current "
+        "per amplifier", lo=0.0, hi=1.0),
+    Key("area_device", "float", 1e-12, "m2", "area of one crossbar conductance device (1T1R)",
+        lo=0.0, hi=1e-3),
+    Key("area_switch", "float", 2e-12, "m2",
+        "area of one analog switch (a select input's multiplexer leg)", lo=0.0, hi=1e-3),
+    Key("area_opamp", "float", 1e-9, "m2", "area of one op-amp (or op-amp-equivalent stage)",
+        lo=0.0, hi=1e-2),
+    Key("cap_density", "float", 2e-3, "F/m2",
+        "capacitance per area of the integration capacitors (MIM: 2 fF/um^2 = 2e-3 F/m^2)",
+        lo=0.0, hi=1.0, lo_open=True),
+)}
+
+_UNIT_ALIASES = {"ohm": ("ohm", "ohms", "Ω"), "s": ("s", "sec"), "S": ("S", "siemens"),
+                 "V": ("V",), "Hz": ("Hz",), "V/s": ("V/s",), "A": ("A",),
+                 "m2": ("m2", "m^2"), "F/m2": ("F/m2", "F/m^2"), "": ()}
+_PREFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "": 1.0,
+           "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """Resolved hardware settings, SI units. `r_f` / `tau_unit` None mean `auto`.
+
+    `origin[key]` is "default", "profile" or "model"; `locs[key]` the span that set it (if any).
+    """
+
+    scheme: Literal["dual_rail", "differential", "nonnegative"] = "dual_rail"
+    amplifier: Literal["ideal", "nonideal"] = "ideal"
+    r_f: float | None = None
+    tau_unit: float | None = None
+    tau_margin: float = 10.0
+    g_min: float = 1e-6
+    g_max: float = 1e-4
+    levels: int = 0
+    v_unit: float = 0.1
+    vdd: float = 1.8
+    gbw: float = 1e9
+    a0: float = 1e4
+    slew: float = 1e9
+    amp_current: float = 1e-4
+    area_device: float = 1e-12
+    area_switch: float = 2e-12
+    area_opamp: float = 1e-9
+    cap_density: float = 2e-3
+    origin: Mapping[str, str] = field(default_factory=dict)
+    locs: Mapping[str, Span] = field(default_factory=dict)
+
+    @property
+    def v_rail(self) -> float:
+        """Largest signal swing either side of the reference: vdd / 2."""
+        return self.vdd / 2.0
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        """Every key with its value ("auto" for auto), for reports."""
+        out: dict[str, float | int | str] = {}
+        for k in KEYS:
+            v = getattr(self, k)
+            out[k] = "auto" if v is None else v
+        return out
+
+
+def _suggest(key: str) -> tuple[str, ...]:
+    close = difflib.get_close_matches(key, list(KEYS), n=1, cutoff=0.5)
+    if close:
+        return (f"did you mean '{close[0]}'?",)
+    return ("known keys: " + ", ".join(sorted(KEYS)),)
+
+
+def parse_quantity(text: str, unit: str) -> float:
+    """Parse "10k", "10kohm", "100 ns", "1e-6 S" for a key in `unit`; ValueError says why."""
+    m = _NUMBER.match(text)
+    if not m:
+        raise ValueError(f"expected a number, got {text!r}")
+    number, rest = float(m.group(1)), m.group(2)
+    if not rest:
+        return number
+    aliases = _UNIT_ALIASES.get(unit, ())
+    for alias in sorted(aliases, key=len, reverse=True):
+        if rest.endswith(alias):
+            prefix = rest[: len(rest) - len(alias)].strip()
+            if prefix in _PREFIX:
+                return number * _PREFIX[prefix]
+    if rest in _PREFIX:
+        return number * _PREFIX[rest]
+    want = f"'{unit}'" if unit else "no unit"
+    raise ValueError(f"unit '{rest}' does not fit: this key takes {want} "
+                     "(one SI prefix allowed)")
+
+
+def check_value(key: str, value: object, span: Span | None) -> tuple[object, Diagnostic | None]:
+    """Convert one raw value for `key` (known) to its Python value, or return a located error."""
+    spec = KEYS[key]
+
+    def bad(msg: str) -> tuple[object, Diagnostic]:
+        return None, error(f"hardware '{key}': {msg}", span, spec.doc)
+
+    if spec.kind == "enum":
+        if not isinstance(value, str) or value not in spec.choices:
+            return bad(f"expected one of {', '.join(spec.choices)}, got {value!r}")
+        return value, None
+    if spec.kind == "auto_float" and value == "auto":
+        return None, None
+    if isinstance(value, bool):
+        return bad(f"expected a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            num = parse_quantity(value, spec.unit)
+        except ValueError as exc:
+            extra = " or auto" if spec.kind == "auto_float" else ""
+            return bad(f"{exc}{extra}")
+    elif isinstance(value, int | float):
+        num = float(value)
+    else:
+        return bad(f"expected a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(num):
+        return bad(f"expected a finite number, got {num!r}")
+    low_ok = num > spec.lo if spec.lo_open else num >= spec.lo
+    if not low_ok or num > spec.hi:
+        unit = f" {spec.unit}" if spec.unit else ""
+        lo_b = "(" if spec.lo_open else "["
+        return bad(f"{num!r}{unit} is outside the allowed range {lo_b}{spec.lo!r}, {spec.hi!r}]")
+    if spec.kind == "int":
+        if num != int(num):
+            return bad(f"expected an integer, got {num!r}")
+        if num == 1:
+            return bad("levels must be 0 (continuous) or at least 2")
+        return int(num), None
+    return num, None
+
+
+def _as_settings(raw: Mapping[str, object] | None) -> dict[str, HardwareSetting]:
+    out: dict[str, HardwareSetting] = {}
+    for k, v in (raw or {}).items():
+        out[k] = v if isinstance(v, HardwareSetting) else HardwareSetting(k, v)  # type: ignore[arg-type]
+    return out
+
+
+def resolve_hardware(
+    model: Mapping[str, HardwareSetting] | None,
+    profile: Mapping[str, object] | None = None,
+) -> Hardware:
+    """Merge defaults < profile < the model's `hardware {}` block; raise every error at once.
+
+    `profile` maps keys to `HardwareSetting`s (from `load_profile`, located) or to plain values.
+    """
+    values: dict[str, object] = {k: spec.default for k, spec in KEYS.items()}
+    origin = {k: "default" for k in KEYS}
+    locs: dict[str, Span] = {}
+    diags: list[Diagnostic] = []
+    for where, settings in (("profile", _as_settings(profile)), ("model", _as_settings(model))):
+        for key, s in settings.items():
+            if key not in KEYS:
+                diags.append(error(f"unknown hardware setting '{key}'", s.loc, *_suggest(key)))
+                continue
+            val, diag = check_value(key, s.value, s.loc)
+            if diag is not None:
+                diags.append(diag)
+                continue
+            values[key], origin[key] = val, where
+            if s.loc is not None:
+                locs[key] = s.loc
+    if not diags:
+        g_min, g_max = float(values["g_min"]), float(values["g_max"])  # type: ignore[arg-type]
+        if g_min >= g_max:
+            diags.append(error(f"hardware: g_min = {g_min!r} S must be below g_max = {g_max!r} S",
+                               locs.get("g_min") or locs.get("g_max")))
+        v_unit, vdd = float(values["v_unit"]), float(values["vdd"])  # type: ignore[arg-type]
+        if v_unit > vdd / 2:
+            diags.append(error(
+                f"hardware: v_unit = {v_unit!r} V exceeds the swing vdd/2 = {vdd / 2!r} V",
+                locs.get("v_unit") or locs.get("vdd"),
+                "a state of 1 model unit would not fit between the rails"))
+    if diags:
+        raise DenseAMCError(diags)
+    return Hardware(**values, origin=origin, locs=locs)  # type: ignore[arg-type]
+
+
+def markdown_table() -> str:
+    """The key table as Markdown, for the docs."""
+    rows = ["| key | default | unit | range | meaning |", "|---|---|---|---|---|"]
+    for k in KEYS.values():
+        if k.kind == "enum":
+            rng = " \\| ".join(k.choices)
+        else:
+            lo = "(" if k.lo_open else "["
+            rng = f"{lo}{k.lo!r}, {k.hi!r}]" + (" or auto" if k.kind == "auto_float" else "")
+        default = "auto" if k.default is None else repr(k.default)
+        rows.append(f"| `{k.name}` | {default} | {k.unit} | {rng} | {k.doc} |")
+    return "\n".join(rows) + "\n"
