@@ -190,6 +190,30 @@ module dam_softmax_cell(in, ref, s, out_p, out_n);
 endmodule
 """
 
+# VACASK has no switch element (ngspice has S with `.model m sw`).  The conductance moves
+# log-linearly from 1/roff to 1/ron over a window vw around vt, which Newton handles well.
+DAM_SWITCH = _HEADER + """
+// Voltage-controlled switch between p and n: closed (ron) when V(ctl) > vt, open (roff) below.
+module dam_switch(p, n, ctl);
+    inout p, n;
+    input ctl;
+    electrical p, n, ctl;
+    (*desc="threshold", units="V", type="instance"*)
+    parameter real vt = 0.5;
+    (*desc="on resistance", units="Ohm", type="instance"*)
+    parameter real ron = 1.0 from (0:inf);
+    (*desc="off resistance", units="Ohm", type="instance"*)
+    parameter real roff = 1e12 from (0:inf);
+    (*desc="transition window", units="V", type="instance"*)
+    parameter real vw = 1e-3 from (0:inf);
+    real lg;
+    analog begin
+        lg = ln(1.0/roff) + (ln(1.0/ron) - ln(1.0/roff))*0.5*(1.0 + tanh((V(ctl) - vt)/vw));
+        I(p, n) <+ V(p, n)*exp(lg);
+    end
+endmodule
+"""
+
 ALL_MODULES: dict[str, str] = {
     "dam_integrator": DAM_INTEGRATOR,
     "dam_identity": DAM_IDENTITY,
@@ -198,5 +222,6 @@ ALL_MODULES: dict[str, str] = {
     "dam_relu": DAM_RELU,
     "dam_rectpoly": DAM_RECTPOLY,
     "dam_softmax_cell": DAM_SOFTMAX_CELL,
+    "dam_switch": DAM_SWITCH,
 }
 """Module name -> complete ``.va`` source; the file name is ``<module name>.va``."""

@@ -342,6 +342,44 @@ def test_vacask_activations() -> None:
         np.testing.assert_allclose(res[f"q{k}"], -ref, atol=1e-6 * vu, err_msg=n)
 
 
+SWITCH_VACASK = """switch: closed between 1 ms and 2 ms
+
+ground 0
+load "dam_switch.osdi"
+load "resistor.osdi"
+model res resistor
+model vsrc vsource
+model sw dam_switch
+vin (in 0) vsrc dc=1
+vctl (ctl 0) vsrc type="pulse" val0=0 val1=1 delay=1m rise=1u fall=1u width=1m period=10m
+s1 (in out ctl) sw ron=1 roff=1e12
+rl (out 0) res r=1k
+control
+  abort always
+  options rawfile="binary"
+  analysis tr tran stop=3m step=1u maxstep=10u
+endc
+"""
+
+SWITCH_NGSPICE = """* switch: closed between 1 ms and 2 ms
+vin in 0 dc 1
+vctl ctl 0 pulse(0 1 1m 1u 1u 1m 10m)
+s1 in out ctl 0 swm
+.model swm sw vt=0.5 vh=0 ron=1 roff=1e12
+rl out 0 1k
+.save v(out)
+.tran 1u 3m 0 10u
+.end
+"""
+
+
+def test_switch_both_simulators() -> None:
+    for res, out in ((simrun.run_vacask(SWITCH_VACASK, _va("dam_switch"), 30), "out"),
+                     (simrun.run_ngspice(SWITCH_NGSPICE, 30), "v(out)")):
+        at = [res[out][np.argmin(np.abs(res.time - t))] for t in (0.5e-3, 1.5e-3, 2.5e-3)]
+        np.testing.assert_allclose(at, [1e-9, 1000 / 1001, 1e-9], rtol=1e-6, atol=1e-12)
+
+
 @pytest.mark.parametrize("name", sorted(va_primitives.ALL_MODULES))
 def test_every_va_module_compiles(name: str) -> None:
     osdi = simrun.compile_va(f"{name}.va", va_primitives.ALL_MODULES[name])
