@@ -1,0 +1,515 @@
+"""Simulate a lowered circuit (`CircuitIR`) from its node equations, in numpy, batched.
+
+This is a component-level simulation: conductances, capacitors, current and voltage sources and
+amplifier models, with no reference to the energy or the abstract graph. It is the `circuit`
+backend, and the check that lowering and scaling preserved the model's dynamics.
+
+Node equations
+--------------
+Driven nets (cell outputs, clamp sources, activation outputs) are known from the state. A
+summing node s of cell c collects I_in = sum_r G_rs (V_r - V_s) + I_bias (crossbars, the
+differential tie-back resistors, selected crossbars with the per-input conductances).
+
+- **Ideal amplifiers** (`circuit.amplifier.ideal`): V_s = 0 (virtual ground), so
+      C_F dV_out/dt = -V_out / R_F - I_in          (C_F > 0, one state per cell)
+      V_out = -R_F I_in                            (C_F = 0, algebraic)
+  Algebraic cells (tau = 0 layers, differential inverters) are solved by fixed-point sweeps of
+  the whole evaluation (activations -> currents -> algebraic outputs) until they change by less
+  than 1e-12 v_unit; a chain of depth k converges in k + 1 sweeps.
+- **Non-ideal amplifiers**: single-pole op-amps, dV_out/dt = wp (-a0 V_s - V_out) with
+  wp = 2 pi gbw / a0, limited to +-slew, and held at the rails +-v_rail (= vdd/2); activation
+  outputs are clipped to the rails. A C_F > 0 cell has a second state, the capacitor voltage
+  V_c = V_out - V_s, with C_F dV_c/dt = -(I_in + V_c / R_F) (KCL at s); a C_F = 0 cell's summing
+  node is algebraic: V_s = (sum_r G_rs V_r + I_bias + V_out/R_F) / (sum_r G_rs + 1/R_F).
+  States start at the ideal initial operating point. The result reports the deviation from the
+  ideal circuit (same inputs, same times).
+
+Initial state: cells start at 0 V; init inputs (`InitialCondition`) set theirs; then each
+`init=settled` layer, in declaration order, starts at its target -R_F I_in computed from the
+others (init inputs on it override); clamps hold their nets throughout. This mirrors the model
+backend (backends/sim.py).
+
+Integration: Dormand-Prince 5(4) with error control (rtol 1e-6, atol 1e-8 v_unit by default),
+batch-wide steps. Settle time: the earliest time after which every free neuron's state stays
+within settle_tol * max(1, |x_final|) of its value at t_end (as in the model backend), found on a
+uniform grid of recorded states (at least 400 points) and linear interpolation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from denseamc.ir import DenseAMCError, InternalCompilerError, error
+from denseamc.ir.circuit import CircuitIR, IntegratorCell
+
+Array = NDArray[np.float64]
+
+_FP_MAXITER = 200
+_MAX_STEPS = 2_000_000
+
+# Dormand-Prince 5(4) tableau
+_C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
+_A = [
+    [],
+    [1 / 5],
+    [3 / 40, 9 / 40],
+    [44 / 45, -56 / 15, 32 / 9],
+    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
+    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
+    [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
+]
+_B5 = np.array([35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0])
+_B4 = np.array([5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40])
+
+
+@dataclass
+class CircuitSimResult:
+    """What `simulate_circuit` returns; arrays are float64 with batch size B.
+
+    outputs: output -> (B, size), decoded from the readout nets at t_end (the model backend's
+    rules). states: layer -> (B, n) in model units, x = -V(x net) / v_unit. activations: layer ->
+    (B, n), g = V(gp net) / v_unit. voltages: net -> (B,) at t_end (driven nets, and summing
+    nodes in the non-ideal case). settle_time_s / settle_time (model units): (B,). max_abs_v:
+    (B,) the largest |V| any driven net reached (the swing to compare with vdd/2). deviation
+    (non-ideal only): layer -> (B,) max |x - x_ideal| over the layer at t_end, model units.
+    With `record`: times_s (T,), trajectories layer -> (T, B, n) model units.
+    """
+
+    outputs: dict[str, Array]
+    states: dict[str, Array]
+    activations: dict[str, Array]
+    voltages: dict[str, Array]
+    settle_time_s: Array
+    settle_time: Array
+    t_end_s: float
+    max_abs_v: Array
+    deviation: dict[str, Array] | None = None
+    times_s: Array | None = None
+    trajectories: dict[str, Array] | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class _Plan:
+    """Index every net and component once; evaluate node equations for a batch."""
+
+    def __init__(self, circuit: CircuitIR, inputs: Mapping[str, Any], ideal: bool) -> None:
+        self.c = circuit
+        self.ideal = ideal
+        self.v_unit = circuit.scaling.v_unit
+        amp = circuit.amplifier
+        self.rail = amp.v_rail
+        self.slew = amp.slew_v_per_s
+        self.a0 = amp.a0
+        self.wp = 2 * np.pi * amp.gbw_hz / amp.a0
+        self.batch = self._batch(inputs)
+        B = self.batch
+
+        cells = circuit.cells
+        self.cells = cells
+        self.n_cells = len(cells)
+        self.r_f = np.array([c.r_f for c in cells])
+        self.c_f = np.array([c.c_f for c in cells])
+        self.dyn = np.flatnonzero(self.c_f > 0)
+        self.alg = np.flatnonzero(self.c_f == 0)
+        self.cell_of_sum = {c.sum_net: k for k, c in enumerate(cells)}
+
+        # driven nets: cell outputs, clamp sources, activation outputs
+        drv: dict[str, int] = {}
+
+        def add(net: str) -> int:
+            if net in drv:
+                raise InternalCompilerError(f"circuit_sim: net {net!r} driven twice")
+            drv[net] = len(drv)
+            return drv[net]
+
+        self.out_k = np.array([add(c.out_net) for c in cells], dtype=np.int64)
+        self.clamp_k = np.array([add(v.net) for v in circuit.voltage_sources], dtype=np.int64)
+        self.clamp_v = np.zeros((B, len(circuit.voltage_sources)))
+        for j, v in enumerate(circuit.voltage_sources):
+            vals = _input(inputs, v.input, B)
+            self.clamp_v[:, j] = v.volts + v.gain_v * vals[:, v.index]
+        self.acts = []
+        for a in circuit.activations:
+            p = np.array([add(n) for n in a.out_p_nets], dtype=np.int64)
+            own = [i for i, n in enumerate(a.out_n_nets) if n not in a.in_nets]
+            nk = np.array([add(a.out_n_nets[i]) for i in own], dtype=np.int64)
+            self.acts.append((a, np.array([drv[n] if n in drv else -1 for n in a.in_nets]),
+                              p, np.array(own, dtype=np.int64), nk))
+        for a, ink, *_ in self.acts:
+            if np.any(ink < 0):
+                raise InternalCompilerError(f"circuit_sim: activation {a.name} input undriven")
+        self.drv = drv
+        self.n_drv = len(drv)
+
+        g = np.zeros((self.n_drv, self.n_cells))
+        for xb in circuit.crossbars:
+            r = np.array([drv[n] for n in xb.row_nets])
+            cidx = np.array([self.cell_of_sum[n] for n in xb.col_nets])
+            np.add.at(g, (r[:, None], cidx[None, :]), xb.conductance)
+        for res in circuit.resistors:
+            a_in, b_in = res.net_a in drv, res.net_b in drv
+            if a_in == b_in:
+                raise InternalCompilerError(f"circuit_sim: resistor {res.name} must join a "
+                                            "driven net and a summing node")
+            d, s = (res.net_a, res.net_b) if a_in else (res.net_b, res.net_a)
+            g[drv[d], self.cell_of_sum[s]] += 1.0 / res.ohms
+        self.g_static = g
+        self.g_batch: Array | None = None
+        if circuit.selected_crossbars:
+            gb = np.broadcast_to(g, (B, *g.shape)).copy()
+            for sx in circuit.selected_crossbars:
+                sel = np.asarray(_input(inputs, sx.select, B), dtype=np.float64)
+                n_opt = sx.n_options
+                if np.any(sel != np.round(sel)) or np.any(sel < 0) or np.any(sel >= n_opt):
+                    raise DenseAMCError(error(
+                        f"select input '{sx.select}' needs integers in 0..{n_opt - 1}"))
+                gsel = sx.conductance(sel.astype(np.int64))
+                r = np.array([drv[n] for n in sx.row_nets])
+                cidx = np.array([self.cell_of_sum[n] for n in sx.col_nets])
+                gb[:, r[:, None], cidx[None, :]] += gsel
+            self.g_batch = gb
+            self.g_col = gb.sum(axis=1)  # (B, n_cells)
+        else:
+            self.g_col = np.broadcast_to(g.sum(axis=0), (B, self.n_cells))
+        self.i_bias = np.zeros(self.n_cells)
+        for cs in circuit.current_sources:
+            self.i_bias[self.cell_of_sum[cs.net]] += cs.amps
+        self._alg_guess = np.zeros((B, len(self.alg)))
+        self.nfev = 0
+
+    @staticmethod
+    def _batch(inputs: Mapping[str, Any]) -> int:
+        sizes = {np.atleast_2d(np.asarray(v)).shape[0] for v in inputs.values()}
+        if len(sizes) > 1:
+            raise DenseAMCError(error(f"inputs have different batch sizes {sorted(sizes)}"))
+        return sizes.pop() if sizes else 1
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def voltages(self, v_out: Array) -> Array:
+        """Every driven net's voltage (B, n_drv) from the cell outputs (B, n_cells)."""
+        v = np.empty((self.batch, self.n_drv))
+        v[:, self.out_k] = v_out
+        if self.clamp_k.size:
+            v[:, self.clamp_k] = self.clamp_v
+        for a, ink, pk, own, nk in self.acts:
+            gp = a.transfer(v[:, ink])
+            if not self.ideal:
+                gp = np.clip(gp, -self.rail, self.rail)
+            v[:, pk] = gp
+            if nk.size:
+                v[:, nk] = -gp[:, own]
+        return v
+
+    def drive_currents(self, v: Array) -> Array:
+        """sum_r G_rs V_r into every summing node (B, n_cells), without biases."""
+        if self.g_batch is None:
+            return v @ self.g_static
+        return np.einsum("bd,bdc->bc", v, self.g_batch)
+
+    def solve_ideal(self, v_out: Array) -> tuple[Array, Array, Array]:
+        """Fill the algebraic cells of v_out (in place); return (v_out, V, I_in)."""
+        if self.alg.size:
+            v_out[:, self.alg] = self._alg_guess
+        for _ in range(_FP_MAXITER):
+            v = self.voltages(v_out)
+            i_in = self.drive_currents(v) + self.i_bias
+            if not self.alg.size:
+                return v_out, v, i_in
+            new = -self.r_f[self.alg] * i_in[:, self.alg]
+            done = np.max(np.abs(new - v_out[:, self.alg]), initial=0.0) <= 1e-12 * self.v_unit
+            v_out[:, self.alg] = new
+            if done:
+                self._alg_guess = new
+                return v_out, self.voltages(v_out), i_in
+        raise DenseAMCError(error(
+            "circuit simulation: the tau = 0 stages did not settle (an algebraic loop with "
+            f"loop gain >= 1) after {_FP_MAXITER} sweeps"))
+
+    def rhs_ideal(self, y: Array) -> Array:
+        self.nfev += 1
+        v_out = np.zeros((self.batch, self.n_cells))
+        v_out[:, self.dyn] = y
+        _, _, i_in = self.solve_ideal(v_out)
+        d = self.dyn
+        return (-y / self.r_f[d] - i_in[:, d]) / self.c_f[d]
+
+    def split(self, z: Array) -> tuple[Array, Array]:
+        return z[:, : self.n_cells], z[:, self.n_cells:]
+
+    def sum_nodes(self, z: Array) -> tuple[Array, Array, Array]:
+        """Non-ideal: (V_out clipped, V_s, I_in) for state z = [V_out, V_c]."""
+        vo, vc = self.split(z)
+        vo = np.clip(vo, -self.rail, self.rail)
+        v = self.voltages(vo)
+        i_drv = self.drive_currents(v) + self.i_bias
+        vs = np.empty_like(vo)
+        vs[:, self.dyn] = vo[:, self.dyn] - vc
+        if self.alg.size:
+            a = self.alg
+            gf = 1.0 / self.r_f[a]
+            vs[:, a] = (i_drv[:, a] + gf * vo[:, a]) / (self.g_col[:, a] + gf)
+        i_in = i_drv - self.g_col * vs
+        return vo, vs, i_in
+
+    def rhs_nonideal(self, z: Array) -> Array:
+        self.nfev += 1
+        vo_raw, vc = self.split(z)
+        vo, vs, i_in = self.sum_nodes(z)
+        d = self.dyn
+        dvc = -(i_in[:, d] + vc / self.r_f[d]) / self.c_f[d]
+        dvo = self.wp * (-self.a0 * vs - vo)
+        dvo = np.clip(dvo, -self.slew, self.slew)
+        dvo[((vo_raw >= self.rail) & (dvo > 0)) | ((vo_raw <= -self.rail) & (dvo < 0))] = 0.0
+        return np.concatenate([dvo, dvc], axis=1)
+
+    # -- initial state and readout -----------------------------------------------------------------
+    def initial_outputs(self, inputs: Mapping[str, Any]) -> Array:
+        """Ideal initial cell outputs (B, n_cells), algebraic cells solved."""
+        B = self.batch
+        v_out = np.zeros((B, self.n_cells))
+        for k, c in enumerate(self.cells):
+            v_out[:, k] = c.v0
+        out_cell = {c.out_net: k for k, c in enumerate(self.cells)}
+        ics: dict[str, list[tuple[int, Array]]] = {}
+        for ic in self.c.initial_conditions:
+            k = out_cell[ic.net]
+            val = ic.gain_v * _input(inputs, ic.input, B)[:, ic.index]
+            ics.setdefault(self.cells[k].layer, []).append((k, val))
+
+        def apply(layer: str) -> None:
+            for k, val in ics.get(layer, []):
+                v_out[:, k] = val
+
+        for layer in self.c.layers:
+            apply(layer.name)
+        for layer in self.c.layers:
+            if layer.init != "settled" or layer.tau == 0:
+                continue
+            ks = [k for k, c in enumerate(self.cells)
+                  if c.layer == layer.name and c.role == "neuron" and c.c_f > 0]
+            if not ks:
+                continue
+            _, _, i_in = self.solve_ideal(v_out)
+            v_out[:, ks] = -self.r_f[ks] * i_in[:, ks]
+            apply(layer.name)
+        self.solve_ideal(v_out)
+        return v_out
+
+    def states_from_voltages(self, v: Array) -> dict[str, Array]:
+        """Model-unit states x = -V(x net)/v_unit per layer."""
+        out: dict[str, Array] = {}
+        for layer in self.c.layers:
+            ks = [self.drv[f"{layer.name}_x_{i}"] for i in range(layer.size)]
+            out[layer.name] = -v[:, ks] / self.v_unit
+        return out
+
+
+def _input(inputs: Mapping[str, Any], name: str, batch: int) -> Array:
+    if name not in inputs:
+        raise DenseAMCError(error(f"circuit simulation needs input '{name}'"))
+    arr = np.atleast_2d(np.asarray(inputs[name], dtype=np.float64))
+    if arr.shape[0] != batch:
+        raise DenseAMCError(error(f"input '{name}' has batch {arr.shape[0]}, expected {batch}"))
+    return arr
+
+
+def _dopri(f: Any, y0: Array, t_end: float, rtol: float, atol: float, h_max: float,
+           on_step: Any) -> dict[str, int]:
+    """Integrate y' = f(y) from 0 to t_end with Dormand-Prince 5(4); on_step(t0, y0, t1, y1)."""
+    t, y = 0.0, y0
+    if y.shape[1] == 0 or t_end <= 0:
+        on_step(0.0, y, t_end, y)
+        return {"steps": 0, "rejected": 0}
+    k1 = f(y)
+    scale0 = atol + rtol * np.abs(y)
+    d0, d1 = np.sqrt(np.mean((y / scale0) ** 2)), np.sqrt(np.mean((k1 / scale0) ** 2))
+    h = min(h_max, 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * t_end)
+    steps = rejected = 0
+    while t < t_end:
+        if steps + rejected > _MAX_STEPS:
+            raise DenseAMCError(error("circuit simulation: too many steps (the circuit is too "
+                                      "stiff for the readout time)"))
+        h = min(h, t_end - t)
+        ks = [k1]
+        for i in range(1, 7):
+            yi = y + h * sum(a * k for a, k in zip(_A[i], ks, strict=False))
+            ks.append(f(yi))
+        y5 = y + h * sum(b * k for b, k in zip(_B5, ks, strict=True) if b != 0.0)
+        err = h * sum((b5 - b4) * k for b5, b4, k in zip(_B5, _B4, ks, strict=True))
+        scale = atol + rtol * np.maximum(np.abs(y), np.abs(y5))
+        e = float(np.max(np.sqrt(np.mean((err / scale) ** 2, axis=1))))
+        if not np.isfinite(e):
+            raise DenseAMCError(error("circuit simulation diverged (non-finite voltages)"))
+        if e <= 1.0:
+            on_step(t, y, t + h, y5)
+            t, y, k1 = t + h, y5, ks[6]
+            steps += 1
+        else:
+            rejected += 1
+        h = min(h_max, h * min(10.0, max(0.2, 0.9 * (e if e > 0 else 1e-10) ** -0.2)))
+    return {"steps": steps, "rejected": rejected}
+
+
+class _Grid:
+    """Records cell outputs on a uniform time grid by linear interpolation of accepted steps."""
+
+    def __init__(self, t_end: float, n: int, width: int, batch: int) -> None:
+        self.t = np.linspace(0.0, t_end, n)
+        self.v = np.zeros((n, batch, width))
+        self.next = 0
+
+    def __call__(self, t0: float, y0: Array, t1: float, y1: Array) -> None:
+        while self.next < len(self.t) and self.t[self.next] <= t1 + 1e-15 * max(t1, 1.0):
+            tk = self.t[self.next]
+            w = 0.0 if t1 == t0 else (tk - t0) / (t1 - t0)
+            self.v[self.next] = (1 - w) * y0 + w * y1
+            self.next += 1
+
+
+def _settle(traj: dict[str, Array], t: Array, clamped: dict[str, tuple[int, ...]],
+            tol: float) -> Array:
+    batch = next(iter(traj.values())).shape[1]
+    worst = np.zeros((len(t), batch))
+    for name, x in traj.items():
+        m = np.ones(x.shape[2], dtype=bool)
+        m[list(clamped.get(name, ()))] = False
+        if not m.any():
+            continue
+        f = x[-1][:, m]
+        d = np.abs(x[:, :, m] - f) / (tol * np.maximum(1.0, np.abs(f)))
+        worst = np.maximum(worst, d.max(axis=2))
+    out = np.zeros(batch)
+    for b in range(batch):
+        above = np.flatnonzero(worst[:, b] > 1.0)
+        if above.size:
+            k = above[-1]
+            if k + 1 < len(t):
+                w0, w1 = worst[k, b], worst[k + 1, b]
+                frac = (w0 - 1.0) / (w0 - w1) if w0 != w1 else 1.0
+                out[b] = t[k] + frac * (t[k + 1] - t[k])
+            else:
+                out[b] = t[-1]
+    return out
+
+
+def simulate_circuit(
+    circuit: CircuitIR,
+    inputs: Mapping[str, Any],
+    *,
+    t_end: float | None = None,
+    record: bool = False,
+    ideal: bool | None = None,
+    rtol: float = 1e-6,
+    atol_v: float | None = None,
+    settle_tol: float = 1e-3,
+    grid: int | None = None,
+    deviation: bool = True,
+) -> CircuitSimResult:
+    """Simulate `circuit` for a batch of inputs (name -> (B, size) arrays, or (size,) for B=1).
+
+    t_end is in model time units (default: the readout time); the simulation runs for
+    t_end * tau_unit seconds. `ideal` overrides the circuit's amplifier model. With non-ideal
+    amplifiers and `deviation`, the ideal circuit is simulated too and the difference reported.
+    """
+    amp_ideal = circuit.amplifier.ideal if ideal is None else ideal
+    plan = _Plan(circuit, inputs, amp_ideal)
+    tau_unit = circuit.scaling.tau_unit_s
+    t_model = circuit.readout_t if t_end is None else float(t_end)
+    t_s = t_model * tau_unit
+    atol = 1e-8 * plan.v_unit if atol_v is None else atol_v
+    B = plan.batch
+    v0 = plan.initial_outputs(inputs)
+    if amp_ideal:
+        y0 = v0[:, plan.dyn].copy()
+        f = plan.rhs_ideal
+    else:
+        y0 = np.concatenate([v0, v0[:, plan.dyn]], axis=1)  # V_c = V_out - 0
+        f = plan.rhs_nonideal
+    n_neurons = sum(layer.size for layer in circuit.layers)
+    n_grid = grid or int(np.clip(4e7 / max(1, B * n_neurons * 8), 400, 2000))
+    rec = _Grid(t_s, n_grid, y0.shape[1], B)
+    stats = _dopri(f, y0, t_s, rtol, atol, h_max=t_s / 50 if t_s > 0 else 1.0, on_step=rec)
+    stats["fevals"] = plan.nfev
+
+    def readout(y: Array) -> tuple[Array, Array, Array]:
+        """(driven-net voltages, cell outputs, summing-node voltages) for state y."""
+        if amp_ideal:
+            v_out = np.zeros((B, plan.n_cells))
+            v_out[:, plan.dyn] = y
+            v_out, v, _ = plan.solve_ideal(v_out)
+            return v, v_out, np.zeros_like(v_out)
+        vo, vs, _ = plan.sum_nodes(y)
+        return plan.voltages(vo), vo, vs
+
+    traj: dict[str, list[Array]] = {layer.name: [] for layer in circuit.layers}
+    max_abs_v = np.zeros(B)
+    for k in range(n_grid):
+        v, _, _ = readout(rec.v[k])
+        max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=1, initial=0.0))
+        for name, x in plan.states_from_voltages(v).items():
+            traj[name].append(x)
+    traj_arr = {k: np.stack(v) for k, v in traj.items()}
+    clamped = {layer.name: layer.clamped for layer in circuit.layers}
+    settle_s = _settle(traj_arr, rec.t, clamped, settle_tol)
+
+    v_end, _, vs_end = readout(rec.v[-1])
+    states = plan.states_from_voltages(v_end)
+    acts = {a.layer: v_end[:, pk] / plan.v_unit for a, _, pk, _, _ in plan.acts}
+    volts = {net: v_end[:, k] for net, k in sorted(plan.drv.items())}
+    if not amp_ideal:
+        for k, c in enumerate(circuit.cells):
+            volts[c.sum_net] = vs_end[:, k]
+    outputs = decode(circuit, v_end, plan.drv)
+    dev = None
+    if not amp_ideal and deviation:
+        ref = simulate_circuit(circuit, inputs, t_end=t_model, ideal=True, rtol=rtol,
+                               atol_v=atol, settle_tol=settle_tol, grid=grid)
+        dev = {k: np.abs(states[k] - ref.states[k]).max(axis=1, initial=0.0) for k in states}
+    result = CircuitSimResult(
+        outputs=outputs, states=states, activations=acts, voltages=volts,
+        settle_time_s=settle_s, settle_time=settle_s / tau_unit, t_end_s=t_s,
+        max_abs_v=max_abs_v, deviation=dev, stats=stats,
+    )
+    if record:
+        result.times_s = rec.t
+        result.trajectories = traj_arr
+    return result
+
+
+def decode(circuit: CircuitIR, v: Array, drv: Mapping[str, int]) -> dict[str, Array]:
+    """Decode every readout from driven-net voltages (B, n_drv), as the model backend does:
+    g = V(gp)/v_unit; sign(g) (0 -> 0), g, or argmax(decoder @ g + offset) as (B, 1)."""
+    out: dict[str, Array] = {}
+    for ro in circuit.readouts:
+        g = v[:, [drv[n] for n in ro.nets]] / circuit.scaling.v_unit
+        op = ro.op
+        if op.kind == "sign":
+            out[op.name] = np.sign(g)
+        elif op.kind == "value":
+            out[op.name] = g
+        elif op.kind == "argmax":
+            scores = g if op.decoder is None else g @ np.asarray(op.decoder, dtype=np.float64).T
+            if op.offset is not None:
+                scores = scores + np.asarray(op.offset, dtype=np.float64)
+            out[op.name] = np.argmax(scores, axis=-1).astype(np.float64)[:, None]
+        else:
+            raise InternalCompilerError(f"unknown output kind {op.kind!r}")
+    return out
+
+
+def cell_equation_rhs(circuit: CircuitIR, v_out: Array, inputs: Mapping[str, Any]) -> Array:
+    """dV_out/dt of every C_F > 0 cell (ideal amplifiers) at given cell outputs (B, n_cells);
+    algebraic cells are solved first. For tests: the node equations at arbitrary voltages."""
+    plan = _Plan(circuit, inputs, True)
+    v = v_out.copy()
+    plan.solve_ideal(v)
+    return plan.rhs_ideal(v[:, plan.dyn])
+
+
+__all__ = ["CircuitSimResult", "IntegratorCell", "cell_equation_rhs", "decode",
+           "simulate_circuit"]

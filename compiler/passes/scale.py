@@ -1,0 +1,130 @@
+"""Scale model units into physical ones: volts, seconds, ohms, siemens.
+
+Rules (the one place they are written; docs/hardware.md repeats them):
+
+- **Voltage**: a state or activation of 1 model unit is `v_unit` volts. Cells output the inverted
+  state, V = -v_unit x; activation rails carry +-v_unit g.
+- **Feedback resistor**: with `r_f = auto` each layer L gets R_F(L) = max|w into L| / g_max, so
+  its largest weight maps exactly to g_max and the rest of the window is used for the smaller
+  ones (10 kohm for a layer that no weight drives). With `r_f` set, every layer uses it and a
+  weight with |w| / r_f > g_max is clipped to g_max (a warning, located at the energy term).
+- **Weights -> conductances**: G = |w| / R_F(target), on the rail (dual_rail) or array
+  (differential) of the weight's sign. Below g_min a device cannot be programmed: G is rounded to
+  the nearer of 0 (no device, the weight is *lost*) and g_min (*raised*); both are reported.
+  With `levels > 0`, every nonzero G moves to the nearest of `levels` evenly spaced values in
+  [g_min, g_max]; the worst and RMS weight errors are reported in model units.
+- **Time**: model time t is t * tau_unit seconds; C_F = tau * tau_unit / R_F. With
+  `tau_unit = auto`, tau_unit is the smallest value with, for every cell,
+      tau * tau_unit >= tau_margin * (1 + sum_j |w_ij|) / (2 pi gbw)
+  i.e. the RC time constant is `tau_margin` (default 10) times slower than the closed-loop
+  amplifier pole of that cell's inverting summer, whose noise gain is 1 + sum_j |w_ij|. Layers
+  with tau = 0 (summing stages) must be `tau_margin` times faster than the fastest RC layer, so
+  they enter with the smallest positive tau. A user-set tau_unit below this bound is kept and
+  warned about (amplifier-limited time constants).
+- **Biases**: a bias b is a current b * v_unit / R_F into the summing node.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from denseamc.compiler.passes.circuit_builder import CircuitBuilder, fan_in, max_abs_drive_weight
+from denseamc.ir import ModelGraph, warning
+from denseamc.ir.circuit import Scaling
+from denseamc.ir.hardware import Hardware
+from denseamc.ir.model import Array
+
+DEFAULT_R_F = 1e4
+
+
+def required_tau_s(fanin: float, hw: Hardware) -> float:
+    """Shortest RC time constant a cell of noise gain 1 + fanin may have, in seconds."""
+    return hw.tau_margin * (1.0 + fanin) / (2.0 * math.pi * hw.gbw)
+
+
+@dataclass(frozen=True)
+class ScaleToHardware:
+    """Choose R_F per layer and tau_unit; record them as the circuit's `Scaling`.
+
+    Contract: needs `graph.dynamics` (the energy pass). Writes `circuit.scaling`; adds warnings
+    when a user-set tau_unit is amplifier-limited. Creates no components.
+    """
+
+    name: ClassVar[str] = "scale"
+
+    def run(self, graph: ModelGraph, circuit: CircuitBuilder, hw: Hardware) -> None:
+        r_f: list[tuple[str, float]] = []
+        for layer in graph.layers():
+            if hw.r_f is not None:
+                r_f.append((layer.name, hw.r_f))
+                continue
+            wmax = max((max_abs_drive_weight(graph, d) for d in graph.dynamics[layer.name].drives),
+                       default=0.0)
+            r_f.append((layer.name, wmax / hw.g_max if wmax > 0 else DEFAULT_R_F))
+
+        taus = [lay.tau for lay in graph.layers() if lay.tau > 0]
+        tau_fast = min(taus, default=1.0)
+        need = 0.0
+        worst = None
+        for layer in graph.layers():
+            fi = fan_in(graph, layer.name)
+            peak = float(fi.max()) if fi.size else 0.0
+            t_model = layer.tau if layer.tau > 0 else tau_fast
+            unit = required_tau_s(peak, hw) / t_model
+            if unit > need:
+                need, worst = unit, layer
+        if hw.tau_unit is None:
+            tau_unit, auto = need, True
+        else:
+            tau_unit, auto = hw.tau_unit, False
+            if tau_unit < need * (1 - 1e-12) and worst is not None:
+                circuit.diagnostics.append(warning(
+                    f"tau_unit = {tau_unit!r} s makes layer '{worst.name}' amplifier-limited: "
+                    f"its cells need tau_unit >= {need!r} s with gbw = {hw.gbw!r} Hz and "
+                    f"tau_margin = {hw.tau_margin!r}",
+                    hw.locs.get("tau_unit") or worst.loc,
+                    "the closed-loop amplifier pole GBW/(1 + fan-in) is then not well above "
+                    "1/(R_F C_F); the circuit will lag and may ring",
+                ))
+        circuit.scaling = Scaling(
+            v_unit=hw.v_unit, tau_unit_s=tau_unit, tau_unit_auto=auto, r_f=tuple(r_f),
+            g_min=hw.g_min, g_max=hw.g_max, levels=hw.levels, scheme=hw.scheme,
+            tau_margin=hw.tau_margin,
+        )
+
+
+@dataclass(frozen=True)
+class DeviceMapStats:
+    entries: int
+    devices: int
+    lost: int
+    raised: int
+    clipped: int
+
+
+def map_to_devices(g_ideal: Array, hw: Hardware) -> tuple[Array, DeviceMapStats]:
+    """Map ideal conductances (>= 0) onto the device window and levels (see module rules)."""
+    g = np.asarray(g_ideal, dtype=np.float64)
+    out = g.copy()
+    nz = g > 0
+    clipped = nz & (g > hw.g_max)
+    below = nz & (g < hw.g_min)
+    lost = below & (g < hw.g_min / 2)
+    raised = below & ~lost
+    out[clipped] = hw.g_max
+    out[lost] = 0.0
+    out[raised] = hw.g_min
+    if hw.levels > 0:
+        levels = np.linspace(hw.g_min, hw.g_max, hw.levels)
+        keep = out > 0
+        idx = np.abs(out[keep][:, None] - levels[None, :]).argmin(axis=1)
+        out[keep] = levels[idx]
+    stats = DeviceMapStats(
+        entries=int(g.size), devices=int(np.count_nonzero(out)), lost=int(lost.sum()),
+        raised=int(raised.sum()), clipped=int(clipped.sum()),
+    )
+    return out, stats
