@@ -99,8 +99,14 @@ KEYS: dict[str, Key] = {k.name: k for k in (
 _UNIT_ALIASES = {"ohm": ("ohm", "ohms", "Ω"), "s": ("s", "sec"), "S": ("S", "siemens"),
                  "V": ("V",), "Hz": ("Hz",), "V/s": ("V/s",), "A": ("A",),
                  "m2": ("m2", "m^2"), "F/m2": ("F/m2", "F/m^2"), "": ()}
-_PREFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "m": 1e-3, "": 1.0,
-           "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_PREFIX = {"f": -15, "p": -12, "n": -9, "u": -6, "µ": -6, "m": -3, "": 0, "k": 3, "M": 6,
+           "G": 9, "T": 12}
+
+
+def _scaled(number: float, prefix: str) -> float:
+    """number * 10^exp, dividing for negative exponents so 100u is exactly 1e-4."""
+    e = _PREFIX[prefix]
+    return number * 10.0**e if e >= 0 else number / 10.0 ** (-e)
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
@@ -166,9 +172,9 @@ def parse_quantity(text: str, unit: str) -> float:
         if rest.endswith(alias):
             prefix = rest[: len(rest) - len(alias)].strip()
             if prefix in _PREFIX:
-                return number * _PREFIX[prefix]
+                return _scaled(number, prefix)
     if rest in _PREFIX:
-        return number * _PREFIX[rest]
+        return _scaled(number, rest)
     want = f"'{unit}'" if unit else "no unit"
     raise ValueError(f"unit '{rest}' does not fit: this key takes {want} "
                      "(one SI prefix allowed)")
