@@ -128,7 +128,7 @@ class _Elaborator:
     inputs: dict[str, InputOp] = field(default_factory=dict)
     outputs: dict[str, OutputOp] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
-    in_progress: set[str] = field(default_factory=set)
+    in_progress: list[str] = field(default_factory=list)  # the chain being evaluated
 
     # -- reporting -------------------------------------------------------------------------------
     def fail(self, message: str, span: Span | None, *notes: str) -> NoReturn:
@@ -165,6 +165,10 @@ class _Elaborator:
             raise _Failed
         return decl
 
+    def cycle(self, name: str) -> str:
+        chain = self.in_progress[self.in_progress.index(name):] + [name]
+        return " -> ".join(chain)
+
     # -- numbers ---------------------------------------------------------------------------------
     def param(self, name: str, span: Span) -> float:
         self.lookup(name, span, ("param",))
@@ -172,16 +176,16 @@ class _Elaborator:
             return self.params[name]
         decl = self.decls[name]
         if name in self.in_progress:
-            self.fail(f"param '{name}' is defined in terms of itself", span)
+            self.fail(f"param '{name}' is defined in terms of itself: {self.cycle(name)}", span)
         assert isinstance(decl.stmt, ast.ParamStmt)
-        self.in_progress.add(name)
+        self.in_progress.append(name)
         try:
             value = self.scalar(decl.stmt.value)
         except _Failed:
             self.failed.add(name)
             raise
         finally:
-            self.in_progress.discard(name)
+            self.in_progress.pop()
         self.params[name] = value
         return value
 
@@ -436,17 +440,18 @@ class _Elaborator:
         if name in self.weights:
             return self.weights[name]
         if name in self.in_progress:
-            self.fail(f"weights '{name}' are defined in terms of themselves", span)
+            self.fail(f"weights '{name}' are defined in terms of themselves: {self.cycle(name)}",
+                      span)
         decl = self.decls[name]
         assert isinstance(decl.stmt, ast.WeightsStmt)
-        self.in_progress.add(name)
+        self.in_progress.append(name)
         try:
             self.weights[name] = self.weights_stmt(decl.stmt)
         except _Failed:
             self.failed.add(name)
             raise
         finally:
-            self.in_progress.discard(name)
+            self.in_progress.pop()
         return self.weights[name]
 
     def weights_stmt(self, stmt: ast.WeightsStmt) -> np.ndarray | _Selected:
@@ -898,7 +903,13 @@ class _Elaborator:
         singles = self.singletons(stmts)
 
         def of(kind: type) -> list[ast.Statement]:
-            return [s for s in stmts if isinstance(s, kind)]
+            """Statements of one kind, minus duplicate declarations (already reported)."""
+            return [
+                s for s in stmts
+                if isinstance(s, kind)
+                and (not hasattr(s, "name") or isinstance(s, ast.TestStmt)
+                     or self.decls[s.name.name].stmt is s)
+            ]
 
         self.each(of(ast.ParamStmt), lambda s: self.param(s.name.name, s.name.span))
         self.each(of(ast.LayerStmt), self.layer_stmt)
@@ -930,7 +941,7 @@ class _Elaborator:
                 tests.append(self.test_stmt(t))
             except _Failed:
                 pass
-        if model is not None and energy is None:
+        if model is not None and energy is None and not self.diags:  # (else it is just noise)
             self.report(f"model '{model.name.name}' has no energy statement", model.span,
                         "e.g. 'energy E = legendre(v) + legendre(h) - h @ W @ v'")
         if self.diags or model is None:

@@ -44,7 +44,7 @@ def _lark() -> Lark:
     return Lark(
         text,
         parser="lalr",
-        lexer="contextual",
+        lexer="basic",  # keywords are reserved everywhere, not just where expected
         propagate_positions=True,
         maybe_placeholders=True,
         strict=True,
@@ -482,6 +482,13 @@ def _syntax_error(exc: UnexpectedInput, source: SourceFile) -> Diagnostic:
         if tok.type == "$END":
             return error(f"unexpected end of file; expected {expected}", _eof_span(source))
         span = Span(source, tok.start_pos or 0, tok.end_pos or 0)
+        accepted = _acceptable(exc, set(exc.expected))
+        if tok.value in reserved_words() and "NAME" in accepted:
+            if accepted <= {"NAME"} or tok.value not in _STATEMENT_KEYWORDS:
+                return error(f"'{tok.value}' is a reserved word and cannot be used as a name",
+                             span, f"expected {expected}")
+            return error(f"unexpected '{tok.value}'; expected {expected}", span,
+                         "is the statement before it complete?")
         statement_expected = "a statement" in expected
         what = _describe_token(tok)
         if statement_expected and tok.type == "NAME" and not expected.startswith("an expr"):
