@@ -1,0 +1,228 @@
+"""Parser: text -> AST, SI prefixes, spans, and syntax errors in plain words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from denseamc.dsl import ast, parse
+from denseamc.dsl.parser import MAX_NESTING, parse_number
+from denseamc.ir import DenseAMCError
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = Path("/work/shared/spec/language.md")
+
+
+def spec_program(section: str) -> str:
+    """The text of a normative program, copied from the spec's indented block."""
+    text = SPEC.read_text(encoding="utf-8")
+    start = text.index("\n\n", text.index(f"### {section}")) + 2
+    lines = []
+    for line in text[start:].split("\n"):
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def only_error(text: str) -> str:
+    with pytest.raises(DenseAMCError) as info:
+        parse(text, "t.dam")
+    assert len(info.value.diagnostics) == 1
+    return info.value.diagnostics[0].render()
+
+
+# -- numbers -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0.1", 0.1), ("1e-3", 1e-3), ("2", 2.0), (".5", 0.5), ("3.", 3.0),
+        ("10k", 1e4), ("1p", 1e-12), ("5M", 5e6), ("2m", 2e-3), ("100n", 1e-7),
+        ("1u", 1e-6), ("3f", 3e-15), ("1G", 1e9), ("2T", 2e12), ("1.5e3k", 1.5e6),
+        ("4.7u", 4.7e-6), ("1E2", 100.0),
+    ],
+)
+def test_numbers_and_si_prefixes_are_exact(text: str, value: float) -> None:
+    assert parse_number(text) == value
+
+
+def test_si_prefix_is_case_sensitive() -> None:
+    assert parse_number("1M") == 1e6
+    assert parse_number("1m") == 1e-3
+
+
+def test_number_overflow_is_reported() -> None:
+    assert "number '1e400' is too large" in only_error("model m\nparam a = 1e400\n")
+
+
+# -- the normative programs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("section", ["5.1", "5.2", "5.3"])
+def test_normative_programs_parse(section: str) -> None:
+    program = parse(spec_program(section), "p.dam")
+    assert isinstance(program.statements[0], ast.ModelStmt)
+
+
+@pytest.mark.parametrize(("name", "section"), [("xor", "5.1"), ("hamming74", "5.2")])
+def test_examples_are_verbatim_copies_of_the_spec(name: str, section: str) -> None:
+    assert (ROOT / "examples" / f"{name}.dam").read_text(encoding="utf-8") == spec_program(section)
+
+
+def test_xor_ast_shape() -> None:
+    program = parse(spec_program("5.1"), "xor.dam")
+    kinds = [type(s).__name__ for s in program.statements]
+    assert kinds == [
+        "ModelStmt", "ParamStmt", "LayerStmt", "LayerStmt", "WeightsStmt", "EnergyStmt",
+        "InputStmt", "OutputStmt", "ReadoutStmt", "TestStmt",
+    ]
+    energy = program.statements[5]
+    assert isinstance(energy, ast.EnergyStmt)
+    assert [t.sign for t in energy.terms] == [1, 1, -1]
+    assert isinstance(energy.terms[2].body, ast.Product)
+    test = program.statements[-1]
+    assert isinstance(test, ast.TestStmt)
+    assert len(test.vectors) == 4
+    assert [a.name.name for a in test.vectors[0].inputs] == ["x"]
+
+
+def test_spans_point_at_the_source() -> None:
+    program = parse("model m\nlayer v[3]: identity tau=0.1\n", "t.dam")
+    layer = program.statements[1]
+    assert isinstance(layer, ast.LayerStmt)
+    assert (layer.name.span.line, layer.name.span.col) == (2, 7)
+    assert (layer.lagrangian.span.line, layer.lagrangian.span.col) == (2, 13)
+    assert layer.span.file.text[layer.span.start : layer.span.end] == "layer v[3]: identity tau=0.1"
+
+
+# -- grammar details -----------------------------------------------------------------------------
+
+
+def test_operator_precedence() -> None:
+    program = parse("model m\nparam a = -2 ** 2 + 3 * 4 / 5\n", "t.dam")
+    param = program.statements[1]
+    assert isinstance(param, ast.ParamStmt)
+    top = param.value
+    assert isinstance(top, ast.Binary) and top.op == "+"
+    assert isinstance(top.left, ast.Unary) and isinstance(top.left.operand, ast.Binary)
+    assert top.left.operand.op == "**"
+    assert isinstance(top.right, ast.Binary) and top.right.op == "/"
+
+
+def test_long_flat_sums_do_not_nest() -> None:
+    parse("model m\nparam a = " + " + ".join(["1"] * 5000) + "\n", "t.dam")
+
+
+def test_energy_terms_with_factors_and_transpose() -> None:
+    program = parse("model m\nenergy E = - 2 * beta * h @ W.T @ v + (1/2) * c @ v\n", "t.dam")
+    energy = program.statements[1]
+    assert isinstance(energy, ast.EnergyStmt)
+    first, second = energy.terms
+    assert first.sign == -1 and len(first.factors) == 2
+    assert isinstance(first.body, ast.Product)
+    assert first.body.operands[1].attr is not None
+    assert second.sign == 1 and len(second.factors) == 1
+
+
+def test_slices_and_readouts() -> None:
+    program = parse(
+        "model m\ninput a[2]: clamp v[0:2]\ninput b[1]: init v[-1]\ninput c[3]: select\n"
+        "output y[4]: sign(v[:4])\noutput z[2]: value(v[3:])\n"
+        "output k[1]: argmax(dec @ v - off)\n",
+        "t.dam",
+    )
+    a, b, c, y, z, k = program.statements[1:]
+    assert isinstance(a, ast.InputStmt) and a.mode == "clamp"
+    assert a.target is not None and a.target.slice is not None and a.target.slice.is_range
+    assert isinstance(b, ast.InputStmt) and b.mode == "init"
+    assert b.target is not None and b.target.slice is not None and not b.target.slice.is_range
+    assert isinstance(c, ast.InputStmt) and c.mode == "select" and c.target is None
+    assert isinstance(y, ast.OutputStmt) and y.readout.target.slice is not None
+    assert y.readout.target.slice.start is None
+    assert isinstance(z, ast.OutputStmt) and z.readout.kind == "value"
+    assert isinstance(k, ast.OutputStmt) and k.readout.kind == "argmax"
+    assert k.readout.offset_sign == -1
+
+
+def test_strings_and_escapes() -> None:
+    program = parse('model m\ntest "a \\"quoted\\" \\\\ name" { x = [1] -> y = [1] }\n', "t.dam")
+    test = program.statements[1]
+    assert isinstance(test, ast.TestStmt)
+    assert test.name.value == 'a "quoted" \\ name'
+
+
+def test_hardware_values() -> None:
+    program = parse(
+        'model m\nhardware { scheme = dual_rail r_f = 10k tau_unit = auto p = "x.yaml" }\n',
+        "t.dam",
+    )
+    hw = program.statements[1]
+    assert isinstance(hw, ast.HardwareStmt)
+    assert [s.key.name for s in hw.settings] == ["scheme", "r_f", "tau_unit", "p"]
+    assert isinstance(hw.settings[0].value, ast.Name)
+    assert isinstance(hw.settings[1].value, ast.Number) and hw.settings[1].value.value == 1e4
+    assert isinstance(hw.settings[3].value, ast.String)
+
+
+def test_comments_and_crlf() -> None:
+    parse("model m  # a comment\r\n# another\r\nparam a = 1 # trailing\r\n", "t.dam")
+
+
+# -- syntax errors -------------------------------------------------------------------------------
+
+
+def test_error_format_matches_the_spec() -> None:
+    text = only_error("model m\nlayer v[3] identity\n")
+    assert text == (
+        "t.dam:2:12: error: unexpected name 'identity'; expected ':'\n"
+        "   2 | layer v[3] identity\n"
+        "     |            ^^^^^^^^"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("model m\nparam x = 1 2\n", "unexpected number '2'; expected a statement"),
+        ("model m\nweights w[2] = [1, 2 3]\n", "unexpected number '3'; expected an operator, "
+         "',' or ']'"),
+        ("model m\ninput x[3]: foo\n", "expected 'clamp', 'init' or 'select'"),
+        ("model m\noutput y[1]: sgn(v)\n", "expected 'argmax', 'sign' or 'value'"),
+        ("model m\nenergy E =\n", "unexpected end of file; expected an energy term"),
+        ("model m\nparam x = 1 $\n", "unexpected character '$'"),
+        ("model m\nparam x = 1e\n", "malformed number '1e'"),
+        ("model m\nparam select = 1\n", "'select' is a reserved word"),
+        ("model m\nparam x = \"abc\n", "unterminated string"),
+        ("model m\nparam x = 1\x00\n", "NUL character"),
+    ],
+)
+def test_syntax_errors_say_what_was_expected(source: str, message: str) -> None:
+    assert message in only_error(source)
+
+
+def test_terminal_names_never_leak_into_messages() -> None:
+    for source in ["model m\nparam x = (1 2\n", "model m\nlayer v[3]: relu tau 3\n",
+                   "model m\nenergy E = 2 h\n", "model m\ntest x {}\n"]:
+        text = only_error(source)
+        for name in ("RPAR", "LSQB", "NAME", "NUMBER", "__ANON", "EQUAL", "STAR", "$END"):
+            assert name not in text, text
+
+
+def test_deep_nesting_is_a_located_error() -> None:
+    deep = "[" * (MAX_NESTING + 1) + "1" + "]" * (MAX_NESTING + 1)
+    assert "nested too deeply" in only_error(f"model m\nweights w[1] = {deep}\n")
+    ok = "[" * (MAX_NESTING - 1) + "1" + "]" * (MAX_NESTING - 1)
+    parse(f"model m\nweights w[1] = {ok}\n", "t.dam")
+
+
+@pytest.mark.parametrize("opener", ["-", "(", "[", "2 ** "])
+def test_pathological_nesting_never_recurses(opener: str) -> None:
+    closer = {"(": ")", "[": "]"}.get(opener, "")
+    text = "model m\nparam a = " + opener * 20000 + "1" + closer * 20000 + "\n"
+    try:
+        parse(text, "t.dam")
+    except DenseAMCError:
+        pass
