@@ -1,0 +1,172 @@
+"""Judge decoded outputs against a test block: the one verdict every backend is held to.
+
+Rules (language reference, section 3): `sign` and `argmax` outputs must match exactly; `value`
+outputs must be within the block's `tol` (absolute, per component). A block passes when at least
+the fraction `min_pass` of its vectors pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from denseamc.ir import InternalCompilerError, OutputOp, TestBlock
+from denseamc.ir.span import Span
+
+Array = NDArray[np.float64]
+
+
+def _fmt(a: Array) -> str:
+    return "[" + ", ".join(f"{v:.6g}" for v in np.asarray(a, dtype=float).ravel()) + "]"
+
+
+@dataclass(frozen=True)
+class OutputMismatch:
+    """One output of one vector that did not match."""
+
+    output: str
+    expected: Array
+    got: Array
+    kind: str  # "exact" (sign/argmax) or "tol" (value)
+    error: float  # max |got - expected| over the output's components
+
+    def describe(self) -> str:
+        how = "exactly" if self.kind == "exact" else f"within tol (max error {self.error:.3g})"
+        return f"{self.output}: expected {_fmt(self.expected)}, got {_fmt(self.got)} (must match {how})"
+
+
+@dataclass(frozen=True)
+class VectorResult:
+    """The verdict on one test vector (index = its position in the block, from 0)."""
+
+    block: str
+    index: int
+    passed: bool
+    mismatches: tuple[OutputMismatch, ...] = ()
+    got: Mapping[str, Array] = field(default_factory=dict)
+    loc: Span | None = None
+
+    def describe(self) -> str:
+        """One line for the CLI: where the vector is and what differed."""
+        where = f"{self.loc.location()}: " if self.loc is not None else ""
+        what = "; ".join(m.describe() for m in self.mismatches) if self.mismatches else "ok"
+        verdict = "pass" if self.passed else "FAIL"
+        return f"{where}{verdict}: test \"{self.block}\" vector {self.index + 1}: {what}"
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """The verdict on one test block."""
+
+    name: str
+    results: tuple[VectorResult, ...]
+    min_pass: float = 1.0
+    tol: float = 0.01
+    loc: Span | None = None
+
+    @property
+    def n_passed(self) -> int:
+        return sum(r.passed for r in self.results)
+
+    @property
+    def n_total(self) -> int:
+        return len(self.results)
+
+    @property
+    def passed(self) -> bool:
+        # a small epsilon so that e.g. min_pass = 0.9 with 9/10 passes despite rounding
+        return self.n_passed >= self.min_pass * self.n_total - 1e-9
+
+    def summary(self) -> str:
+        verdict = "PASS" if self.passed else "FAIL"
+        need = "" if self.min_pass >= 1.0 else f" (needs {self.min_pass:.4g})"
+        return (f"{verdict}: test \"{self.name}\": {self.n_passed}/{self.n_total} vectors "
+                f"passed{need}")
+
+
+def _kinds(outputs: list[OutputOp] | None) -> dict[str, str]:
+    return {o.name: o.kind for o in outputs or []}
+
+
+def judge_vectors(
+    block: TestBlock,
+    got: Mapping[str, Array],
+    kinds: Mapping[str, str] | None = None,
+) -> list[VectorResult]:
+    """Judge every vector of `block`; `got[name]` has shape (len(block.vectors), size).
+
+    `kinds` maps output name -> "sign" | "argmax" | "value"; names not in it are judged exactly
+    unless they are unknown, in which case the expected values' integrality decides nothing and
+    the output is judged within tol. Pass `kinds` (see `judge`) whenever the graph is at hand.
+    """
+    results: list[VectorResult] = []
+    n = len(block.vectors)
+    for name, arr in got.items():
+        if np.asarray(arr).shape[0] != n:
+            raise InternalCompilerError(
+                f"backend returned {np.asarray(arr).shape[0]} rows for output {name!r}, "
+                f"block {block.name!r} has {n} vectors")
+    for i, vec in enumerate(block.vectors):
+        mismatches: list[OutputMismatch] = []
+        row: dict[str, Array] = {}
+        for name, expected in vec.outputs.items():
+            if name not in got:
+                raise InternalCompilerError(f"backend returned no output {name!r}")
+            exp = np.asarray(expected, dtype=float).ravel()
+            val = np.asarray(got[name][i], dtype=float).ravel()
+            row[name] = val
+            kind = (kinds or {}).get(name, "value")
+            exact = kind in ("sign", "argmax")
+            if val.shape != exp.shape:
+                err = float("inf")
+                ok = False
+            else:
+                diff = np.abs(val - exp)
+                err = float(diff.max()) if diff.size else 0.0
+                if not np.all(np.isfinite(val)):
+                    err, ok = float("inf"), False
+                elif exact:
+                    ok = bool(np.array_equal(val, exp))
+                else:
+                    ok = err <= block.tol
+            if not ok:
+                mismatches.append(OutputMismatch(name, exp, val, "exact" if exact else "tol", err))
+        results.append(VectorResult(block.name, i, not mismatches, tuple(mismatches), row,
+                                    vec.loc))
+    return results
+
+
+def judge(
+    block: TestBlock,
+    got: Mapping[str, Array],
+    outputs: list[OutputOp] | None = None,
+) -> BlockResult:
+    """Judge a block: `got[name]` is (len(block.vectors), size) from a backend's decoder.
+
+    Output kinds come from `outputs` (the graph's OutputOps) when given. Without them they are
+    inferred: an output whose expected values in the whole block are all in {-1, 0, 1} and whose
+    got values are too is a sign output; one of size 1 whose got values are all integers and whose
+    expected values are non-negative integers is an argmax output. Prefer passing `outputs`.
+    """
+    kinds = _kinds(outputs) if outputs is not None else _infer_kinds(block, got)
+    results = judge_vectors(block, got, kinds)
+    return BlockResult(block.name, tuple(results), block.min_pass, block.tol, block.loc)
+
+
+def _infer_kinds(block: TestBlock, got: Mapping[str, Array]) -> dict[str, str]:
+    kinds: dict[str, str] = {}
+    for name, arr in got.items():
+        g = np.asarray(arr, dtype=float)
+        exp = np.concatenate([np.asarray(v.outputs[name], dtype=float).ravel()
+                              for v in block.vectors if name in v.outputs] or [np.zeros(0)])
+        if g.size and np.all(np.isin(g, (-1.0, 0.0, 1.0))) and np.all(np.isin(exp, (-1.0, 1.0))):
+            kinds[name] = "sign"
+        elif (g.ndim == 2 and g.shape[1] == 1 and np.all(g == np.round(g))
+              and np.all(exp == np.round(exp)) and np.all(exp >= 0) and np.any(exp > 1)):
+            kinds[name] = "argmax"
+        else:
+            kinds[name] = "value"
+    return kinds
