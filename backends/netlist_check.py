@@ -1,0 +1,238 @@
+"""Run the emitted netlists in real simulators and read the results back in model units.
+
+`run_spice(circuit, inputs, timeout_s)` prints one ngspice netlist per batch element
+(`NgspiceEmitter`, input values substituted as source values, `.ic` lines and switch-control
+levels) and runs `ngspice -b -r out.raw net.cir` through `simrun.run_ngspice`.
+`run_veriloga(circuit, inputs, timeout_s)` compiles the Verilog-A primitives the circuit uses
+with openvaf-r (once per process, cached) and runs one VACASK netlist (`VacaskEmitter`) per batch
+element through `simrun.run_vacask`. Both use a small thread pool (one simulator process per
+core); each process runs in a fresh temporary directory with a clean environment and a timeout.
+
+Both return a `NetlistRun`: node voltages at the readout time (the last transient point, which
+is exactly the readout time), the states x = -V(x net)/v_unit per layer, the outputs decoded by
+the circuit backend's rule (`circuit_sim.decode`: sign / value / argmax of g = V(gp)/v_unit),
+the energy at the readout time in model units (ngspice: the netlist's own `b_energy` probe;
+VACASK: `netlists.circuit_energy` on the saved voltages, the same formula), and the wall time
+of each simulator run.
+
+`compare_with_circuit` holds a run against the numpy circuit simulator (`circuit_sim`): the
+decoded outputs must be equal and every saved net within `tol_v_unit` (default 1 %) of v_unit;
+it names the worst net, the component driving it and that component's `.dam` line.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from denseamc.backends import simrun
+from denseamc.backends.circuit_sim import CircuitSimResult, decode
+from denseamc.backends.naming import Namer, provenance
+from denseamc.backends.netlists import Stimulus, circuit_energy, stimuli
+from denseamc.backends.spice import NgspiceEmitter, saved_nets
+from denseamc.backends.veriloga import VacaskEmitter, va_modules
+from denseamc.ir.circuit import CircuitIR, Loc, parse_net
+
+Array = NDArray[np.float64]
+
+__all__ = ["Comparison", "NetlistRun", "compare_with_circuit", "run_spice", "run_veriloga"]
+
+
+@dataclass
+class NetlistRun:
+    """Results of one backend on a batch of B input vectors (arrays float64).
+
+    voltages: IR net -> (B,) volts at the readout time (every layer's x, gp and gn nets).
+    states: layer -> (B, n) model units. outputs: output name -> (B, size), decoded.
+    energy: (B,) model units at the readout time. wall_s: (B,) seconds per simulator run.
+    netlists: the text that was run for each batch element.
+    """
+
+    backend: str
+    voltages: dict[str, Array]
+    states: dict[str, Array]
+    outputs: dict[str, Array]
+    energy: Array
+    wall_s: Array
+    t_readout_s: float
+    points: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    netlists: list[str] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class _One:
+    volts: dict[str, float]
+    energy: float
+    wall_s: float
+    points: int
+
+
+def _workers(batch: int) -> int:
+    return max(1, min(batch, os.cpu_count() or 1))
+
+
+def _run_batch(circuit: CircuitIR, inputs: Mapping[str, object], backend: str,
+               one: Callable[[Stimulus], tuple[str, _One]]) -> NetlistRun:
+    stims = stimuli(circuit, inputs)
+    with ThreadPoolExecutor(max_workers=_workers(len(stims))) as pool:
+        results = list(pool.map(one, stims))
+    nets = saved_nets(circuit)
+    volts = {n: np.array([r.volts[n] for _, r in results]) for n in nets}
+    vu = circuit.scaling.v_unit
+    states = {layer.name: np.stack([-volts[f"{layer.name}_x_{i}"] / vu
+                                    for i in range(layer.size)], axis=1)
+              for layer in circuit.layers}
+    drv = {n: k for k, n in enumerate(nets)}
+    v_mat = np.stack([volts[n] for n in nets], axis=1)
+    return NetlistRun(
+        backend=backend, voltages=volts, states=states, outputs=decode(circuit, v_mat, drv),
+        energy=np.array([r.energy for _, r in results]),
+        wall_s=np.array([r.wall_s for _, r in results]),
+        t_readout_s=circuit.readout_time_s,
+        points=np.array([r.points for _, r in results], dtype=np.int64),
+        netlists=[text for text, _ in results],
+    )
+
+
+def _final(vec: Array) -> float:
+    return float(vec[-1])
+
+
+def run_spice(circuit: CircuitIR, inputs: Mapping[str, object],
+              timeout_s: float = 60.0) -> NetlistRun:
+    """Simulate every batch element of `inputs` (name -> (B, size)) with ngspice."""
+    nets = saved_nets(circuit)
+
+    def one(stim: Stimulus) -> tuple[str, _One]:
+        namer = Namer()
+        text = NgspiceEmitter(circuit, stim, namer=namer, loc_comments=False).format()
+        names = {n: f"v({namer.net(n)})" for n in nets}
+        e_name = f"v({namer.net('energy')})"
+        t0 = time.perf_counter()
+        res = simrun.run_ngspice(text, timeout_s, expect=[*names.values(), e_name])
+        wall = time.perf_counter() - t0
+        _check_end(res.time, circuit.readout_time_s, "ngspice")
+        return text, _One({n: _final(res[v]) for n, v in names.items()}, _final(res[e_name]),
+                          wall, res.points)
+
+    return _run_batch(circuit, inputs, "spice", one)
+
+
+def run_veriloga(circuit: CircuitIR, inputs: Mapping[str, object],
+                 timeout_s: float = 60.0) -> NetlistRun:
+    """Simulate every batch element of `inputs` with openvaf-r + VACASK."""
+    nets = saved_nets(circuit)
+    va = va_modules(circuit)
+    for name, text in va.items():  # compile once, outside the timed runs
+        simrun.compile_va(name, text, timeout_s)
+
+    def one(stim: Stimulus) -> tuple[str, _One]:
+        namer = Namer()
+        text = VacaskEmitter(circuit, stim, namer=namer, loc_comments=False).format()
+        names = {n: namer.net(n) for n in nets}
+        t0 = time.perf_counter()
+        res = simrun.run_vacask(text, va, timeout_s, expect=list(names.values()))
+        wall = time.perf_counter() - t0
+        _check_end(res.time, circuit.readout_time_s, "vacask")
+        volts = {n: _final(res[v]) for n, v in names.items()}
+        e = circuit_energy(circuit, {n: np.array(v) for n, v in volts.items()}, stim.selects)
+        return text, _One(volts, float(e), wall, res.points)
+
+    return _run_batch(circuit, inputs, "veriloga", one)
+
+
+def _check_end(t: Array, t_end: float, what: str) -> None:
+    if t.size == 0 or abs(float(t[-1]) - t_end) > 1e-6 * t_end:
+        raise simrun.SimulatorError(f"{what}: the transient ended at "
+                                    f"{float(t[-1]) if t.size else 0.0!r} s, not at the readout "
+                                    f"time {t_end!r} s")
+
+
+# ------------------------------------------------------------------------------------------------
+# comparison with the circuit backend
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """How a netlist run agrees with the circuit backend on the same inputs."""
+
+    backend: str
+    worst_dev_v_unit: float  # max |V_run - V_circuit| / v_unit over saved nets and batch
+    worst_net: str
+    worst_vector: int
+    worst_source: str  # "xor.dam:7" of the component driving worst_net ("" if unknown)
+    outputs_equal: bool
+    output_mismatches: list[str]
+    tol_v_unit: float
+    mean_wall_s: float
+    max_wall_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.outputs_equal and self.worst_dev_v_unit <= self.tol_v_unit
+
+    def lines(self) -> list[str]:
+        verdict = "agrees" if self.ok else "DISAGREES"
+        where = f" ({self.worst_source})" if self.worst_source else ""
+        out = [
+            f"{self.backend} {verdict} with the circuit backend: worst node {self.worst_net}"
+            f"{where} in vector {self.worst_vector + 1}, |dV| = {self.worst_dev_v_unit:.3g} "
+            f"v_unit (limit {self.tol_v_unit:g}); decoded outputs "
+            f"{'equal' if self.outputs_equal else 'DIFFER'}",
+            f"{self.backend} wall time per inference: mean {self.mean_wall_s * 1e3:.1f} ms, "
+            f"max {self.max_wall_s * 1e3:.1f} ms",
+        ]
+        out += self.output_mismatches[:5]
+        return out
+
+
+def _driver_loc(circuit: CircuitIR, ir_net: str) -> Loc:
+    for cell in circuit.cells:
+        if ir_net in (cell.out_net, cell.sum_net):
+            return cell.loc
+    for act in circuit.activations:
+        if ir_net in act.out_p_nets or ir_net in act.out_n_nets:
+            return act.loc
+    for vs in circuit.voltage_sources:
+        if vs.net == ir_net:
+            return vs.loc
+    return None
+
+
+def compare_with_circuit(circuit: CircuitIR, run: NetlistRun, ref: CircuitSimResult,
+                         tol_v_unit: float = 0.01) -> Comparison:
+    """Compare `run` with the circuit backend's result `ref` on the same inputs."""
+    vu = circuit.scaling.v_unit
+    worst, worst_net, worst_b = -1.0, "", 0
+    for n, v in run.voltages.items():
+        if n not in ref.voltages:
+            continue
+        dev = np.abs(v - ref.voltages[n]) / vu
+        b = int(np.argmax(dev))
+        if float(dev[b]) > worst:
+            worst, worst_net, worst_b = float(dev[b]), n, b
+    mismatches: list[str] = []
+    for name, got in run.outputs.items():
+        exp = ref.outputs[name]
+        for b in np.flatnonzero(np.any(got != exp, axis=1)):
+            mismatches.append(f"  vector {b + 1}: output {name} = {got[b].tolist()} on "
+                              f"{run.backend}, {exp[b].tolist()} on circuit")
+    try:
+        layer, kind, index = parse_net(worst_net)
+        label = f"{layer}_{kind}_{index}"
+    except ValueError:
+        label = worst_net
+    return Comparison(
+        backend=run.backend, worst_dev_v_unit=max(worst, 0.0), worst_net=label,
+        worst_vector=worst_b, worst_source=provenance(_driver_loc(circuit, worst_net)),
+        outputs_equal=not mismatches, output_mismatches=mismatches, tol_v_unit=tol_v_unit,
+        mean_wall_s=float(run.wall_s.mean()) if run.wall_s.size else 0.0,
+        max_wall_s=float(run.wall_s.max()) if run.wall_s.size else 0.0,
+    )

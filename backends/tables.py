@@ -1,0 +1,39 @@
+"""Conductance tables: what a lab programs into the devices, one CSV file per crossbar.
+
+Plain crossbar (`tables/<crossbar>.csv`): a header row `row_net,<column nets...>`, then one row
+per crossbar row: its driving net and the conductance of every device in siemens (`0.0` = no
+device). Selected crossbar: a header `line_net,option,<other nets...>`, then one row per
+(selected line, option): the line's net, the option index k (the device set the analog switch
+connects when select[j] == k) and that option's conductances. Nets are the netlists' names
+(backends/naming.py), values `repr(float)`; nothing else is printed, so the files are
+byte-identical for identical circuits.
+"""
+
+from __future__ import annotations
+
+from denseamc.backends.naming import Namer
+from denseamc.backends.units import integer, num
+from denseamc.ir.circuit import CircuitIR
+
+__all__ = ["conductance_tables"]
+
+
+def conductance_tables(circuit: CircuitIR, namer: Namer | None = None) -> dict[str, str]:
+    """Legal table name -> CSV text, for every crossbar and selected crossbar, in circuit order."""
+    namer = namer if namer is not None else Namer()
+    out: dict[str, str] = {}
+    for xb in circuit.crossbars:
+        lines = [",".join(["row_net", *(namer.net(n) for n in xb.col_nets)])]
+        for r, row in enumerate(xb.row_nets):
+            lines.append(",".join([namer.net(row), *(num(float(g)) for g in xb.conductance[r])]))
+        out[namer.name(xb.name)] = "\n".join(lines) + "\n"
+    for sx in circuit.selected_crossbars:
+        line_nets = sx.row_nets if sx.axis == "rows" else sx.col_nets
+        other = sx.col_nets if sx.axis == "rows" else sx.row_nets
+        lines = [",".join(["line_net", "option", *(namer.net(n) for n in other)])]
+        for ln in line_nets:
+            for k in range(sx.n_options):
+                lines.append(",".join([namer.net(ln), integer(k),
+                                       *(num(float(g)) for g in sx.table[k])]))
+        out[namer.name(sx.name)] = "\n".join(lines) + "\n"
+    return out
