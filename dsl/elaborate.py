@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Literal, NoReturn
 
 import numpy as np
-
 from denseamc.dsl import ast
 from denseamc.dsl.parser import parse
 from denseamc.ir.diagnostics import (
@@ -166,7 +165,7 @@ class _Elaborator:
         return decl
 
     def cycle(self, name: str) -> str:
-        chain = self.in_progress[self.in_progress.index(name):] + [name]
+        chain = [*self.in_progress[self.in_progress.index(name) :], name]
         return " -> ".join(chain)
 
     # -- numbers ---------------------------------------------------------------------------------
@@ -243,7 +242,7 @@ class _Elaborator:
     def value(self, expr: ast.Expr, arrays: bool = True) -> Value:
         """Evaluate an expression to a float or (when `arrays`) a numpy array."""
         if isinstance(expr, ast.Number):
-            return expr.value
+            return float(expr.value)
         if isinstance(expr, ast.Name):
             kinds: tuple[Kind, ...] = ("param", "weights") if arrays else ("param",)
             decl = self.lookup(expr.name, expr.span, kinds)
@@ -384,7 +383,7 @@ class _Elaborator:
                     raw = archive[node.key.value]
         except _Failed:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure to read a user's file is theirs
+        except Exception as exc:
             self.fail(f"cannot read '{rel}': {exc}", span)
         arr = np.asarray(raw)
         if arr.dtype.kind not in "biuf":
@@ -577,7 +576,7 @@ class _Elaborator:
                 init = "settled"
             elif self.scalar(opt.value) != 0.0:
                 self.fail("init must be 0 or settled", opt.value.span)
-        return LayerOp(stmt.name.name, size, lagrangian, tau, init, loc=stmt.span)  # type: ignore[arg-type]
+        return LayerOp(stmt.name.name, size, lagrangian, tau, init, loc=stmt.span)
 
     def layer(self, ident: ast.Ident) -> LayerOp:
         self.lookup(ident.name, ident.span, ("layer",))
@@ -836,7 +835,8 @@ class _Elaborator:
                 except _Failed:
                     failed = True
         for name, decl in self.decls.items():
-            if decl.kind == "input" and name not in inputs and name not in self.failed and not failed:
+            missing = decl.kind == "input" and name not in inputs and name not in self.failed
+            if missing and not failed:
                 self.report(f"this test vector does not give input '{name}'", vec.span,
                             "every vector gives every input")
                 failed = True
@@ -952,19 +952,19 @@ class _Elaborator:
         graph = ModelGraph(model.name.name, readout_t=readout_t, readout_loc=readout_loc)
         assert isinstance(energy, ast.EnergyStmt)
         graph.energy_name = energy.name.name
-        graph.params = {s.name.name: self.params[s.name.name] for s in of(ast.ParamStmt)}  # type: ignore[attr-defined]
+        graph.params = {s.name.name: self.params[s.name.name] for s in of(ast.ParamStmt)}
         graph.hardware = hardware
         graph.tests = tests
         for s in of(ast.LayerStmt):
-            graph.add(self.layers[s.name.name])  # type: ignore[attr-defined]
+            graph.add(self.layers[s.name.name])
         for s in of(ast.InputStmt):
-            graph.add(self.inputs[s.name.name])  # type: ignore[attr-defined]
+            graph.add(self.inputs[s.name.name])
         for s in of(ast.WeightsStmt):
-            graph.add(self.weights_ops[s.name.name])  # type: ignore[attr-defined]
+            graph.add(self.weights_ops[s.name.name])
         for term in terms:
             graph.add(term)
         for s in of(ast.OutputStmt):
-            graph.add(self.outputs[s.name.name])  # type: ignore[attr-defined]
+            graph.add(self.outputs[s.name.name])
         return graph
 
     def check_model(self, stmts: list[ast.Statement]) -> ast.ModelStmt | None:
@@ -990,7 +990,7 @@ class _Elaborator:
             kind = kinds.get(type(s))
             if kind is None:
                 continue
-            ident: ast.Ident = s.name  # type: ignore[union-attr]
+            ident: ast.Ident = s.name
             first = self.decls.get(ident.name)
             if first is not None:
                 self.report(

@@ -14,13 +14,12 @@ from functools import cache
 from importlib import resources
 from typing import Any, NoReturn
 
-from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-from lark.tree import Meta
-
 from denseamc.dsl import ast
 from denseamc.ir.diagnostics import DenseAMCError, Diagnostic, InternalCompilerError, error
 from denseamc.ir.span import SourceFile, Span
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.tree import Meta
 
 #: How deeply expressions and list literals may nest (parentheses alone do not count).
 MAX_NESTING = 64
@@ -133,7 +132,7 @@ def _describe_expected(expected: set[str]) -> str:
     rest.sort(key=lambda w: (w == "end of file", w))
     words = groups + rest
     if len(words) > 8:
-        words = words[:8] + ["..."]
+        words = [*words[:8], "..."]
     if len(words) <= 1:
         return words[0] if words else "nothing more"
     return ", ".join(words[:-1]) + " or " + words[-1]
@@ -357,7 +356,7 @@ class _Builder(Transformer[Token, Any]):
             left = ast.Binary(
                 str(op.value), left, right, self.join(left.span, right.span), self.tspan(op)
             )
-        return left  # type: ignore[no-any-return]
+        return left
 
     def sum(self, c: list[Any]) -> ast.Expr:
         return self._fold(c)
@@ -370,7 +369,7 @@ class _Builder(Transformer[Token, Any]):
 
     @v_args(meta=True)
     def unary_op(self, meta: Meta, c: list[Any]) -> ast.Unary:
-        return ast.Unary(str(c[0].value), c[1], self.mspan(meta))  # type: ignore[arg-type]
+        return ast.Unary(str(c[0].value), c[1], self.mspan(meta))
 
     @v_args(meta=True)
     def attribute(self, meta: Meta, c: list[Any]) -> ast.Attribute:
@@ -470,7 +469,7 @@ def _acceptable(exc: UnexpectedInput, fallback: set[str]) -> set[str]:
         return fallback
     try:
         accepted = set(parser.accepts())
-    except Exception:  # noqa: BLE001 - best effort: fall back to lark's own set
+    except Exception:
         return fallback
     return accepted or fallback
 

@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from denseamc.dsl import load_model
 from denseamc.ir import DenseAMCError, Diagnostic
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from denseamc.dsl import ast, parse
 from denseamc.dsl.parser import MAX_NESTING, parse_number
 from denseamc.ir import DenseAMCError

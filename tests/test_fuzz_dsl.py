@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from denseamc.dsl import elaborate, load_model, parse
 from denseamc.ir import DenseAMCError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = Path("/work/shared/spec/language.md")
@@ -37,14 +36,17 @@ def spec_program(section: str) -> str:
 
 PROGRAMS = [spec_program("5.1"), spec_program("5.2"), spec_program("5.3")]
 TOKEN = re.compile(r"\s+|[A-Za-z_][A-Za-z0-9_]*|[0-9.]+[A-Za-z]?|\*\*|->|\"[^\"\n]*\"|.", re.S)
-VOCAB = sorted({t for p in PROGRAMS for t in TOKEN.findall(p) if not t.isspace()}) + [
+VOCAB = [
+    *sorted({t for p in PROGRAMS for t in TOKEN.findall(p) if not t.isspace()}),
     "**", "/", ".T", "(", ")", "10k", "1e-3", "-", "+", "@", "tol", "min_pass", "value",
     "argmax", "init", "settled", "relu", "tanh(0)", "rectpoly(1)", "\"", "\\", "1e999", "0",
     "hardware", "{", "}", "weights", "param", "load(\"x.npy\")", "[", "]", ":", ",", "\n",
 ]
 ALPHABET = st.sampled_from(
-    list("modelparmwightsyn[](){}:=+-*/@.,<>#\"\\\n \t0123456789eEkMGTnpufxyvhT_")
-    + ["\x00", "\u00e9", "\r", "\u2028", "->", "**"]
+    [
+        *"modelparmwightsyn[](){}:=+-*/@.,<>#\"\\\n \t0123456789eEkMGTnpufxyvhT_",
+        *["\x00", "\u00e9", "\r", "\u2028", "->", "**"],
+    ]
 )
 
 
