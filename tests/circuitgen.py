@@ -32,6 +32,7 @@ from denseamc.ir import (
     WeightsOp,
     frozen_array,
 )
+from denseamc.ir.lagrangians import BOUNDED
 
 SRC = SourceFile("gen.dam", "\n".join(f"line {i}" for i in range(1, 60)) + "\n")
 
@@ -130,6 +131,10 @@ def random_graph(seed: int, *, hidden_kind: tuple[str, float | None] | None = No
     if not signed:
         w = np.abs(w)
     w[np.abs(w) < 0.05] = 0.0
+    if kind not in BOUNDED:  # keep E bounded below: largest singular value well below 1
+        norm = np.linalg.norm(w, 2)
+        if norm > 0.5:
+            w *= 0.5 / norm
     g = ModelGraph(f"rand{seed}", readout_t=float(rng.uniform(0.3, 1.0)))
     g.add(LayerOp("v", n_v, Lagrangian("identity"), tau=float(rng.uniform(0.05, 0.2)), loc=at(3)))
     g.add(LayerOp("h", n_h, Lagrangian(kind, param),
