@@ -33,11 +33,55 @@ def _not_available(name: str) -> Backend:
     return run
 
 
+class NotedOutputs(dict):  # type: ignore[type-arg]
+    """Decoded outputs plus report lines (`notes`) and whether they are a pass (`notes_ok`)."""
+
+    def __init__(self, outputs: Mapping[str, np.ndarray], notes: list[str], ok: bool) -> None:
+        super().__init__(outputs)
+        self.notes = notes
+        self.notes_ok = ok
+
+
+def _lower_for_check(comp: Compilation) -> Any:
+    from denseamc.compiler.lowering import lower
+    from denseamc.ir.hardware import resolve_hardware
+
+    profile = None
+    if comp.hardware_profile is not None:
+        from denseamc.compiler.profiles import load_profile
+
+        profile = load_profile(comp.hardware_profile)
+    return lower(comp.graph, resolve_hardware(comp.graph.hardware, profile))
+
+
+def _netlist_backend(kind: str) -> Backend:
+    """spice (ngspice) or veriloga (openvaf-r + VACASK), compared with the circuit backend."""
+
+    def run(comp: Compilation, inputs: Batch) -> dict[str, np.ndarray]:
+        from denseamc.backends.circuit_sim import simulate_circuit
+        from denseamc.backends.netlist_check import compare_with_circuit, run_spice, run_veriloga
+
+        circuit = _lower_for_check(comp)
+        result = (run_spice if kind == "spice" else run_veriloga)(circuit, inputs)
+        agreement = compare_with_circuit(circuit, result, simulate_circuit(circuit, inputs))
+        return NotedOutputs(result.outputs, agreement.lines(), agreement.ok)
+
+    return run
+
+
+def spice_backend(comp: Compilation, inputs: Batch) -> dict[str, np.ndarray]:
+    return _netlist_backend("spice")(comp, inputs)
+
+
+def veriloga_backend(comp: Compilation, inputs: Batch) -> dict[str, np.ndarray]:
+    return _netlist_backend("veriloga")(comp, inputs)
+
+
 BACKENDS: dict[str, Backend] = {
     "model": model_backend,
     "circuit": _not_available("circuit"),
-    "spice": _not_available("spice"),
-    "veriloga": _not_available("veriloga"),
+    "spice": spice_backend,
+    "veriloga": veriloga_backend,
 }
 
 
@@ -54,10 +98,12 @@ class CheckReport:
 
     backend: str
     blocks: list[Any] = field(default_factory=list)  # backends.judge.BlockResult
+    notes: list[str] = field(default_factory=list)  # extra lines from the backend
+    notes_ok: bool = True  # False when a backend's own cross-check failed
 
     @property
     def ok(self) -> bool:
-        return all(b.passed for b in self.blocks)
+        return all(b.passed for b in self.blocks) and self.notes_ok
 
     def lines(self) -> list[str]:
         out: list[str] = []
@@ -69,6 +115,7 @@ class CheckReport:
             n_pass += sum(r.passed for r in b.results)
             n_fail += sum(not r.passed for r in b.results)
             out.append(b.summary())
+        out += self.notes
         verdict = "PASS" if self.ok else "FAIL"
         out.append(f"{verdict}: {n_pass} passed, {n_fail} failed on backend {self.backend} "
                    f"({len(self.blocks)} test blocks)")
@@ -86,6 +133,8 @@ def run_checks(comp: Compilation, backend: str) -> CheckReport:
                                        file=str(comp.path)))
     for block in comp.graph.tests:
         got = run(comp, block_inputs(block))
+        report.notes += getattr(got, "notes", [])
+        report.notes_ok &= getattr(got, "notes_ok", True)
         report.blocks.append(judge(block, got))
     return report
 
