@@ -37,15 +37,14 @@ uniform grid of recorded states (at least 400 points) and linear interpolation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
-
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import CircuitIR, IntegratorCell
+from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 
@@ -138,7 +137,7 @@ class _Plan:
             p = np.array([add(n) for n in a.out_p_nets], dtype=np.int64)
             own = [i for i, n in enumerate(a.out_n_nets) if n not in a.in_nets]
             nk = np.array([add(a.out_n_nets[i]) for i in own], dtype=np.int64)
-            self.acts.append((a, np.array([drv[n] if n in drv else -1 for n in a.in_nets]),
+            self.acts.append((a, np.array([drv.get(n, -1) for n in a.in_nets]),
                               p, np.array(own, dtype=np.int64), nk))
         for a, ink, *_ in self.acts:
             if np.any(ink < 0):
@@ -208,8 +207,10 @@ class _Plan:
     def drive_currents(self, v: Array) -> Array:
         """sum_r G_rs V_r into every summing node (B, n_cells), without biases."""
         if self.g_batch is None:
-            return v @ self.g_static
-        return np.einsum("bd,bdc->bc", v, self.g_batch)
+            out: Array = v @ self.g_static
+            return out
+        out = np.einsum("bd,bdc->bc", v, self.g_batch)
+        return out
 
     def solve_ideal(self, v_out: Array) -> tuple[Array, Array, Array]:
         """Fill the algebraic cells of v_out (in place); return (v_out, V, I_in)."""
@@ -236,7 +237,8 @@ class _Plan:
         v_out[:, self.dyn] = y
         _, _, i_in = self.solve_ideal(v_out)
         d = self.dyn
-        return (-y / self.r_f[d] - i_in[:, d]) / self.c_f[d]
+        out: Array = (-y / self.r_f[d] - i_in[:, d]) / self.c_f[d]
+        return out
 
     def split(self, z: Array) -> tuple[Array, Array]:
         return z[:, : self.n_cells], z[:, self.n_cells:]
@@ -424,6 +426,7 @@ def simulate_circuit(
     atol = 1e-8 * plan.v_unit if atol_v is None else atol_v
     B = plan.batch
     v0 = plan.initial_outputs(inputs)
+    f: Callable[[Array], Array]
     if amp_ideal:
         y0 = v0[:, plan.dyn].copy()
         f = plan.rhs_ideal

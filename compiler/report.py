@@ -33,7 +33,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
 from denseamc.ir import Diagnostic, ModelGraph, Severity, warning
 from denseamc.ir.circuit import CircuitIR, loc_spans
 from denseamc.ir.hardware import KEYS, Hardware
@@ -52,8 +51,10 @@ def _weights(graph: ModelGraph, name: str, selects: Mapping[str, Any]) -> np.nda
     w = graph.weights(name)
     if not w.is_selected:
         return np.asarray(w.value)
-    sel = {w.select: np.asarray(selects[w.select], dtype=np.int64)[None, :]}  # type: ignore[dict-item]
-    return np.asarray(w.resolve(sel))[0]
+    assert w.select is not None
+    sel = {w.select: np.asarray(selects[w.select], dtype=np.int64)[None, :]}
+    out: np.ndarray = np.asarray(w.resolve(sel))[0]
+    return out
 
 
 def _targets(graph: ModelGraph, x: dict[str, np.ndarray], selects: Mapping[str, Any]
@@ -86,7 +87,7 @@ def slowest_rate(graph: ModelGraph, final: Mapping[str, np.ndarray],
         adi = [lay for lay in layers if lay.tau == 0]
         for _ in range(200 if adi else 0):
             t = _targets(graph, x, selects)
-            change = max((float(np.max(np.abs(t[a.name] - x[a.name]), initial=0)) for a in adi))
+            change = max(float(np.max(np.abs(t[a.name] - x[a.name]), initial=0)) for a in adi)
             for a in adi:
                 x[a.name] = t[a.name]
             if change < 1e-13:
@@ -118,7 +119,7 @@ def _num(x: float) -> float | None:
 
 def _where(d: Diagnostic) -> str | None:
     if d.span is None:
-        return d.file
+        return str(d.file) if d.file is not None else None
     return f"{d.span.short()}:{d.span.col}"
 
 
@@ -365,7 +366,8 @@ def build_report(
         "warnings": [_diag(d) for d in diags if d.severity is not Severity.NOTE],
         "notes": notes,
     }
-    return _clean(report)
+    cleaned: dict[str, Any] = _clean(report)
+    return cleaned
 
 
 def _clean(obj: Any) -> Any:
@@ -410,20 +412,21 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| predicted latency (settle to 1e-3) | {_eng(r['latency_s'], 's')} |",
             f"| simulated settle time | {_eng(t['settle_time_sim_s'], 's')} |",
             f"| readout time | {_eng(t['readout_time_s'], 's')} |",
-            f"| tau_unit ({'auto' if t['tau_unit_auto'] else 'set'}) | "
-            f"{_eng(t['tau_unit_s'], 's')} |",
-            f"| GBW required / available | {_eng(r['gbw_required_hz'], 'Hz')} / "
-            f"{_eng(t['gbw_hz'], 'Hz')} |",
+            (f"| tau_unit ({'auto' if t['tau_unit_auto'] else 'set'}) | "
+             f"{_eng(t['tau_unit_s'], 's')} |"),
+            (f"| GBW required / available | {_eng(r['gbw_required_hz'], 'Hz')} / "
+             f"{_eng(t['gbw_hz'], 'Hz')} |"),
             f"| static power | {_eng(r['static_power_w'], 'W')} |",
             f"| energy per inference | {_eng(r['energy_j'], 'J')} |",
             f"| energy to readout | {_eng(r['energy_to_readout_j'], 'J')} |",
             f"| area | {r['area_m2'] * 1e12:.4g} um^2 |",
-            f"| max signal swing / rail | {_eng(r['swing_max_v'], 'V')} / "
-            f"{_eng(r['rail_v'], 'V')} |", ""]
+            (f"| max signal swing / rail | {_eng(r['swing_max_v'], 'V')} / "
+             f"{_eng(r['rail_v'], 'V')} |"), ""]
     out += ["## Components", "", "| kind | count |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in sorted(r["counts"].items())]
     out += ["", "## Layers", "",
-            "| layer | neurons | Lagrangian | tau | R_F | C_F | clamped |", "|---|---|---|---|---|---|---|"]
+            "| layer | neurons | Lagrangian | tau | R_F | C_F | clamped |",
+            "|---|---|---|---|---|---|---|"]
     for name, lay in r["layers"].items():
         out.append(f"| {name} | {lay['neurons']} | {lay['lagrangian']} | {_eng(lay['tau_s'], 's')} "
                    f"| {_eng(lay['r_f_ohm'], 'ohm')} | {_eng(lay['c_f_f'], 'F')} | {lay['clamped']} |")

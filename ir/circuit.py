@@ -52,17 +52,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
-from numpy.typing import NDArray
-
 from denseamc.ir.diagnostics import Diagnostic, error
 from denseamc.ir.lagrangians import Lagrangian
 from denseamc.ir.model import Array, InputOp, OutputOp, TestBlock, frozen_array
 from denseamc.ir.span import Span
+from numpy.typing import NDArray
 
-Loc = Span | tuple[Span, ...] | None
+Loc: TypeAlias = Span | tuple[Span, ...] | None
 Scheme = Literal["dual_rail", "differential", "nonnegative"]
 Polarity = Literal["pos", "neg"]
 
@@ -622,7 +621,9 @@ def verify(circuit: CircuitIR) -> list[Diagnostic]:
 
     for act in circuit.activations:
         need_driven(act.in_nets, f"activation {act.name}", act.loc)
-    for xb in (*circuit.crossbars, *circuit.selected_crossbars):
+    arrays: tuple[Crossbar | SelectedCrossbar, ...] = (
+        *circuit.crossbars, *circuit.selected_crossbars)
+    for xb in arrays:
         need_driven(xb.row_nets, f"crossbar {xb.name}", xb.loc)
         need_sum(xb.col_nets, f"crossbar {xb.name}", xb.loc)
         if len(xb.row_index) != len(xb.row_nets) or len(xb.col_index) != len(xb.col_nets):

@@ -224,7 +224,7 @@ def check_value(key: str, value: object, span: Span | None) -> tuple[object, Dia
 def _as_settings(raw: Mapping[str, object] | None) -> dict[str, HardwareSetting]:
     out: dict[str, HardwareSetting] = {}
     for k, v in (raw or {}).items():
-        out[k] = v if isinstance(v, HardwareSetting) else HardwareSetting(k, v)  # type: ignore[arg-type]
+        out[k] = v if isinstance(v, HardwareSetting) else HardwareSetting(k, v)  # type: ignore[arg-type,unused-ignore]
     return out
 
 

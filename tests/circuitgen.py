@@ -12,8 +12,6 @@ import itertools
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.integrate import solve_ivp
-
 from denseamc.compiler.passes.energy import AnalyzeEnergy
 from denseamc.ir import (
     BiasTerm,
@@ -33,6 +31,7 @@ from denseamc.ir import (
     frozen_array,
 )
 from denseamc.ir.lagrangians import BOUNDED
+from scipy.integrate import solve_ivp
 
 SRC = SourceFile("gen.dam", "\n".join(f"line {i}" for i in range(1, 60)) + "\n")
 
@@ -206,7 +205,7 @@ def reference_simulate(graph: ModelGraph, inputs: Mapping[str, np.ndarray],
     for inp in graph.inputs():
         if inp.layer is None:
             continue
-        k = [i for i, lay in enumerate(layers) if lay.name == inp.layer][0]
+        k = next(i for i, lay in enumerate(layers) if lay.name == inp.layer)
         idx = offs[k] + np.array(inp.indices)
         x0[idx] = inputs[inp.name]
         if inp.mode == "clamp":

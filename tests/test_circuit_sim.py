@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from circuitgen import (  # noqa: E402
+from circuitgen import (
     hamming_graph,
     parity_like_graph,
     random_graph,
@@ -19,10 +19,10 @@ from circuitgen import (  # noqa: E402
     reference_simulate,
     xor_graph,
 )
-from denseamc.backends.circuit_sim import simulate_circuit  # noqa: E402
-from denseamc.compiler.lowering import lower  # noqa: E402
-from denseamc.ir import ModelGraph  # noqa: E402
-from denseamc.ir.hardware import resolve_hardware  # noqa: E402
+from denseamc.backends.circuit_sim import simulate_circuit
+from denseamc.compiler.lowering import lower
+from denseamc.ir import ModelGraph
+from denseamc.ir.hardware import resolve_hardware
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: agreement with the model backend at readout, in units of v_unit (= model units)

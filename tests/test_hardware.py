@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from circuitgen import at, parity_like_graph, random_inputs, xor_graph  # noqa: E402
-from denseamc.backends.circuit_sim import simulate_circuit  # noqa: E402
-from denseamc.compiler.lowering import lower  # noqa: E402
-from denseamc.compiler.profiles import builtin_profiles, load_profile  # noqa: E402
-from denseamc.compiler.report import build_report, render_markdown, report_json  # noqa: E402
-from denseamc.ir import DenseAMCError, HardwareSetting  # noqa: E402
-from denseamc.ir.hardware import KEYS, Hardware, markdown_table, parse_quantity, resolve_hardware  # noqa: E402,E501
+from circuitgen import at, parity_like_graph, random_inputs, xor_graph
+from denseamc.backends.circuit_sim import simulate_circuit
+from denseamc.compiler.lowering import lower
+from denseamc.compiler.profiles import builtin_profiles, load_profile
+from denseamc.compiler.report import build_report, render_markdown, report_json
+from denseamc.ir import DenseAMCError, HardwareSetting
+from denseamc.ir.hardware import KEYS, Hardware, markdown_table, parse_quantity, resolve_hardware
 
 
 def messages(exc: pytest.ExceptionInfo[DenseAMCError]) -> list[str]:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from circuitgen import (  # noqa: E402
+from circuitgen import (
     KINDS,
     parity_like_graph,
     random_graph,

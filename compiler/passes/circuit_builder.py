@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
 from denseamc.ir import Diagnostic, Drive, InternalCompilerError, ModelGraph
 from denseamc.ir.circuit import (
     Activation,

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-
 from denseamc.compiler.passes.circuit_builder import (
     CircuitBuilder,
     drive_matrix,
@@ -119,7 +118,7 @@ class LowerCrossbars:
         for pol, g in (("pos", g_pos), ("neg", g_neg)):
             if not np.any(g > 0):
                 continue
-            polarity: Polarity = pol  # type: ignore[assignment]
+            polarity: Polarity = pol  # type: ignore[assignment,unused-ignore]
             row_nets, col_nets = self._nets(graph, hw, src, tgt, polarity, rows_all, cols_free)
             loc = fuse_locs(d.loc, w_op.loc)
             if w_op.is_selected:
@@ -130,7 +129,7 @@ class LowerCrossbars:
                     axis, lines, table = "cols", cols_free, g
                 circuit.selected_crossbars.append(SelectedCrossbar(
                     name=f"{base}_{pol}", weights=d.weights, select=w_op.select,
-                    axis=axis,  # type: ignore[arg-type]
+                    axis=axis,  # type: ignore[arg-type,unused-ignore]
                     source=src, target=tgt, transpose=d.transpose, polarity=polarity,
                     scheme=hw.scheme, row_nets=row_nets, col_nets=col_nets, row_index=rows_all,
                     col_index=cols_free, lines=tuple(lines), table=read_only(table), loc=loc,
@@ -162,10 +161,10 @@ class LowerCrossbars:
         count = int(np.sum(ideal < 0))
         where = np.argwhere(ideal < 0)[0]
         notes = [
-            "scheme = nonnegative builds one conductance per weight, so every weight "
-            "(times the term's sign) must be >= 0",
-            "use scheme = dual_rail or differential, or make the weights non-negative "
-            "(e.g. square them)",
+            ("scheme = nonnegative builds one conductance per weight, so every weight "
+             "(times the term's sign) must be >= 0"),
+            ("use scheme = dual_rail or differential, or make the weights non-negative "
+             "(e.g. square them)"),
         ]
         if w_op.loc is not None:
             notes.append(f"'{d.weights}' is declared at {w_op.loc.location()}")

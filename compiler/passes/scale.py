@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-
 from denseamc.compiler.passes.circuit_builder import CircuitBuilder, fan_in, max_abs_drive_weight
 from denseamc.ir import ModelGraph, warning
 from denseamc.ir.circuit import Scaling
@@ -43,7 +42,7 @@ DEFAULT_R_F = 1e4
 
 def required_tau_s(fanin: float, hw: Hardware) -> float:
     """Shortest RC time constant a cell of noise gain 1 + fanin may have, in seconds."""
-    return hw.tau_margin * (1.0 + fanin) / (2.0 * math.pi * hw.gbw)
+    return float(hw.tau_margin * (1.0 + fanin) / (2.0 * math.pi * hw.gbw))
 
 
 @dataclass(frozen=True)
