@@ -44,8 +44,9 @@ E = sum legendre(x) + sum coef g_a^T W g_b + sum coef w.g (`energy`). `settle_ti
 earliest time T_s such that, for every t >= T_s up to t_end, every neuron of every layer of batch
 element b (clamped ones excluded) stays within `settle_tol * max(1, |x_final|)` of its state at
 t_end (default settle_tol = 1e-3). It is evaluated on the integrator's accepted steps (and on the
-recorded times, if any) and located between two of them by linear interpolation of the worst
-violation; it measures settling towards the state at t_end, so it is only meaningful when the
+recorded times, if any) and located between two of them by interpolating the logarithm of the
+worst violation (exact for an exponential relaxation; in the last interval, whose end is t_end
+itself, the decay rate of the interval before it is continued); it measures settling towards the state at t_end, so it is only meaningful when the
 state has stopped moving by then.
 """
 
@@ -565,7 +566,23 @@ def _settle_time(sys: _System, rec: _Recorder, settle_tol: float) -> Array:
     v0 = viol[last, np.arange(B)]
     v1 = viol[nxt, np.arange(B)]
     t0, t1 = t[last], t[nxt]
-    frac = np.where(v0 > v1, (v0 - 1.0) / np.where(v0 > v1, v0 - v1, 1.0), 1.0)
+    # relaxation is exponential: interpolate log(violation) between the two points (linearly
+    # when the later one is exactly settled, e.g. the final point itself)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lin = (v0 - 1.0) / (v0 - v1)
+        expo = np.log(v0) / (np.log(v0) - np.log(v1))
+    frac = np.where(v1 > 0, expo, lin)
+    frac = np.where(np.isfinite(frac) & (v0 > v1), frac, 1.0)
+    # in the last interval (violation 0 at t_end by definition) continue the decay rate of the
+    # interval before it, when there is one and the violation was decaying
+    prev = np.maximum(last - 1, 0)
+    vp = viol[prev, np.arange(B)]
+    tp = t[prev]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.log(vp / v0) / (t0 - tp)
+        ext = np.log(v0) / rate / np.where(t1 > t0, t1 - t0, 1.0)
+    use_ext = (v1 == 0) & (last >= 1) & (vp > v0) & np.isfinite(ext) & (ext > 0)
+    frac = np.where(use_ext, ext, frac)
     out = np.where(any_above, t0 + np.clip(frac, 0.0, 1.0) * (t1 - t0), 0.0)
     return out
 
@@ -595,6 +612,18 @@ class _ETD35:
             self.c = {name: np.ascontiguousarray(cols[:, j]) for j, name in enumerate(_COEFS)}
             self._h = h
         return self.c
+
+    order = 4  # of the embedded error estimate
+
+    def start(self, u: Array) -> Array:
+        return self.sys.nonlinear(u, self.N[0])
+
+    def attempt(self, u: Array, t: float, h: float) -> tuple[Array, Array, int]:
+        unew, err = self.step(u, h, True)
+        return unew, err, self.order
+
+    def accept(self, u: Array, t: float) -> None:
+        self.sys.nonlinear(u, self.N[0])
 
     def step(self, u: Array, h: float, n1_ready: bool) -> tuple[Array, Array]:
         """One step from u (N1 = N(u) already in self.N[0] if n1_ready): (u_new, error)."""
@@ -637,6 +666,101 @@ class _ETD35:
         d = 4.0 * (N3 + N5) - 6.0 * N4 - N1 - N6
         err = c["a75"] * d
         return unew, err
+
+
+def _phi_moments(z: float, m: int) -> list[float]:
+    """mu_j = int_0^1 exp(z (1 - s)) s^j ds = j! phi_{j+1}(z), for j = 0..m-1."""
+    if abs(z) < 6.0:
+        # Taylor series of phi_k(z) = sum_i z^i / (i + k)!, 60 terms: full precision for |z| < 6
+        out = []
+        for k in range(1, m + 1):
+            term = 1.0 / math.factorial(k)
+            acc = term
+            for i in range(1, 60):
+                term *= z / (i + k)
+                acc += term
+                if abs(term) < 1e-17 * abs(acc):
+                    break
+            out.append(acc * math.factorial(k - 1))
+        return out
+    # recurrence phi_{k+1} = (phi_k - 1/k!) / z: no cancellation for |z| >= 6
+    phi = math.exp(z)
+    out = []
+    for k in range(m):
+        phi = (phi - 1.0 / math.factorial(k)) / z
+        out.append(phi * math.factorial(k))
+    return out
+
+
+class _ExpAdams:
+    """Variable-step exponential Adams predictor-corrector (PECE) for u' = L u + N(u).
+
+    Over a step of size h from t_n, N is replaced by the polynomial through its values at the
+    last q accepted points (predictor, order q) or through those and the predicted point
+    (corrector, order q + 1), and the variation-of-constants integral
+    int_0^1 exp(z (1 - s)) P(s) ds (z = h L, scalar per layer) is taken exactly through
+    mu_j = j! phi_{j+1}(z). Unlike explicit exponential Runge-Kutta methods, these exponential
+    multistep methods keep their full order when h L is large (no stiff order reduction), so a
+    fast layer costs no extra steps. The error estimate is corrector - predictor, divided by
+    (1 + |h L|) per neuron: a fast neuron's own local error is forgotten within its tau (it
+    is slaved to the slow ones), which is what the filtered estimate measures. The order
+    ramps 1, 2, ... up to `qmax` as history accumulates; two evaluations of N per step.
+    """
+
+    def __init__(self, sys: _System, qmax: int = 4) -> None:
+        self.sys = sys
+        self.qmax = qmax
+        self.hist_t: list[float] = []
+        self.hist_n: list[Array] = []
+        self.npred = np.empty((sys.batch, sys.n))
+        self.rates = sys.rates
+        self.group = sys.group
+        self.col_rate = np.abs(sys.rates[sys.group])
+
+    def start(self, u: Array) -> Array:
+        n0 = self.sys.nonlinear(u, np.empty_like(u))
+        self.hist_t = [0.0]
+        self.hist_n = [n0]
+        return n0
+
+    def _weights(self, nodes: Array, h: float) -> tuple[Array, Array]:
+        """Per-column weights (len(nodes), ncols) and exp(z) per column."""
+        q = len(nodes)
+        V = np.vander(nodes, q, increasing=True)  # V[m, j] = nodes[m]^j
+        mus = np.array([_phi_moments(h * r, q) for r in self.rates])  # (G, q)
+        w = np.linalg.solve(V.T, mus.T)  # (q, G): w = V^-T mu
+        ez = np.exp(h * self.rates)
+        return h * w[:, self.group], ez[self.group]
+
+    def attempt(self, u: Array, t: float, h: float) -> tuple[Array, Array, int]:
+        q = min(self.qmax, len(self.hist_n))
+        ts = self.hist_t[-q:][::-1]  # t_n, t_n-1, ...
+        ns = self.hist_n[-q:][::-1]
+        nodes = (np.array(ts) - t) / h
+        wp, ez = self._weights(nodes, h)
+        base = ez * u
+        up = base.copy()
+        for m in range(q):
+            up += wp[m] * ns[m]
+        self.sys.nonlinear(up, self.npred)
+        wc, _ = self._weights(np.concatenate([[1.0], nodes]), h)
+        uc = base
+        uc += wc[0] * self.npred
+        for m in range(q):
+            uc += wc[m + 1] * ns[m]
+        err = uc - up
+        err /= 1.0 + h * self.col_rate
+        return uc, err, q
+
+    def accept(self, u: Array, t: float) -> None:
+        n = self.sys.nonlinear(u, np.empty_like(u))
+        self.hist_t.append(t)
+        self.hist_n.append(n)
+        if len(self.hist_n) > self.qmax:
+            del self.hist_t[0]
+            del self.hist_n[0]
+
+
 
 
 def _integrate(
@@ -686,21 +810,23 @@ def _integrate(
         return u, stats
 
     etd = _ETD35(sys)
-    if method != "adaptive":
-        raise ValueError(f"unknown method {method!r}: use 'adaptive', 'fixed' or 'euler'")
+    if method == "adaptive":
+        stepper: _ETD35 | _ExpAdams = _ExpAdams(sys)
+    elif method == "etd35":
+        stepper = etd
+    else:
+        raise ValueError(
+            f"unknown method {method!r}: use 'adaptive', 'etd35', 'fixed' or 'euler'")
 
     # initial step (Hairer-Norsett-Wanner heuristic on the full derivative)
-    n1 = etd.N[0]
-    sys.nonlinear(u, n1)
+    n0 = stepper.start(u)
     rate = sys.rates[sys.group]
-    f0 = rate * u + n1
+    f0 = rate * u + n0
     scale = atol + rtol * np.abs(u)
     d0 = float(np.sqrt(np.mean((u / scale) ** 2)))
     d1 = float(np.sqrt(np.mean((f0 / scale) ** 2)))
     h = 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * max(1.0, t_end)
-    # the leak is exact, so the step is bounded by the non-stiff part only: be less timid
-    h = min(max(h, 1e-6 * t_end), t_end)
-    n1_ready = True
+    h = min(max(h, 1e-9 * t_end), t_end)
     rejected_last = False
     while t < t_end:
         target = stop_list[si]
@@ -708,10 +834,11 @@ def _integrate(
         landing = h_try >= target - t - 1e-12 * max(1.0, abs(target))
         if landing:
             h_try = target - t
-        unew, err = etd.step(u, h_try, n1_ready)
+        unew, err, order = stepper.attempt(u, t, h_try)
         en = _norm_err(err, u, unew, rtol, atol)
         if not np.isfinite(en):
             en = float("inf")
+        expo = -1.0 / (order + 1)
         if en <= 1.0:
             stats["steps"] += 1
             t = target if landing else t + h_try
@@ -719,10 +846,9 @@ def _integrate(
             if landing:
                 si = min(si + 1, len(stop_list) - 1)
             # N(u_new) for the next step; it also solves the adiabatic layers at u_new
-            sys.nonlinear(u, etd.N[0])
-            n1_ready = True
+            stepper.accept(u, t)
             rec.step(t, u, adi_fresh=True)
-            fac = 10.0 if en == 0.0 else min(10.0, max(0.2, 0.9 * en ** -0.2))
+            fac = 5.0 if en == 0.0 else min(5.0, max(0.2, 0.9 * en ** expo))
             if rejected_last:
                 fac = min(fac, 1.0)
             # a step shortened to land on a stop must not shrink the proposal for the next one
@@ -730,8 +856,7 @@ def _integrate(
             rejected_last = False
         else:
             stats["rejected"] += 1
-            n1_ready = True  # N(u) is unchanged
-            fac = max(0.1, 0.9 * en ** -0.2) if np.isfinite(en) else 0.1
+            fac = max(0.1, 0.9 * en ** expo) if np.isfinite(en) else 0.1
             h = h_try * fac
             rejected_last = True
             if h < 1e-14 * max(1.0, t):

@@ -133,12 +133,17 @@ def random_model(
     bias_prob: float = 0.5,
     coupling: float = 0.5,
     clamp_prob: float = 0.0,
+    clamp_softmax: bool = False,
 ) -> tuple[ModelGraph, dict[str, np.ndarray]]:
     """A random small model and a matching batch of random inputs (batch size 4).
 
     Layers alternate between the given Lagrangian kinds; every adjacent pair is coupled by a
     random bilinear term. With `convex_bounded` the unbounded pairs (identity/relu/rectpoly with
     each other) are kept weak (spectral norm < 0.5) so that E stays bounded below.
+
+    Clamps go on elementwise layers only unless `clamp_softmax`: clamping some neurons of a
+    softmax layer breaks energy descent (the clamped neurons' activations still move, and they are
+    not at equilibrium), so the energy-descent property test must avoid it.
     """
     layers = []
     names = []
@@ -163,7 +168,8 @@ def random_model(
             spec.bias.append((-1.0, f"b{i}", name))
     # every layer gets an init input over all its neurons (possibly a clamp on the first neuron)
     for name, n, *_rest in layers:
-        if clamp_prob and n > 1 and rng.random() < clamp_prob:
+        soft = spec.layers[[x[0] for x in spec.layers].index(name)][2].kind == "softmax"
+        if clamp_prob and n > 1 and rng.random() < clamp_prob and (clamp_softmax or not soft):
             spec.inputs.append((f"c_{name}", 1, "clamp", name, [0]))
             spec.inputs.append((f"i_{name}", n - 1, "init", name, range(1, n)))
         else:
