@@ -49,3 +49,58 @@ def example_circuit() -> Callable[[str], object]:
         return cache[name]
 
     return get
+
+
+#: A small model that exercises every element recipe of the netlist backends: tanh, sigmoid,
+#: relu (tau = 0, a summing stage) and rectpoly layers, a self-coupling, biases, an init input,
+#: a clamp, an init=settled layer, value and sign outputs. Scheme and amplifier are filled in.
+MIXED_DAM = """\
+model mixed
+layer a[3]: tanh(1.5) tau=0.2
+layer b[2]: sigmoid(2) tau=0.1 init=settled
+layer c[2]: relu tau=0
+layer d[2]: rectpoly(3) tau=0.1
+weights w1[3, 2] = [[0.5, -0.3], [0.2, 0.4], [-0.6, 0.1]]
+weights w2[2, 2] = [[0.3, -0.2], [0.1, 0.5]]
+weights w3[2, 3] = [[0.2, 0.1, -0.4], [0.3, -0.2, 0.1]]
+weights s[3, 3] = [[0, 0.2, -0.1], [0.2, 0, 0.3], [-0.1, 0.3, 0]]
+weights ba[3] = [0.1, -0.2, 0.05]
+weights bd[2] = [0.3, 0.2]
+energy E = legendre(a) + legendre(b) + legendre(c) + legendre(d) - a @ w1 @ b - b @ w2 @ c
+         - d @ w3 @ a - 0.5 * a @ s @ a - ba @ a - bd @ d
+input x[3]: init a
+input k[1]: clamp b[1]
+output y[2]: value(d)
+output z[1]: sign(a[0])
+readout at t = 1
+hardware {
+  scheme = SCHEME
+  amplifier = AMPLIFIER
+}
+"""
+
+MIXED_INPUTS = {"x": [[0.5, -0.5, 0.2], [-0.3, 0.8, 0.1]], "k": [[0.4], [-0.7]]}
+
+
+@pytest.fixture(scope="session")
+def mixed_circuit(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], object]:
+    """`mixed_circuit(scheme, amplifier)` -> (Compilation, CircuitIR, inputs), cached."""
+    import numpy as np
+
+    cache: dict[tuple[str, str], object] = {}
+    root = tmp_path_factory.mktemp("mixed")
+
+    def get(scheme: str, amplifier: str) -> object:
+        key = (scheme, amplifier)
+        if key not in cache:
+            from denseamc.compiler.lowering import lower
+            from denseamc.compiler.pipeline import compile_model
+
+            path = root / f"mixed_{scheme}_{amplifier}.dam"
+            path.write_text(MIXED_DAM.replace("SCHEME", scheme).replace("AMPLIFIER", amplifier))
+            comp = compile_model(path)
+            inputs = {k: np.array(v, dtype=float) for k, v in MIXED_INPUTS.items()}
+            cache[key] = (comp, lower(comp.graph), inputs)
+        return cache[key]
+
+    return get
