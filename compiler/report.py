@@ -300,10 +300,18 @@ def build_report(
             swing = s.v_unit * max(float(np.abs(v).max(initial=0)) for v in
                                    list(states.values()) + list(acts.values()))
         swing_v = float(np.max(swing))
-        if swing_v > hw.v_rail:
+        if swing_v >= 0.99 * hw.v_rail:
             diags.append(warning(
-                f"signals reach {swing_v:.4g} V, beyond the rails +-vdd/2 = {hw.v_rail!r} V",
+                f"signals reach {swing_v:.4g} V, at or beyond the rails +-vdd/2 = "
+                f"{hw.v_rail!r} V: amplifiers clip there",
                 hw.locs.get("v_unit"), "lower v_unit or raise vdd"))
+        lat_s = timing["latency_s"]
+        if lat_s is not None and lat_s > circuit.readout_time_s:
+            diags.append(warning(
+                f"the predicted settle time {lat_s:.4g} s is longer than the readout time "
+                f"{circuit.readout_time_s:.4g} s: outputs are read before the state settles "
+                "to 1e-3", graph.readout_loc,
+                "read out later if the fixed point is the intended answer"))
     else:
         notes.append("no simulation: latency unknown, power and energy use the |x| = 1 bound")
 

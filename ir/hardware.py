@@ -278,5 +278,6 @@ def markdown_table() -> str:
             lo = "(" if k.lo_open else "["
             rng = f"{lo}{k.lo!r}, {k.hi!r}]" + (" or auto" if k.kind == "auto_float" else "")
         default = "auto" if k.default is None else repr(k.default)
-        rows.append(f"| `{k.name}` | {default} | {k.unit} | {rng} | {k.doc} |")
+        doc = k.doc.replace("|", "\\|")
+        rows.append(f"| `{k.name}` | {default} | {k.unit} | {rng} | {doc} |")
     return "\n".join(rows) + "\n"

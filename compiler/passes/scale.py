@@ -1,6 +1,6 @@
 """Scale model units into physical ones: volts, seconds, ohms, siemens.
 
-Rules (the one place they are written; docs/hardware.md repeats them):
+Rules (the one place they are written; docs/hardware.md repeats them, regenerate it from here):
 
 - **Voltage**: a state or activation of 1 model unit is `v_unit` volts. Cells output the inverted
   state, V = -v_unit x; activation rails carry +-v_unit g.
