@@ -382,4 +382,35 @@ def emit_netlists(circuit: CircuitIR, loc_comments: bool = True) -> dict[str, st
     for name, text in conductance_tables(circuit, namer).items():
         files[f"tables/{name}.csv"] = text
     files["names.json"] = json.dumps(namer.mapping(), indent=2, sort_keys=True) + "\n"
+    scan_emitted(files)
     return files
+
+
+def scan_emitted(files: Mapping[str, str]) -> None:
+    """Re-scan emitted netlists for forbidden constructs (an emitter bug if any is found).
+
+    The same scan `simrun` applies before running anything: no `.control`, `.include`, `.lib`,
+    `source`, backquote, `;`, `shell`, `postprocess`, `embed`, ... For Spectre, the only
+    `ahdl_include` lines allowed name our own emitted modules.
+    """
+    import re
+
+    from denseamc.backends.simrun import UnsafeNetlistError, check_netlist
+
+    modules = {p.rsplit("/", 1)[-1] for p in files if p.endswith(".va")}
+    osdi = {m[:-3] + ".osdi" for m in modules}
+    for path, text in files.items():
+        if path.endswith(".cir"):
+            check_netlist(text, dialect="ngspice")
+        elif path.endswith(".sim"):
+            check_netlist(text, dialect="vacask", allowed_loads=osdi)
+        elif path.endswith(".scs"):
+            rest = []
+            for line in text.splitlines():
+                m = re.fullmatch(r'ahdl_include "([a-z_]+\.va)"', line)
+                if m is not None and m.group(1) in modules:
+                    continue
+                rest.append(line)
+            check_netlist("\n".join(rest), dialect="ngspice")
+        elif not text.isascii():
+            raise UnsafeNetlistError(f"internal error: {path} contains non-ASCII text")

@@ -1,0 +1,163 @@
+"""No text from a model reaches a netlist except legalised identifiers and numbers.
+
+A hostile model (a test named like an ngspice `.control` block with a `shell` command, a source
+file whose name holds newlines and directives, layer and weight names that are simulator
+keywords or differ only in case) compiles, runs on ngspice and VACASK, agrees with the circuit
+backend, and runs nothing: the marker files its `touch` commands name are never created. Unit
+tests pin the naming and number-formatting rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denseamc.backends import simrun
+from denseamc.backends.naming import IDENT, RESERVED, Namer, legalise, source_basename
+from denseamc.backends.netlists import emit_netlists
+from denseamc.backends.units import num
+from denseamc.compiler.check import run_checks
+from denseamc.compiler.lowering import lower
+from denseamc.compiler.pipeline import compile_model
+from denseamc.ir import InternalCompilerError
+
+EVIL_TEST = 'x\\" .endc .control shell touch F .endc'
+
+
+def _evil_model(tmp_path: Path) -> tuple[Path, list[Path]]:
+    marker = tmp_path / "PWNED"
+    marker2 = tmp_path / "PWNED2"
+    name = "evil\n.control\nshell touch PWNED2\n.endc\n.dam"  # no '/' in a file name
+    path = tmp_path / name
+    path.write_text(f"""model END
+layer shell[3]: identity tau=0.1
+layer Shell[2]: softmax(2) tau=0.01
+weights control[2, 3] = [[1, -1, 1], [-1, 1, -1]]
+energy E = legendre(shell) + legendre(Shell) - Shell @ control @ shell
+input x[3]: init shell
+output y[3]: sign(shell)
+readout at t = 1
+test "{EVIL_TEST}" {{
+    x = [0.5, -0.2, 0.3] -> y = [1, -1, 1]
+}}
+test "x\\" .endc .control shell touch {marker} .endc" {{
+    x = [-0.5, 0.2, -0.3] -> y = [-1, 1, -1]
+}}
+""")
+    return path, [marker, marker2, Path("F"), tmp_path / "F"]
+
+
+@pytest.mark.parametrize("backend", ["spice", "veriloga"])
+def test_hostile_names_run_nothing(backend: str, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path, markers = _evil_model(tmp_path)
+    comp = compile_model(path)
+    report = run_checks(comp, backend)
+    assert report.ok, "\n".join(report.lines())
+    assert any("agrees with the circuit backend" in line for line in report.notes)
+    for m in markers:
+        assert not m.exists(), f"{m} was created: a netlist ran a command"
+
+
+def test_emitted_files_hold_no_model_text(tmp_path: Path) -> None:
+    path, _ = _evil_model(tmp_path)
+    comp = compile_model(path)
+    files = emit_netlists(lower(comp.graph), loc_comments=True)
+    assert "spice/end_.cir" in files and "veriloga/end_.sim" in files  # "end" is reserved
+    for rel, text in files.items():
+        assert text.isascii(), rel
+        if rel == "names.json":
+            continue  # the sidecar maps IR names (identifiers) to netlist names: not a netlist
+        assert ".endc" not in text and "\\" not in text, rel
+        for line in text.splitlines():
+            if line.startswith(("* from", "// from")):
+                # the file name, legalised, is the only model text in a netlist
+                assert re.fullmatch(r"(\*|//) from [a-z0-9_]+\.dam:\d+(,[a-z0-9_]+\.dam:\d+)*",
+                                    line), line
+                continue
+            for bad in ("touch", "PWNED", "pwned", "Shell", "END"):
+                assert bad not in line, (rel, line)
+    # the file name survives only as a legalised basename
+    assert "* from evil_control_shell_" in files["spice/end_.cir"]
+    names = json.loads(files["names.json"])
+    nets = set(names["net"].values())
+    assert {"shell_x_0", "shell_x_0_2"} <= nets  # shell and Shell stay distinct
+    for kind in names.values():
+        for legal in kind.values():
+            assert legal == "0" or IDENT.match(legal), legal
+
+
+def test_every_example_netlist_passes_the_safety_scan() -> None:
+    root = Path(__file__).resolve().parent.parent / "examples"
+    for ex in ("xor", "hamming74", "parity8"):
+        files = emit_netlists(lower(compile_model(root / f"{ex}.dam").graph))
+        mods = {p.rsplit("/", 1)[-1][:-3] + ".osdi" for p in files if p.endswith(".va")}
+        simrun.check_netlist(files[f"spice/{ex}.cir"], dialect="ngspice")
+        simrun.check_netlist(files[f"veriloga/{ex}.sim"], dialect="vacask", allowed_loads=mods)
+        for rel, text in files.items():
+            # plain exponent notation only: no SI prefixes (SPICE reads M as milli)
+            assert not re.search(r"(?<![a-z_])\d+(\.\d+)?(k|meg|m|u|n|p|f|g|t)\b", text, re.I), rel
+            if not rel.endswith(".va"):  # the fixed modules say `from (0:inf)`
+                words = re.findall(r"[a-z]+", text)
+                assert "nan" not in words and "inf" not in words, rel
+
+
+# ---------------------------------------------------------------------------------------------
+# naming and numbers
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, legal", [
+    ("xor", "xor"),
+    ("XOR", "xor"),
+    ("h_sum_3", "h_sum_3"),
+    ("3abc", "n3abc"),
+    ("_x", "x"),
+    ("", "n"),
+    ("a b;c`d", "a_b_c_d"),
+    ("x\n.control\nshell touch f\n.endc", "x_control_shell_touch_f_endc"),
+    ("end", "end_"),
+    ("control", "control_"),
+    ("GND", "gnd_"),
+    ("ünïcødé", "n_c_d"),
+])
+def test_legalise(text: str, legal: str) -> None:
+    assert legalise(text) == legal
+
+
+def test_legalise_long_names_are_cut_reproducibly() -> None:
+    a, b = legalise("a" * 100), legalise("a" * 99 + "b")
+    assert len(a) <= 64 and IDENT.match(a) and a != b and a == legalise("a" * 100)
+
+
+def test_namer_unique_after_case_folding_and_stable() -> None:
+    n = Namer()
+    assert n.net("v_x_0") == "v_x_0"
+    assert n.net("V_x_0") == "v_x_0_2"
+    assert n.net("v_x_0") == "v_x_0"  # same IR name, same identifier
+    assert n.net("0") == "0"
+    assert n.inst("r", "xb0_1_2") == "r_xb0_1_2"
+    assert n.inst("r", "XB0_1_2") == "r_xb0_1_2_2"
+    with pytest.raises(InternalCompilerError):
+        n.inst("R!", "x")
+    assert not (set(n.mapping()["net"].values()) & RESERVED)
+
+
+def test_source_basename() -> None:
+    assert source_basename("examples/xor.dam") == "xor.dam"
+    assert source_basename("/a/b\\c/My Model.dam") == "my_model.dam"
+    assert source_basename("x\n.control\n.dam") == "x_control.dam"
+
+
+def test_num_formats_plain_floats() -> None:
+    assert num(1e-5) == "1e-05"
+    assert num(10000) == "10000.0"
+    assert num(-0.0) == "0.0"
+    assert num(np.float64(0.1)) == "0.1"
+    for bad in (float("nan"), float("inf"), "1k", True):
+        with pytest.raises(InternalCompilerError):
+            num(bad)  # type: ignore[arg-type]
