@@ -139,13 +139,13 @@ def char_mutants(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(FAST, max_examples=2500)
+@settings(FAST, max_examples=2000)
 @given(text=token_mutants())
 def test_token_mutations_of_normative_programs(base_dir: Path, text: str) -> None:
     front_end(text, base_dir)
 
 
-@settings(FAST, max_examples=1500)
+@settings(FAST, max_examples=1200)
 @given(text=char_mutants())
 def test_character_mutations_of_normative_programs(base_dir: Path, text: str) -> None:
     front_end(text, base_dir)
