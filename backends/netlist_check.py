@@ -11,9 +11,10 @@ core); each process runs in a fresh temporary directory with a clean environment
 Both return a `NetlistRun`: node voltages at the readout time (the last transient point, which
 is exactly the readout time), the states x = -V(x net)/v_unit per layer, the outputs decoded by
 the circuit backend's rule (`circuit_sim.decode`: sign / value / argmax of g = V(gp)/v_unit),
-the energy at the readout time in model units (ngspice: the netlist's own `b_energy` probe;
-VACASK: `netlists.circuit_energy` on the saved voltages, the same formula), and the wall time
-of each simulator run.
+the energy at the readout time in model units (`netlists.circuit_energy` on the saved
+voltages; with `run_spice(..., energy_probe=True)` the netlist's own `b_energy` B-source, the
+same formula), and the wall time of each simulator run (process start to raw file read, with
+as many runs in parallel as there are cores).
 
 `compare_with_circuit` holds a run against the numpy circuit simulator (`circuit_sim`): the
 decoded outputs must be equal and every saved net within `tol_v_unit` (default 1 %) of v_unit;

@@ -88,13 +88,16 @@ def select_control_net(select: str, element: int, option: int) -> str:
 
 
 def saved_nets(circuit: CircuitIR) -> list[str]:
-    """Every layer's x, gp and own gn nets (IR names), in circuit order."""
+    """Every layer's x, gp and own gn nets (IR names), in circuit order; with non-ideal
+    amplifiers also every summing node (ideal ones are held at exactly 0 V)."""
     out: list[str] = []
     for layer in circuit.layers:
         out += [net(layer.name, "x", i) for i in range(layer.size)]
     for act in circuit.activations:
         out += list(act.out_p_nets)
         out += [n for n in act.out_n_nets if n not in act.in_nets]
+    if not circuit.amplifier.ideal:
+        out += [c.sum_net for c in circuit.cells]
     return out
 
 

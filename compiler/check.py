@@ -61,8 +61,13 @@ def _netlist_backend(kind: str) -> Backend:
         from denseamc.backends.circuit_sim import simulate_circuit
         from denseamc.backends.netlist_check import compare_with_circuit, run_spice, run_veriloga
 
+        from denseamc.backends.simrun import SimulatorError
+
         circuit = _lower_for_check(comp)
-        result = (run_spice if kind == "spice" else run_veriloga)(circuit, inputs)
+        try:
+            result = (run_spice if kind == "spice" else run_veriloga)(circuit, inputs)
+        except SimulatorError as exc:  # not installed, failed to converge, timed out
+            raise DenseAMCError(Diagnostic(Severity.ERROR, f"backend {kind}: {exc}")) from None
         agreement = compare_with_circuit(circuit, result, simulate_circuit(circuit, inputs))
         return NotedOutputs(result.outputs, agreement.lines(), agreement.ok)
 

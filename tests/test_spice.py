@@ -131,3 +131,15 @@ def test_check_command_spice(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "PASS: 4 passed, 0 failed on backend spice" in out
     assert "spice agrees with the circuit backend" in out
+
+
+def test_missing_ngspice_is_a_clean_error(monkeypatch: pytest.MonkeyPatch,
+                                          example_circuit: Callable[[str], object]) -> None:
+    from denseamc.compiler.check import run_checks
+    from denseamc.ir import DenseAMCError
+
+    comp, _ = example_circuit("xor")  # type: ignore[misc]
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(DenseAMCError) as info:
+        run_checks(comp, "spice")  # type: ignore[arg-type]
+    assert "apt-get install -y ngspice" in info.value.diagnostics[0].render()
