@@ -30,15 +30,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
-
 from denseamc.backends import simrun
 from denseamc.backends.circuit_sim import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.netlists import Stimulus, circuit_energy, stimuli
 from denseamc.backends.spice import NgspiceEmitter, saved_nets
 from denseamc.backends.veriloga import VacaskEmitter, va_modules
-from denseamc.ir.circuit import CircuitIR, Loc, parse_net
+from denseamc.ir.circuit import CircuitIR, Loc
+from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 
@@ -195,12 +194,12 @@ class Comparison:
         verdict = "agrees" if self.ok else "DISAGREES"
         where = f" ({self.worst_source})" if self.worst_source else ""
         out = [
-            f"{self.backend} {verdict} with the circuit backend: worst node {self.worst_net}"
-            f"{where} in vector {self.worst_vector + 1}, |dV| = {self.worst_dev_v_unit:.3g} "
-            f"v_unit (limit {self.tol_v_unit:g}); decoded outputs "
-            f"{'equal' if self.outputs_equal else 'DIFFER'}",
-            f"{self.backend} wall time per inference: mean {self.mean_wall_s * 1e3:.1f} ms, "
-            f"max {self.max_wall_s * 1e3:.1f} ms",
+            (f"{self.backend} {verdict} with the circuit backend: worst node {self.worst_net}"
+             f"{where} in vector {self.worst_vector + 1}, |dV| = {self.worst_dev_v_unit:.3g} "
+             f"v_unit (limit {self.tol_v_unit:g}); decoded outputs "
+             f"{'equal' if self.outputs_equal else 'DIFFER'}"),
+            (f"{self.backend} wall time per inference: mean {self.mean_wall_s * 1e3:.1f} ms, "
+             f"max {self.max_wall_s * 1e3:.1f} ms"),
         ]
         out += self.output_mismatches[:5]
         return out
@@ -243,16 +242,11 @@ def compare_with_circuit(circuit: CircuitIR, run: NetlistRun, ref: CircuitSimRes
             bad = np.any(np.abs(got - exp) > tol_v_unit, axis=1)
         else:  # sign and argmax: exactly
             bad = np.any(got != exp, axis=1)
-        for b in np.flatnonzero(bad):
-            mismatches.append(f"  vector {b + 1}: output {name} = {got[b].tolist()} on "
-                              f"{run.backend}, {exp[b].tolist()} on circuit")
-    try:
-        layer, kind, index = parse_net(worst_net)
-        label = f"{layer}_{kind}_{index}"
-    except ValueError:
-        label = worst_net
+        for k in np.flatnonzero(bad):
+            mismatches.append(f"  vector {k + 1}: output {name} = {got[k].tolist()} on "
+                              f"{run.backend}, {exp[k].tolist()} on circuit")
     return Comparison(
-        backend=run.backend, worst_dev_v_unit=max(worst, 0.0), worst_net=label,
+        backend=run.backend, worst_dev_v_unit=max(worst, 0.0), worst_net=worst_net,
         worst_vector=worst_b, worst_source=provenance(_driver_loc(circuit, worst_net)),
         outputs_equal=not mismatches, output_mismatches=mismatches, tol_v_unit=tol_v_unit,
         mean_wall_s=float(run.wall_s.mean()) if run.wall_s.size else 0.0,

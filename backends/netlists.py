@@ -37,10 +37,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
-
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import CircuitIR, IntegratorCell, net
+from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 NeuronKey = tuple[int, int]  # (layer position in circuit.layers, neuron index)

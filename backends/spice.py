@@ -46,7 +46,6 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import TextIO
 
 from denseamc.backends.naming import Namer, provenance
@@ -492,7 +491,8 @@ def _first_span(loc: Loc):  # type: ignore[no-untyped-def]
     return spans[0] if spans else None
 
 
-def _natural(text: str) -> Sequence[object]:
+def _natural(text: str) -> tuple[str, ...]:
+    """Sort key: digit runs compare as numbers (zero-padded), so sel_x_10 follows sel_x_9."""
     import re
 
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+    return tuple(t.zfill(12) if t.isdigit() else t for t in re.split(r"(\d+)", text))

@@ -205,7 +205,7 @@ class _TopLevel:
                     raise DenseAMCError(error(
                         f"the Verilog-A backend realises rectpoly(n) only for integer n >= 2, "
                         f"got n = {act.param!r}", _span(act.loc)))
-                params["n"] = integer(int(round(power)))
+                params["n"] = integer(round(power))
             elif act.kind == "softmax":
                 assert act.param is not None
                 params["beta"] = num(act.param)
@@ -356,7 +356,7 @@ class SpectreEmitter(_TopLevel):
             self.lines.append("save " + " ".join(names[k:k + 8]))
 
 
-def _natural(text: str) -> list[object]:
+def _natural(text: str) -> tuple[str, ...]:
     import re
 
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+    return tuple(t.zfill(12) if t.isdigit() else t for t in re.split(r"(\d+)", text))

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from denseamc.backends.netlists import emit_netlists
 
 EXAMPLES = ("xor", "hamming74", "parity8")

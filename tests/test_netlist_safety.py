@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from denseamc.backends import simrun
 from denseamc.backends.naming import IDENT, RESERVED, Namer, legalise, source_basename
 from denseamc.backends.netlists import emit_netlists
@@ -101,7 +100,7 @@ def test_every_example_netlist_passes_the_safety_scan() -> None:
         simrun.check_netlist(files[f"veriloga/{ex}.sim"], dialect="vacask", allowed_loads=mods)
         for rel, text in files.items():
             # plain exponent notation only: no SI prefixes (SPICE reads M as milli)
-            assert not re.search(r"(?<![a-z_])\d+(\.\d+)?(k|meg|m|u|n|p|f|g|t)\b", text, re.I), rel
+            assert not re.search(r"(?<![a-z_])\d+(\.\d+)?(k|meg|m|u|n|p|f|g|t)\b", text, re.IGNORECASE), rel
             if not rel.endswith(".va"):  # the fixed modules say `from (0:inf)`
                 words = re.findall(r"[a-z]+", text)
                 assert "nan" not in words and "inf" not in words, rel

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from denseamc.backends import simrun
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.judge import judge

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from denseamc.backends import simrun
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.judge import judge
@@ -87,7 +86,7 @@ def test_spectre_top_level_structure(example_circuit: Callable[[str], object]) -
     _, circuit = example_circuit("parity8")  # type: ignore[misc]
     files = emit_netlists(circuit)
     scs = files["veriloga/parity8.scs"]
-    included = re.findall(r'^ahdl_include "([a-z_]+\.va)"$', scs, re.M)
+    included = re.findall(r'^ahdl_include "([a-z_]+\.va)"$', scs, re.MULTILINE)
     emitted = sorted(Path(p).name for p in files if p.startswith("veriloga/")
                      and p.endswith(".va"))
     assert sorted(included) == emitted
