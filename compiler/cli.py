@@ -29,7 +29,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from denseamc.compiler.pipeline import EMITTERS, FRONT_STAGES
+    from denseamc.compiler.pipeline import EMITTERS, STAGES
 
     top = argparse.ArgumentParser(
         prog="denseamc",
@@ -48,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="comma-separated outputs to write: " + ", ".join(
                           f"{k} ({v[0]})" for k, v in EMITTERS.items()) + " (default: all)")
     comp.add_argument("--dump-ir-after", action="append", default=[], metavar="STAGE",
-                      choices=[*FRONT_STAGES, "all"],
+                      choices=[*STAGES, "all"],
                       help="also write the IR after STAGE as ir.after-STAGE.txt "
-                      f"({', '.join(FRONT_STAGES)}, or all); repeatable")
+                      f"({', '.join(STAGES)}, or all); repeatable")
 
     chk = sub.add_parser("check", help="run every test vector of the model on a backend")
     _add_common(chk)

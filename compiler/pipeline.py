@@ -1,10 +1,12 @@
 """The compiler's stages, top to bottom. Each stage's IR can be dumped with --dump-ir-after.
 
-    parse          .dam text -> AST                         denseamc.dsl.parse
-    elaborate      AST -> graph IR (names, shapes, weights)  denseamc.dsl.elaborate
-    analyze-energy check the energy, derive the dynamics     compiler/passes/energy.py
-    lower          graph IR -> circuit IR (scaled, in SI)    compiler/lowering.py
-    emit           circuit IR -> files                       backends/*
+    parse + elaborate  .dam text -> AST -> graph IR         denseamc.dsl.load_model
+    analyze-energy     check the energy, derive dynamics    compiler/passes/energy.py
+    lower              graph IR -> circuit IR (SI units)    compiler/lowering.py (five passes)
+    emit               IR -> files                          EMITTERS below, backends/*
+
+Lowering runs only when something needs the circuit (`Compilation.circuit`), so a model can be
+checked on the behavioural backend even when its hardware settings cannot be met.
 """
 
 from __future__ import annotations
@@ -12,48 +14,77 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from denseamc.compiler.passes.energy import AnalyzeEnergy
 from denseamc.dsl import load_model
 from denseamc.ir import Diagnostic, InternalCompilerError, ModelGraph
-from denseamc.ir.printer import dump
+from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.hardware import Hardware, resolve_hardware
+from denseamc.ir.printer import dump, dump_circuit
 
-FRONT_STAGES = ("elaborate", "analyze-energy")
+STAGES = ("elaborate", "analyze-energy", "lower")
 
 
 @dataclass
 class Compilation:
-    """What the front end produced: the analysed graph, its warnings, and requested IR dumps."""
+    """One model on its way through the stages; later stages are computed on first use."""
 
     path: Path
     graph: ModelGraph
+    hardware_profile: Path | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
     dumps: dict[str, str] = field(default_factory=dict)
-    hardware_profile: Path | None = None
+    dump_after: Sequence[str] = ()
+    _hardware: Hardware | None = None
+    _circuit: CircuitIR | None = None
+
+    @property
+    def hardware(self) -> Hardware:
+        """Defaults < profile file < the model's own `hardware { }` block."""
+        if self._hardware is None:
+            from denseamc.compiler.profiles import load_profile
+
+            profile = load_profile(self.hardware_profile) if self.hardware_profile else None
+            self._hardware = resolve_hardware(self.graph.hardware, profile)
+        return self._hardware
+
+    @property
+    def circuit(self) -> CircuitIR:
+        """The lowered circuit (runs the `lower` stage the first time)."""
+        if self._circuit is None:
+            from denseamc.compiler.lowering import lower
+
+            self._circuit = lower(self.graph, self.hardware)
+            self.warnings += [d for d in self._circuit.diagnostics
+                              if d not in self.warnings]
+            if _wants(self.dump_after, "lower"):
+                self.dumps["lower"] = dump_circuit(self._circuit)
+        return self._circuit
+
+
+def _wants(dump_after: Sequence[str], stage: str) -> bool:
+    return stage in dump_after or "all" in dump_after
 
 
 def compile_model(
     path: Path, dump_after: Sequence[str] = (), hardware_profile: Path | None = None
 ) -> Compilation:
     """Run the front end on one .dam file: parse, elaborate, analyse the energy."""
-    unknown = set(dump_after) - set(FRONT_STAGES) - {"all"}
+    unknown = set(dump_after) - set(STAGES) - {"all"}
     if unknown:
         raise InternalCompilerError(f"unknown stages {sorted(unknown)}")
     graph = load_model(path)
-    comp = Compilation(path, graph, hardware_profile=hardware_profile)
-    _maybe_dump(comp, "elaborate", dump_after)
+    comp = Compilation(path, graph, hardware_profile, dump_after=dump_after)
+    if _wants(dump_after, "elaborate"):
+        comp.dumps["elaborate"] = dump(graph)
     comp.warnings += AnalyzeEnergy().run(graph)
-    _maybe_dump(comp, "analyze-energy", dump_after)
+    if _wants(dump_after, "analyze-energy"):
+        comp.dumps["analyze-energy"] = dump(graph)
     return comp
 
 
-def _maybe_dump(comp: Compilation, stage: str, dump_after: Sequence[str]) -> None:
-    if stage in dump_after or "all" in dump_after:
-        comp.dumps[stage] = dump(comp.graph)
+# -- outputs --------------------------------------------------------------------------------------
 
-
-#: Output files the compiler can write: name -> (description, builder(compilation) -> text).
 Emitter = Callable[[Compilation], dict[str, str]]
 
 
@@ -67,9 +98,37 @@ def emit_dynamics(comp: Compilation) -> dict[str, str]:
     return {"dynamics.json": dynamics_json(comp.graph)}
 
 
+def emit_circuit(comp: Compilation) -> dict[str, str]:
+    return {"circuit.txt": dump_circuit(comp.circuit)}
+
+
+def emit_report(comp: Compilation) -> dict[str, str]:
+    from denseamc.compiler.report import build_report, render_markdown, report_json
+
+    report = build_report(comp.graph, comp.circuit, comp.hardware, warnings=comp.warnings)
+    return {"report.json": report_json(report), "report.md": render_markdown(report)}
+
+
+def _netlist_files(prefixes: tuple[str, ...]) -> Emitter:
+    def run(comp: Compilation) -> dict[str, str]:
+        from denseamc.backends.netlists import emit_netlists
+
+        files = emit_netlists(comp.circuit)
+        return {k: v for k, v in files.items() if k.startswith(prefixes)}
+    return run
+
+
+#: Output kinds for `--emit`: name -> (what it writes, how).
 EMITTERS: dict[str, tuple[str, Emitter]] = {
-    "ir": ("the graph IR as text (ir.txt)", emit_ir),
-    "dynamics": ("the derived dynamics as JSON (dynamics.json)", emit_dynamics),
+    "ir": ("the graph IR as text: ir.txt", emit_ir),
+    "dynamics": ("the derived ODE as JSON: dynamics.json", emit_dynamics),
+    "circuit": ("the circuit IR as text: circuit.txt", emit_circuit),
+    "report": ("components, values, latency, energy, area: report.json, report.md", emit_report),
+    "spice": ("the ngspice netlist: spice/", _netlist_files(("spice/", "names.json"))),
+    "veriloga": ("Verilog-A modules with Spectre and VACASK netlists: veriloga/",
+                 _netlist_files(("veriloga/", "names.json"))),
+    "tables": ("conductances to program, one CSV per crossbar: tables/",
+               _netlist_files(("tables/",))),
 }
 
 
@@ -81,7 +140,3 @@ def emit(comp: Compilation, kinds: Sequence[str]) -> dict[str, str]:
     for stage, text in comp.dumps.items():
         files[f"ir.after-{stage}.txt"] = text
     return files
-
-
-def describe_emitters() -> dict[str, Any]:
-    return {k: v[0] for k, v in EMITTERS.items()}

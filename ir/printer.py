@@ -104,3 +104,37 @@ def dump(graph: ModelGraph) -> str:
             rhs = " + ".join(parts) if parts else "0"
             out.append(f"  {fmt_num(d.tau)} d{name}/dt = {rhs} - {name}")
     return "\n".join(out) + "\n"
+
+
+def _fmt_field(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return array_summary(value)
+    if isinstance(value, float):
+        return fmt_num(value)
+    if isinstance(value, tuple) and len(value) > 6 and all(isinstance(v, str) for v in value):
+        return f"({value[0]}, {value[1]}, ..., {value[-1]}; {len(value)} nets)"
+    if isinstance(value, tuple) and len(value) > 6:
+        return f"({', '.join(map(str, value[:3]))}, ...; {len(value)} values)"
+    return str(value)
+
+
+def dump_circuit(circuit: object) -> str:
+    """Return the circuit IR as text: scaling, then one line per component, in IR order."""
+    import dataclasses
+
+    from denseamc.ir.circuit import CircuitIR, loc_short
+
+    assert isinstance(circuit, CircuitIR)
+    out = [f"circuit {circuit.name}", f"scaling {circuit.scaling}",
+           f"amplifier {circuit.amplifier}",
+           f"readout at {fmt_num(circuit.readout_time_s)} s (t = {fmt_num(circuit.readout_t)})"]
+    for comp in circuit.components():
+        fields = [
+            f"{f.name}={_fmt_field(getattr(comp, f.name))}"
+            for f in dataclasses.fields(comp)
+            if f.name not in ("name", "loc", "op")
+        ]
+        where = loc_short(comp.loc)
+        out.append(f"{type(comp).__name__} {comp.name}: {' '.join(fields)}"
+                   + (f"  # {where}" if where else ""))
+    return "\n".join(out) + "\n"
