@@ -18,75 +18,66 @@ from denseamc.compiler.pipeline import Compilation
 from denseamc.ir import DenseAMCError, Diagnostic, Severity, TestBlock
 
 Batch = Mapping[str, np.ndarray]
-Backend = Callable[[Compilation, Batch], dict[str, np.ndarray]]
 
 
-def model_backend(comp: Compilation, inputs: Batch) -> dict[str, np.ndarray]:
+@dataclass
+class BackendRun:
+    """Decoded outputs of one batch, plus lines a backend adds to the report (`notes`) and
+    whether its own cross-check passed (`ok`; the netlist backends compare with the circuit)."""
+
+    outputs: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+    ok: bool = True
+
+
+Backend = Callable[[Compilation, Batch], BackendRun]
+
+
+def model_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     from denseamc.backends.sim import simulate
 
-    return dict(simulate(comp.graph, inputs).outputs)
+    return BackendRun(dict(simulate(comp.graph, inputs).outputs))
 
 
-def _not_available(name: str) -> Backend:
-    def run(comp: Compilation, inputs: Batch) -> dict[str, np.ndarray]:
-        raise DenseAMCError(Diagnostic(Severity.ERROR, f"backend '{name}' is not available yet"))
-    return run
+def circuit_backend(comp: Compilation, inputs: Batch) -> BackendRun:
+    """Component-level numpy simulation of the lowered circuit; with non-ideal amplifiers it
+    also reports the deviation from the ideal circuit."""
+    from denseamc.backends.circuit_sim import simulate_circuit
 
-
-class NotedOutputs(dict):  # type: ignore[type-arg]
-    """Decoded outputs plus report lines (`notes`) and whether they are a pass (`notes_ok`)."""
-
-    def __init__(self, outputs: Mapping[str, np.ndarray], notes: list[str], ok: bool) -> None:
-        super().__init__(outputs)
-        self.notes = notes
-        self.notes_ok = ok
-
-
-def _lower_for_check(comp: Compilation) -> Any:
-    from denseamc.compiler.lowering import lower
-    from denseamc.ir.hardware import resolve_hardware
-
-    profile = None
-    if comp.hardware_profile is not None:
-        from denseamc.compiler.profiles import load_profile
-
-        profile = load_profile(comp.hardware_profile)
-    return lower(comp.graph, resolve_hardware(comp.graph.hardware, profile))
+    result = simulate_circuit(comp.circuit, inputs)
+    notes = []
+    if result.deviation:
+        worst = max(result.deviation, key=lambda k: float(result.deviation[k].max()))
+        notes.append(f"non-ideal amplifiers: largest deviation from the ideal circuit "
+                     f"{float(result.deviation[worst].max()):.3g} (model units) on layer "
+                     f"'{worst}'")
+    return BackendRun(dict(result.outputs), notes)
 
 
 def _netlist_backend(kind: str) -> Backend:
     """spice (ngspice) or veriloga (openvaf-r + VACASK), compared with the circuit backend."""
 
-    def run(comp: Compilation, inputs: Batch) -> dict[str, np.ndarray]:
+    def run(comp: Compilation, inputs: Batch) -> BackendRun:
         from denseamc.backends.circuit_sim import simulate_circuit
         from denseamc.backends.netlist_check import compare_with_circuit, run_spice, run_veriloga
-
         from denseamc.backends.simrun import SimulatorError
 
-        circuit = _lower_for_check(comp)
+        circuit = comp.circuit
         try:
             result = (run_spice if kind == "spice" else run_veriloga)(circuit, inputs)
         except SimulatorError as exc:  # not installed, failed to converge, timed out
             raise DenseAMCError(Diagnostic(Severity.ERROR, f"backend {kind}: {exc}")) from None
         agreement = compare_with_circuit(circuit, result, simulate_circuit(circuit, inputs))
-        return NotedOutputs(result.outputs, agreement.lines(), agreement.ok)
+        return BackendRun(dict(result.outputs), agreement.lines(), agreement.ok)
 
     return run
 
 
-def spice_backend(comp: Compilation, inputs: Batch) -> dict[str, np.ndarray]:
-    return _netlist_backend("spice")(comp, inputs)
-
-
-def veriloga_backend(comp: Compilation, inputs: Batch) -> dict[str, np.ndarray]:
-    return _netlist_backend("veriloga")(comp, inputs)
-
-
 BACKENDS: dict[str, Backend] = {
     "model": model_backend,
-    "circuit": _not_available("circuit"),
-    "spice": spice_backend,
-    "veriloga": veriloga_backend,
+    "circuit": circuit_backend,
+    "spice": _netlist_backend("spice"),
+    "veriloga": _netlist_backend("veriloga"),
 }
 
 
@@ -138,9 +129,9 @@ def run_checks(comp: Compilation, backend: str) -> CheckReport:
                                        file=str(comp.path)))
     for block in comp.graph.tests:
         got = run(comp, block_inputs(block))
-        report.notes += getattr(got, "notes", [])
-        report.notes_ok &= getattr(got, "notes_ok", True)
-        report.blocks.append(judge(block, got))
+        report.notes += got.notes
+        report.notes_ok &= got.ok
+        report.blocks.append(judge(block, got.outputs))
     return report
 
 
@@ -152,7 +143,7 @@ def simulate_one(
     t_end: float | None = None,
     plot: Path | None = None,
 ) -> dict[str, Any]:
-    """Simulate one input vector on the model backend and describe the result."""
+    """Simulate one input vector on the model or circuit backend and describe the result."""
     from denseamc.backends.sim import simulate
 
     graph = comp.graph
@@ -170,18 +161,29 @@ def simulate_one(
     extra = sorted(set(given) - {i.name for i in graph.inputs()})
     if extra:
         raise DenseAMCError(Diagnostic(Severity.ERROR, f"the model has no input {extra[0]!r}"))
-    if backend != "model":
-        raise DenseAMCError(Diagnostic(Severity.ERROR,
-                                       f"simulate --backend {backend} is not available yet"))
-    result = simulate(graph, inputs, t_end=t_end, record=plot is not None)
-    if plot is not None:
-        from denseamc.compiler.plot import plot_trajectories
-        plot_trajectories(graph, result, plot)
+    t_model = float(t_end if t_end is not None else graph.readout_t)
+    if backend == "circuit":
+        from denseamc.backends.circuit_sim import simulate_circuit
+        from denseamc.backends.sim import energy
+
+        cres = simulate_circuit(comp.circuit, inputs, t_end=t_end)
+        selects = {i.name: inputs[i.name].astype(np.int64) for i in graph.inputs()
+                   if i.mode == "select"}
+        outputs, states = cres.outputs, cres.states
+        settle = float(cres.settle_time[0])
+        final_energy = float(energy(graph, states, selects)[0])
+    else:
+        result = simulate(graph, inputs, t_end=t_end, record=plot is not None)
+        if plot is not None:
+            from denseamc.compiler.plot import plot_trajectories
+            plot_trajectories(graph, result, plot)
+        outputs, states = result.outputs, result.states
+        settle, final_energy = float(result.settle_time[0]), float(result.energy[0])
     return {
-        "outputs": {k: v[0].tolist() for k, v in result.outputs.items()},
-        "states": {k: v[0].tolist() for k, v in result.states.items()},
-        "settle_time": float(result.settle_time[0]),
-        "energy": float(result.energy[0]),
-        "t_end": float(t_end if t_end is not None else graph.readout_t),
+        "outputs": {k: v[0].tolist() for k, v in outputs.items()},
+        "states": {k: v[0].tolist() for k, v in states.items()},
+        "settle_time": settle,
+        "energy": final_energy,
+        "t_end": t_model,
         "backend": backend,
     }
