@@ -48,13 +48,16 @@ class VectorResult:
     mismatches: tuple[OutputMismatch, ...] = ()
     got: Mapping[str, Array] = field(default_factory=dict)
     loc: Span | None = None
+    inputs: Mapping[str, Array] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """One line for the CLI: where the vector is and what differed."""
+        """One line for the CLI: where the vector is, its inputs, and what differed."""
         where = f"{self.loc.location()}: " if self.loc is not None else ""
+        given = ", ".join(f"{k} = {_fmt(v)}" for k, v in self.inputs.items())
         what = "; ".join(m.describe() for m in self.mismatches) if self.mismatches else "ok"
         verdict = "pass" if self.passed else "FAIL"
-        return f"{where}{verdict}: test \"{self.block}\" vector {self.index + 1}: {what}"
+        return (f"{where}{verdict}: test \"{self.block}\" vector {self.index + 1}: "
+                f"{given + ' -> ' if given else ''}{what}")
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def judge_vectors(
             if not ok:
                 mismatches.append(OutputMismatch(name, exp, val, "exact" if exact else "tol", err))
         results.append(VectorResult(block.name, i, not mismatches, tuple(mismatches), row,
-                                    vec.loc))
+                                    vec.loc, dict(vec.inputs)))
     return results
 
 

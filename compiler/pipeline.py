@@ -135,6 +135,8 @@ EMITTERS: dict[str, tuple[str, Emitter]] = {
 def emit(comp: Compilation, kinds: Sequence[str]) -> dict[str, str]:
     """Build every requested output file in memory: relative path -> text."""
     files: dict[str, str] = {}
+    if _wants(comp.dump_after, "lower"):
+        _ = comp.circuit  # lowering records its dump
     for kind in kinds:
         files.update(EMITTERS[kind][1](comp))
     for stage, text in comp.dumps.items():

@@ -154,6 +154,8 @@ class OutputOp:
 class TestVector:
     """One line of a test block: input values -> expected output values."""
 
+    __test__ = False  # not a pytest class
+
     inputs: Mapping[str, Array]
     outputs: Mapping[str, Array]
     loc: Span | None = None
@@ -162,6 +164,8 @@ class TestVector:
 @dataclass(frozen=True, slots=True, eq=False)
 class TestBlock:
     """A named list of test vectors; passes when the fraction `min_pass` of them pass."""
+
+    __test__ = False  # not a pytest class
 
     name: str
     vectors: tuple[TestVector, ...]
