@@ -442,7 +442,15 @@ class _System:
         """Activations of every layer for flat dynamic state u (adiabatic layers solved)."""
         acts: list[Array | None] = [None] * len(self.layers)
         for lay in self.dynamic:
-            acts[lay.index] = lay.lag.activation(u[:, lay.sl])
+            x = u[:, lay.sl]
+            if lay.lag.kind == "softmax":  # same formula as Lagrangian.activation, in place
+                z = x * lay.lag.param
+                z -= z.max(axis=-1, keepdims=True)
+                np.exp(z, out=z)
+                z /= z.sum(axis=-1, keepdims=True)
+                acts[lay.index] = z
+            else:
+                acts[lay.index] = lay.lag.activation(x)
         if self.adiabatic_order:
             self._solve_adiabatic(acts)
         return acts
