@@ -24,8 +24,9 @@ COMMANDS = ("compile", "check", "simulate")
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, help="the .dam file")
-    p.add_argument("--hardware", type=Path, metavar="PROFILE.yaml",
-                   help="hardware profile; the model's own hardware { } block overrides it")
+    p.add_argument("--hardware", type=Path, metavar="PROFILE",
+                   help="hardware profile: a built-in name (ideal, rram_cmos) or a YAML file; "
+                   "the model's own hardware { } block overrides it (see docs/hardware.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
