@@ -490,18 +490,7 @@ def decode(circuit: CircuitIR, v: Array, drv: Mapping[str, int]) -> dict[str, Ar
     out: dict[str, Array] = {}
     for ro in circuit.readouts:
         g = v[:, [drv[n] for n in ro.nets]] / circuit.scaling.v_unit
-        op = ro.op
-        if op.kind == "sign":
-            out[op.name] = np.sign(g)
-        elif op.kind == "value":
-            out[op.name] = g
-        elif op.kind == "argmax":
-            scores = g if op.decoder is None else g @ np.asarray(op.decoder, dtype=np.float64).T
-            if op.offset is not None:
-                scores = scores + np.asarray(op.offset, dtype=np.float64)
-            out[op.name] = np.argmax(scores, axis=-1).astype(np.float64)[:, None]
-        else:
-            raise InternalCompilerError(f"unknown output kind {op.kind!r}")
+        out[ro.op.name] = ro.op.decode(g)
     return out
 
 

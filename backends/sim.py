@@ -115,22 +115,7 @@ def decode_outputs(graph: ModelGraph, states: Mapping[str, Array]) -> dict[str, 
             acts[o.layer] = graph.layer(o.layer).lagrangian.activation(
                 np.asarray(states[o.layer], dtype=np.float64))
         g = acts[o.layer]
-        if o.indices:
-            g = g[:, list(o.indices)]
-        if o.kind == "sign":
-            out[o.name] = np.sign(g).astype(np.float64)
-        elif o.kind == "value":
-            out[o.name] = np.array(g, dtype=np.float64)
-        elif o.kind == "argmax":
-            if o.decoder is None:
-                scores = g
-            else:
-                scores = g @ np.asarray(o.decoder, dtype=np.float64).T
-            if o.offset is not None:
-                scores = scores + np.asarray(o.offset, dtype=np.float64)
-            out[o.name] = np.argmax(scores, axis=-1).astype(np.float64)[:, None]
-        else:
-            raise InternalCompilerError(f"unknown output kind {o.kind!r}")
+        out[o.name] = o.decode(g[:, list(o.indices)] if o.indices else g)
     return out
 
 
@@ -379,21 +364,32 @@ class _System:
         return order
 
     # -- evaluation ----------------------------------------------------------------------------
-    def _target(self, lay: _Layer, acts: list[Array | None]) -> Array:
-        """sum of drives + bias for `lay` (divided by tau for dynamic layers)."""
+    def _target(self, lay: _Layer, acts: list[Array | None], out: Array | None = None) -> Array:
+        """sum of drives + bias for `lay` (divided by tau for dynamic layers), into `out`."""
         acc: Array | None = None
         for c in lay.drives:
             g = acts[c.src]
             if c.selected:
                 r = np.matmul(c.mat, g[:, :, None])[:, :, 0]
+            elif acc is None and out is not None:
+                acc = np.matmul(g, c.mat, out=out)
+                continue
             else:
                 r = g @ c.mat
             if acc is None:
-                acc = r
+                if out is not None:
+                    out[...] = r
+                    acc = out
+                else:
+                    acc = r
             else:
                 acc += r
         if acc is None:
-            acc = np.zeros((self.batch, lay.size))
+            if out is not None:
+                out[...] = 0.0
+                acc = out
+            else:
+                acc = np.zeros((self.batch, lay.size))
         if lay.bias is not None:
             acc += lay.bias
         return acc
@@ -460,7 +456,7 @@ class _System:
         self.nfev += 1
         acts = self.activations(u)
         for lay in self.dynamic:
-            out[:, lay.sl] = self._target(lay, acts)
+            self._target(lay, acts, out[:, lay.sl])
         if self.has_clamp:
             out *= self.free_f
         return out
@@ -746,6 +742,7 @@ class _ExpAdams:
         self.next_slot = 0
         self.npred = np.empty((B, sys.n))
         self.nbuf = np.empty((B, sys.n))
+        self.up = np.empty((B, sys.n))  # predictor, then the error estimate
 
     def _store(self, n: Array, t: float) -> None:
         k = self.next_slot
@@ -775,24 +772,23 @@ class _ExpAdams:
         wp = self._weights(nodes, h, mus)  # (G, q)
         wc = self._weights(np.append(nodes, 1.0), h, mus)  # (G, q + 1), new point last
         ez = np.exp(h * self.rates)
-        up = np.empty_like(u)
+        up, uc = self.up, np.empty_like(u)
         for i, lay in enumerate(self.layers):
             ul = u[:, lay.sl]
-            upl = (wp[i] @ self.hist[i][:q].reshape(q, -1)).reshape(ul.shape)
-            upl += ez[i] * ul
-            up[:, lay.sl] = upl
+            upl = up[:, lay.sl]
+            np.multiply(ul, ez[i], out=upl)
+            upl += (wp[i] @ self.hist[i][:q].reshape(q, -1)).reshape(ul.shape)
             if lay.clamp_idx.size:
-                up[:, lay.sl.start + lay.clamp_idx] = ul[:, lay.clamp_idx]
+                upl[:, lay.clamp_idx] = ul[:, lay.clamp_idx]
         npred = self.sys.nonlinear(up, self.npred)
-        uc = np.empty_like(u)
         for i, lay in enumerate(self.layers):
             ul = u[:, lay.sl]
-            ucl = (wc[i, :q] @ self.hist[i][:q].reshape(q, -1)).reshape(ul.shape)
+            ucl = uc[:, lay.sl]
+            np.multiply(npred[:, lay.sl], wc[i, q], out=ucl)
             ucl += ez[i] * ul
-            ucl += wc[i, q] * npred[:, lay.sl]
-            uc[:, lay.sl] = ucl
+            ucl += (wc[i, :q] @ self.hist[i][:q].reshape(q, -1)).reshape(ul.shape)
             if lay.clamp_idx.size:
-                uc[:, lay.sl.start + lay.clamp_idx] = ul[:, lay.clamp_idx]
+                ucl[:, lay.clamp_idx] = ul[:, lay.clamp_idx]
         err = np.subtract(uc, up, out=up)
         for i, lay in enumerate(self.layers):
             f = 1.0 / (1.0 + h * abs(self.rates[i]))

@@ -149,6 +149,24 @@ class OutputOp:
     offset: Array | None = None
     loc: Span | None = None
 
+    def decode(self, g: Array) -> Array:
+        """The output values, shape (B, size), from the read activations g[:, indices] (B, k).
+
+        The one decoding rule every backend uses: numpy sign (so 0 stays 0), the values
+        themselves, or argmax(decoder @ g + offset) as a float index.
+        """
+        g = np.asarray(g, dtype=np.float64)
+        if self.kind == "sign":
+            return np.sign(g)
+        if self.kind == "value":
+            return g.copy()
+        if self.kind == "argmax":
+            scores = g if self.decoder is None else g @ self.decoder.T
+            if self.offset is not None:
+                scores = scores + self.offset
+            return np.argmax(scores, axis=-1).astype(np.float64)[:, None]
+        raise InternalCompilerError(f"unknown output kind {self.kind!r}")
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class TestVector:
