@@ -434,19 +434,21 @@ class _System:
                     "give one of them a positive tau, or weaken the coupling between them "
                     "(the iteration converges when it is a contraction)"))
 
+    @staticmethod
+    def _act(lay: _Layer, x: Array) -> Array:
+        if lay.lag.kind == "softmax":  # same formula as Lagrangian.activation, in place
+            z = x * lay.lag.param
+            z -= z.max(axis=-1, keepdims=True)
+            np.exp(z, out=z)
+            z /= z.sum(axis=-1, keepdims=True)
+            return z
+        return lay.lag.activation(x)
+
     def activations(self, u: Array) -> list[Array | None]:
         """Activations of every layer for flat dynamic state u (adiabatic layers solved)."""
         acts: list[Array | None] = [None] * len(self.layers)
         for lay in self.dynamic:
-            x = u[:, lay.sl]
-            if lay.lag.kind == "softmax":  # same formula as Lagrangian.activation, in place
-                z = x * lay.lag.param
-                z -= z.max(axis=-1, keepdims=True)
-                np.exp(z, out=z)
-                z /= z.sum(axis=-1, keepdims=True)
-                acts[lay.index] = z
-            else:
-                acts[lay.index] = lay.lag.activation(x)
+            acts[lay.index] = self._act(lay, u[:, lay.sl])
         if self.adiabatic_order:
             self._solve_adiabatic(acts)
         return acts
