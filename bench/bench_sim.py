@@ -139,8 +139,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="tau_h = 0.01 only, repeat 3")
+    ap.add_argument("--taus", default="0.01,0.1",
+                    help="comma-separated tau_h values (0.001 adds ~1 min: scipy is slow there)")
     args = ap.parse_args()
-    taus = [0.01] if args.quick else [0.01, 0.1]
+    taus = [0.01] if args.quick else [float(x) for x in args.taus.split(",")]
     repeat = 3 if args.quick else args.repeat
     print(f"recall of {BATCH} cues, N_v = {N_V} (identity, tau_v = {TAU_V}), N_h = {N_H} "
           f"(softmax, beta = {BETA}), t_end = {T_END}; best of {repeat}")
