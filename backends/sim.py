@@ -802,21 +802,27 @@ class _ExpAdams:
         ez = np.exp(h * self.rates)
         up = self.up
         preds = []
+        corrs = []
         for i, lay in enumerate(self.layers):
             ul = u[:, lay.sl]
-            upl = (wp[i] @ self.hist[i][:q].reshape(q, -1)).reshape(ul.shape)
-            upl += ez[i] * ul
+            # predictor and the history part of the corrector in one pass over the history
+            both = (np.stack([wp[i], wc[i, :q]]) @ self.hist[i][:q].reshape(q, -1)).reshape(
+                (2,) + ul.shape)
+            eu = ez[i] * ul
+            upl, ucl = both[0], both[1]
+            upl += eu
+            ucl += eu
             if lay.clamp_idx.size:
                 upl[:, lay.clamp_idx] = ul[:, lay.clamp_idx]
             up[:, lay.sl] = upl
             preds.append(upl)
+            corrs.append(ucl)
         npred = self.sys.nonlinear(up, self.npred)
         uc = np.empty_like(u)
         sq = np.zeros(u.shape[0])
         for i, lay in enumerate(self.layers):
             ul = u[:, lay.sl]
-            ucl = (wc[i, :q] @ self.hist[i][:q].reshape(q, -1)).reshape(ul.shape)
-            ucl += ez[i] * ul
+            ucl = corrs[i]
             ucl += wc[i, q] * npred[:, lay.sl]
             if lay.clamp_idx.size:
                 ucl[:, lay.clamp_idx] = ul[:, lay.clamp_idx]
