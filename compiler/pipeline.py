@@ -21,6 +21,7 @@ from denseamc.ir import Diagnostic, InternalCompilerError, ModelGraph
 from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import Hardware, resolve_hardware
 from denseamc.ir.printer import dump, dump_circuit
+from denseamc.ir.verify import verify
 
 STAGES = ("elaborate", "analyze-energy", "lower")
 
@@ -75,12 +76,21 @@ def compile_model(
         raise InternalCompilerError(f"unknown stages {sorted(unknown)}")
     graph = load_model(path)
     comp = Compilation(path, graph, hardware_profile, dump_after=dump_after)
+    _verify(graph, "elaborate")
     if _wants(dump_after, "elaborate"):
         comp.dumps["elaborate"] = dump(graph)
     comp.warnings += AnalyzeEnergy().run(graph)
+    _verify(graph, "analyze-energy")
     if _wants(dump_after, "analyze-energy"):
         comp.dumps["analyze-energy"] = dump(graph)
     return comp
+
+
+def _verify(graph: ModelGraph, stage: str) -> None:
+    """Check the IR invariants after a stage: a violation is our bug, never the user's."""
+    problems = verify(graph)
+    if problems:
+        raise InternalCompilerError(f"after {stage}:\n" + "\n".join(d.render() for d in problems))
 
 
 # -- outputs --------------------------------------------------------------------------------------
