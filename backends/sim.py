@@ -758,7 +758,9 @@ class _ExpAdams:
         B = sys.batch
         self.layers = sys.dynamic
         self.rates = np.array([-1.0 / lay.tau for lay in self.layers])
-        self.hist = [np.zeros((self.qmax, B, lay.size)) for lay in self.layers]
+        # row 0: the current state (so that e^{hL} u joins the history combination in one BLAS
+        # call); rows 1..qmax: N at the accepted points (a ring, times in slot_t)
+        self.hist = [np.zeros((self.qmax + 1, B, lay.size)) for lay in self.layers]
         self.slot_t = np.zeros(self.qmax)
         self.filled = 0
         self.next_slot = 0
@@ -766,10 +768,11 @@ class _ExpAdams:
         self.nbuf = np.empty((B, sys.n))
         self.up = np.empty((B, sys.n))  # predictor, then the error estimate
 
-    def _store(self, n: Array, t: float) -> None:
+    def _store(self, n: Array, t: float, u: Array) -> None:
         k = self.next_slot
         for lay, h in zip(self.layers, self.hist, strict=True):
-            h[k] = n[:, lay.sl]
+            h[k + 1] = n[:, lay.sl]
+            h[0] = u[:, lay.sl]
         self.slot_t[k] = t
         self.next_slot = (k + 1) % self.qmax
         self.filled = min(self.filled + 1, self.qmax)
@@ -778,7 +781,7 @@ class _ExpAdams:
         n0 = self.sys.nonlinear(u, np.empty_like(u))
         self.filled = 0
         self.next_slot = 0
-        self._store(n0, 0.0)
+        self._store(n0, 0.0, u)
         return n0
 
     def _weights(self, nodes: Array, h: float, mus: Array) -> Array:
@@ -795,7 +798,7 @@ class _ExpAdams:
         the error and its norm are computed while the data are in cache.
         """
         q = self.filled
-        nodes = (self.slot_t[:q] - t) / h
+        nodes = (self.slot_t[:q] - t) / h  # slots 0..q-1 are history rows 1..q
         mus = np.array([_phi_moments(h * r, q + 1) for r in self.rates])  # (G, q + 1)
         wp = self._weights(nodes, h, mus)  # (G, q)
         wc = self._weights(np.append(nodes, 1.0), h, mus)  # (G, q + 1), new point last
@@ -805,13 +808,13 @@ class _ExpAdams:
         corrs = []
         for i, lay in enumerate(self.layers):
             ul = u[:, lay.sl]
-            # predictor and the history part of the corrector in one pass over the history
-            both = (np.stack([wp[i], wc[i, :q]]) @ self.hist[i][:q].reshape(q, -1)).reshape(
-                (2,) + ul.shape)
-            eu = ez[i] * ul
+            # predictor and all but the new point of the corrector in one pass over [u, history]
+            coef = np.empty((2, q + 1))
+            coef[:, 0] = ez[i]
+            coef[0, 1:] = wp[i]
+            coef[1, 1:] = wc[i, :q]
+            both = (coef @ self.hist[i][:q + 1].reshape(q + 1, -1)).reshape((2,) + ul.shape)
             upl, ucl = both[0], both[1]
-            upl += eu
-            ucl += eu
             if lay.clamp_idx.size:
                 upl[:, lay.clamp_idx] = ul[:, lay.clamp_idx]
             up[:, lay.sl] = upl
@@ -842,9 +845,9 @@ class _ExpAdams:
         if self.pec:  # keep N at the predicted point: one evaluation per step
             if self.sys.adiabatic_order:
                 self.sys.activations(u)  # the recorder wants the adiabatic states at u
-            self._store(self.npred, t)
+            self._store(self.npred, t, u)
         else:
-            self._store(self.sys.nonlinear(u, self.nbuf), t)
+            self._store(self.sys.nonlinear(u, self.nbuf), t, u)
 
 
 def _integrate(
