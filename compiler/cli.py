@@ -22,6 +22,15 @@ EXIT_OK, EXIT_FAIL, EXIT_USER, EXIT_INTERNAL = 0, 1, 2, 70
 COMMANDS = ("compile", "check", "simulate")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("denseamc")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", type=Path, help="the .dam file")
     p.add_argument("--hardware", type=Path, metavar="PROFILE",
@@ -39,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="`denseamc MODEL.dam -o OUT/` is short for `denseamc compile MODEL.dam -o OUT/`. "
         "Exit status: 0 ok, 1 a test vector failed, 2 input error, 70 internal error.",
     )
+    top.add_argument("--version", action="version", version=f"denseamc {_version()}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
 
     comp = sub.add_parser("compile", help="compile a model into an output directory")
