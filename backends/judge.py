@@ -90,20 +90,19 @@ class BlockResult:
                 f"passed{need}")
 
 
-def _kinds(outputs: list[OutputOp] | None) -> dict[str, str]:
-    return {o.name: o.kind for o in outputs or []}
+def _kinds(outputs: list[OutputOp]) -> dict[str, str]:
+    return {o.name: o.kind for o in outputs}
 
 
 def judge_vectors(
     block: TestBlock,
     got: Mapping[str, Array],
-    kinds: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str],
 ) -> list[VectorResult]:
     """Judge every vector of `block`; `got[name]` has shape (len(block.vectors), size).
 
-    `kinds` maps output name -> "sign" | "argmax" | "value"; names not in it are judged exactly
-    unless they are unknown, in which case the expected values' integrality decides nothing and
-    the output is judged within tol. Pass `kinds` (see `judge`) whenever the graph is at hand.
+    `kinds` maps output name -> "sign" | "argmax" | "value" (sign and argmax exactly, value
+    within the block's tol).
     """
     results: list[VectorResult] = []
     n = len(block.vectors)
@@ -121,7 +120,9 @@ def judge_vectors(
             exp = np.asarray(expected, dtype=float).ravel()
             val = np.asarray(got[name][i], dtype=float).ravel()
             row[name] = val
-            kind = (kinds or {}).get(name, "value")
+            if name not in kinds:
+                raise InternalCompilerError(f"no output kind for {name!r}")
+            kind = kinds[name]
             exact = kind in ("sign", "argmax")
             if val.shape != exp.shape:
                 err = float("inf")
@@ -142,34 +143,8 @@ def judge_vectors(
     return results
 
 
-def judge(
-    block: TestBlock,
-    got: Mapping[str, Array],
-    outputs: list[OutputOp] | None = None,
-) -> BlockResult:
-    """Judge a block: `got[name]` is (len(block.vectors), size) from a backend's decoder.
-
-    Output kinds come from `outputs` (the graph's OutputOps) when given. Without them they are
-    inferred: an output whose expected values in the whole block are all in {-1, 0, 1} and whose
-    got values are too is a sign output; one of size 1 whose got values are all integers and whose
-    expected values are non-negative integers is an argmax output. Prefer passing `outputs`.
-    """
-    kinds = _kinds(outputs) if outputs is not None else _infer_kinds(block, got)
-    results = judge_vectors(block, got, kinds)
+def judge(block: TestBlock, got: Mapping[str, Array], outputs: list[OutputOp]) -> BlockResult:
+    """Judge a block: `got[name]` is (len(block.vectors), size) from a backend's decoder; the
+    output kinds (sign, argmax, value) come from the graph's `outputs`."""
+    results = judge_vectors(block, got, _kinds(outputs))
     return BlockResult(block.name, tuple(results), block.min_pass, block.tol, block.loc)
-
-
-def _infer_kinds(block: TestBlock, got: Mapping[str, Array]) -> dict[str, str]:
-    kinds: dict[str, str] = {}
-    for name, arr in got.items():
-        g = np.asarray(arr, dtype=float)
-        exp = np.concatenate([np.asarray(v.outputs[name], dtype=float).ravel()
-                              for v in block.vectors if name in v.outputs] or [np.zeros(0)])
-        if g.size and np.all(np.isin(g, (-1.0, 0.0, 1.0))) and np.all(np.isin(exp, (-1.0, 1.0))):
-            kinds[name] = "sign"
-        elif (g.ndim == 2 and g.shape[1] == 1 and np.all(g == np.round(g))
-              and np.all(exp == np.round(exp)) and np.all(exp >= 0) and np.any(exp > 1)):
-            kinds[name] = "argmax"
-        else:
-            kinds[name] = "value"
-    return kinds

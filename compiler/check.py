@@ -131,7 +131,7 @@ def run_checks(comp: Compilation, backend: str) -> CheckReport:
         got = run(comp, block_inputs(block))
         report.notes += got.notes
         report.notes_ok &= got.ok
-        report.blocks.append(judge(block, got.outputs))
+        report.blocks.append(judge(block, got.outputs, comp.graph.outputs()))
     return report
 
 

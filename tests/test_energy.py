@@ -133,3 +133,12 @@ def test_softmax_block_is_never_flagged_unbounded() -> None:
 def test_rectpoly_above_two_on_identity_layer_warns() -> None:
     diags = AnalyzeEnergy().run(two_layer(0.01 * np.ones((3, 2)), hidden="rectpoly", param=3.0))
     assert any("rectpoly layer 'h'" in d.message for d in diags)
+
+
+def test_partial_clamp_of_softmax_layer_warns() -> None:
+    from denseamc.ir import InputOp
+
+    g = two_layer(np.ones((3, 2)))
+    g.add(InputOp("x", 1, "clamp", "h", (0,)))
+    diags = AnalyzeEnergy().run(g)
+    assert any("clamping part of softmax layer 'h'" in d.message for d in diags)

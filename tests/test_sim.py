@@ -421,6 +421,4 @@ def test_judge_exact_and_tolerance() -> None:
     assert "vector 2" in bad.describe() and "val" in bad.describe()
     assert not res.passed and "1/2" in res.summary()
     assert judge(_block(min_pass=0.5), got, kinds).passed
-    # without the graph's outputs the kinds are inferred and give the same verdicts
-    assert [r.passed for r in judge(_block(), got).results] == [True, False]
     assert judge(_block(tol=0.2), got, kinds).results[1].mismatches[0].output == "y"

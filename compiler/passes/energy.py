@@ -48,7 +48,7 @@ class AnalyzeEnergy:
         if errors:
             raise DenseAMCError(errors)
         derive_dynamics(graph)
-        return check_bounded(graph)
+        return check_bounded(graph) + check_clamps(graph)
 
 
 def check_form(graph: ModelGraph) -> list[Diagnostic]:
@@ -115,6 +115,28 @@ def derive_dynamics(graph: ModelGraph) -> None:
         for d in ds:
             if d.source not in graph.drive_sources(target):
                 graph.add_drive_edge(d.source, target)
+
+
+def check_clamps(graph: ModelGraph) -> list[Diagnostic]:
+    """Warn where a clamp breaks the descent guarantee.
+
+    Descent needs every clamped neuron's activation to stay fixed. Elementwise activations do;
+    a softmax couples its neurons, so the activations of clamped neurons still move when the
+    free ones do, and E may rise.
+    """
+    diags = []
+    for inp in graph.inputs():
+        if inp.mode != "clamp" or inp.layer is None:
+            continue
+        layer = graph.layer(inp.layer)
+        if layer.lagrangian.kind == "softmax" and len(inp.indices) < layer.size:
+            diags.append(warning(
+                f"clamping part of softmax layer '{layer.name}' breaks the energy-descent "
+                "guarantee: the clamped neurons' activations still move with the free ones",
+                inp.loc,
+                "clamp the whole layer, or clamp a layer with an elementwise activation",
+            ))
+    return diags
 
 
 def check_bounded(graph: ModelGraph) -> list[Diagnostic]:
