@@ -30,6 +30,9 @@ __all__ = ["IDENT", "MAX_LEN", "RESERVED", "Namer", "legalise", "provenance", "s
 
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_LEN = 64
+#: Text that `legalise` returns unchanged (when not reserved and at most MAX_LEN - 4 long): already
+#: lowercase, starts with a letter, single underscores between runs of [a-z0-9].
+_ALREADY_LEGAL = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
 #: Words no identifier may be: SPICE/ngspice dot-commands and front-end commands, Spectre and
 #: VACASK statements, Verilog-A keywords, and names simulators treat specially (gnd, inf, nan).
@@ -38,6 +41,8 @@ RESERVED = frozenset(["abort", "ac", "ahdl_include", "alias", "alter", "analog",
 
 def legalise(text: str, fallback: str = "n") -> str:
     """A legal identifier derived from `text` (not yet made unique; see `Namer`)."""
+    if len(text) <= MAX_LEN - 4 and text not in RESERVED and _ALREADY_LEGAL.fullmatch(text):
+        return text  # fast path: the rules below would leave it as it is
     s = re.sub(r"[^a-z0-9_]+", "_", text.lower())
     s = re.sub(r"_+", "_", s).strip("_")
     if not s:
@@ -105,6 +110,31 @@ class Namer:
         if not re.fullmatch(r"[a-z][a-z0-9]{0,3}", prefix):
             raise InternalCompilerError(f"bad element prefix {prefix!r}")
         return self._get(f"inst:{prefix}", ir_name, legalise(f"{prefix}_{ir_name}"))
+
+    def has_net(self, ir_net: str) -> bool:
+        """True if `net(ir_net)` would return an identifier already registered (or ground)."""
+        return ir_net == "0" or ("net", ir_net) in self._map
+
+    def inst_many(self, prefix: str, ir_names: list[str]) -> list[str]:
+        """`[inst(prefix, n) for n in ir_names]`, registered in that order, with less overhead."""
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,3}", prefix):
+            raise InternalCompilerError(f"bad element prefix {prefix!r}")
+        kind = f"inst:{prefix}"
+        known, used = self._map, self._used
+        out: list[str] = []
+        for ir_name in ir_names:
+            key = (kind, ir_name)
+            got = known.get(key)
+            if got is None:
+                base = legalise(f"{prefix}_{ir_name}")
+                if base in used:
+                    got = self._unique(base)
+                else:  # legalise checked it; not reserved, not used: _unique would keep it
+                    used.add(base)
+                    got = base
+                known[key] = got
+            out.append(got)
+        return out
 
     def name(self, ir_name: str) -> str:
         """A unique legal identifier for a non-net, non-instance thing (a table, a file stem)."""

@@ -94,6 +94,7 @@ _FORBIDDEN_ANYWHERE = (
     (re.compile(r"\bcodemodel\b", re.I), "'codemodel'"),
     (re.compile(r"\bpre_osdi\b", re.I), "'pre_osdi'"),
 )
+_FORBIDDEN_WORDS = ("`", ";", "shell", "postprocess", "embed", "unixcom", "codemodel", "pre_osdi")
 # Line-start patterns (after leading blanks).
 _FORBIDDEN_LINE_START = (
     (re.compile(r"^\s*\.(control|endc)\b", re.I), "'.control' block"),
@@ -102,6 +103,12 @@ _FORBIDDEN_LINE_START = (
     (re.compile(r"^\s*source\b", re.I), "'source'"),
     (re.compile(r"^\s*(ahdl_)?include\b", re.I), "'include'"),
 )
+#: The line-start patterns as one multi-line search (used to skip the per-line scan).
+_LINE_START_ANY = re.compile(
+    "|".join(f"(?:{p.pattern})" for p, _ in _FORBIDDEN_LINE_START), re.I | re.M)
+_VACASK_LOAD_LINES = re.compile(r"^[^\S\n]*load\b[^\n]*", re.I | re.M)
+#: Line boundaries of str.splitlines() other than "\n" (ASCII ones; non-ASCII text is rejected).
+_OTHER_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _VACASK_LOAD = re.compile(r'^\s*load\s+"([^"]*)"\s*$', re.I)
 _VACASK_ANALYSIS = re.compile(r"^\s*analysis\s+([a-z][a-z0-9_]*)\s+\w+", re.I)
 _VA_FILE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\.va$")
@@ -118,20 +125,28 @@ def check_netlist(text: str, *, dialect: str, allowed_loads: Iterable[str] = ())
     problems: list[str] = []
     if not text.isascii():
         problems.append("non-ASCII characters")
-    for pattern, what in _FORBIDDEN_ANYWHERE:
-        if pattern.search(text):
+    # an ASCII text can match a pattern only if its lowercase copy contains the pattern's word
+    low = text.lower() if text.isascii() else None
+    for (pattern, what), word in zip(_FORBIDDEN_ANYWHERE, _FORBIDDEN_WORDS, strict=True):
+        if (low is None or word in low) and pattern.search(text):
             problems.append(what)
     allowed = set(allowed_loads) | VACASK_BUILTIN_OSDI
     # Line 1 is the title in both dialects, but ngspice would still run a title that is a
-    # `.control` line's continuation, so every line is scanned.
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        for pattern, what in _FORBIDDEN_LINE_START:
-            if pattern.search(line):
-                problems.append(f"{what} on line {lineno}")
-        if dialect == "vacask" and re.match(r"^\s*load\b", line, re.I):
-            m = _VACASK_LOAD.match(line)
-            if m is None or m.group(1) not in allowed:
-                problems.append(f"'load' of an unexpected file on line {lineno}: {line.strip()!r}")
+    # `.control` line's continuation, so every line is scanned. Fast path (same findings): when
+    # "\n" is the only line break and one multi-line search finds no line-start hit (a match of
+    # `^\s*` across blank lines still ends on a line that hits by itself), only `load` lines
+    # need a look.
+    if not _OTHER_LINE_BREAKS.search(text) and _LINE_START_ANY.search(text) is None:
+        if dialect == "vacask":
+            for m in _VACASK_LOAD_LINES.finditer(text):
+                line = m.group(0)
+                lm = _VACASK_LOAD.match(line)
+                if lm is None or lm.group(1) not in allowed:
+                    lineno = text.count("\n", 0, m.start()) + 1
+                    problems.append(
+                        f"'load' of an unexpected file on line {lineno}: {line.strip()!r}")
+    else:
+        _check_lines(text, dialect, allowed, problems)
     if dialect == "vacask" and not re.search(r"^\s*abort\s+always\s*$", text, re.M):
         problems.append("no 'abort always' in the control block")
     if dialect not in ("ngspice", "vacask"):
@@ -141,6 +156,17 @@ def check_netlist(text: str, *, dialect: str, allowed_loads: Iterable[str] = ())
             f"internal error: emitted {dialect} netlist is unsafe: " + "; ".join(problems)
             + " (this is an emitter bug, please report it)"
         )
+
+
+def _check_lines(text: str, dialect: str, allowed: set[str], problems: list[str]) -> None:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        for pattern, what in _FORBIDDEN_LINE_START:
+            if pattern.search(line):
+                problems.append(f"{what} on line {lineno}")
+        if dialect == "vacask" and re.match(r"^\s*load\b", line, re.I):
+            m = _VACASK_LOAD.match(line)
+            if m is None or m.group(1) not in allowed:
+                problems.append(f"'load' of an unexpected file on line {lineno}: {line.strip()!r}")
 
 
 def _check_va(name: str, text: str) -> None:

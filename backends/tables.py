@@ -12,7 +12,7 @@ byte-identical for identical circuits.
 from __future__ import annotations
 
 from denseamc.backends.naming import Namer
-from denseamc.backends.units import integer, num
+from denseamc.backends.units import integer, nums
 from denseamc.ir.circuit import CircuitIR
 
 __all__ = ["conductance_tables"]
@@ -25,7 +25,7 @@ def conductance_tables(circuit: CircuitIR, namer: Namer | None = None) -> dict[s
     for xb in circuit.crossbars:
         lines = [",".join(["row_net", *(namer.net(n) for n in xb.col_nets)])]
         for r, row in enumerate(xb.row_nets):
-            lines.append(",".join([namer.net(row), *(num(float(g)) for g in xb.conductance[r])]))
+            lines.append(",".join([namer.net(row), *nums(xb.conductance[r])]))
         out[namer.name(xb.name)] = "\n".join(lines) + "\n"
     for sx in circuit.selected_crossbars:
         line_nets = sx.row_nets if sx.axis == "rows" else sx.col_nets
@@ -33,7 +33,6 @@ def conductance_tables(circuit: CircuitIR, namer: Namer | None = None) -> dict[s
         lines = [",".join(["line_net", "option", *(namer.net(n) for n in other)])]
         for ln in line_nets:
             for k in range(sx.n_options):
-                lines.append(",".join([namer.net(ln), integer(k),
-                                       *(num(float(g)) for g in sx.table[k])]))
+                lines.append(",".join([namer.net(ln), integer(k), *nums(sx.table[k])]))
         out[namer.name(sx.name)] = "\n".join(lines) + "\n"
     return out

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 from denseamc.ir import InternalCompilerError
 
-__all__ = ["integer", "num"]
+__all__ = ["integer", "num", "nums"]
 
 
 def num(x: float) -> str:
@@ -27,6 +28,15 @@ def num(x: float) -> str:
     if v == 0.0:
         return "0.0"
     return repr(v)
+
+
+def nums(values: np.ndarray) -> list[str]:
+    """`[num(x) for x in values]` for a 1-D float array, vectorised (same text, same errors)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind != "f" or not np.isfinite(arr).all():
+        return [num(x) for x in arr.tolist()]  # the checks (and their messages) of `num`
+    # x + 0.0 turns -0.0 into 0.0; tolist() gives Python floats, whose repr is what num prints
+    return list(map(repr, (arr.astype(np.float64) + 0.0).tolist()))
 
 
 def integer(k: int) -> str:

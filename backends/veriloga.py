@@ -44,6 +44,7 @@ from denseamc.backends.spice import (
     SWITCH_RON,
     TRAN_MAX_STEP_FRACTION,
     TRAN_POINTS,
+    crossbar_elements,
     saved_nets,
     select_control_net,
 )
@@ -230,6 +231,11 @@ class _TopLevel:
             self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
                          f"{xb.devices} devices, polarity {xb.polarity}")
             self.located(xb.loc)
+            fast = crossbar_elements(self.namer, xb)
+            if fast is not None:
+                self.lines += [f"{i} ({a} {b}) resistor r={r}"
+                               for i, a, b, r in zip(*fast, strict=True)]
+                continue
             for r in range(rows):
                 for c in range(cols):
                     g = float(xb.conductance[r, c])

@@ -38,6 +38,16 @@ class Compilation:
     dump_after: Sequence[str] = ()
     _hardware: Hardware | None = None
     _circuit: CircuitIR | None = None
+    _netlists: dict[str, str] | None = None
+
+    @property
+    def netlists(self) -> dict[str, str]:
+        """Every netlist file (`backends.netlists.emit_netlists`), built once for all emitters."""
+        if self._netlists is None:
+            from denseamc.backends.netlists import emit_netlists
+
+            self._netlists = emit_netlists(self.circuit)
+        return self._netlists
 
     @property
     def hardware(self) -> Hardware:
@@ -121,10 +131,7 @@ def emit_report(comp: Compilation) -> dict[str, str]:
 
 def _netlist_files(prefixes: tuple[str, ...]) -> Emitter:
     def run(comp: Compilation) -> dict[str, str]:
-        from denseamc.backends.netlists import emit_netlists
-
-        files = emit_netlists(comp.circuit)
-        return {k: v for k, v in files.items() if k.startswith(prefixes)}
+        return {k: v for k, v in comp.netlists.items() if k.startswith(prefixes)}
     return run
 
 
