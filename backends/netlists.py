@@ -275,44 +275,64 @@ def energy_coefficients(circuit: CircuitIR,
                         selects: Mapping[str, Sequence[int]] | None = None) -> EnergyCoefficients:
     """Read the interaction energy back from the realised conductances (module docstring)."""
     pos = {layer.name: k for k, layer in enumerate(circuit.layers)}
-    drive: dict[tuple[NeuronKey, NeuronKey], float] = {}
+    # Every neuron gets a flat index (layer offset + index; ordered as the (layer, index) keys).
+    offset = np.cumsum([0] + [layer.size for layer in circuit.layers]).tolist()
+    n_all = max(int(offset[-1]), 1)
+    keys: list[Array] = []
+    values: list[Array] = []
 
-    def add(target: str, t: int, source: str, s: int, value: float) -> None:
-        key = ((pos[target], t), (pos[source], s))
-        drive[key] = drive.get(key, 0.0) + value
+    def add(target: str, t: Array, source: str, s: Array, value: Array) -> None:
+        keys.append((offset[pos[target]] + t) * n_all + offset[pos[source]] + s)
+        values.append(value)
 
     s = circuit.scaling
     for xb in circuit.crossbars:
         sign = 1.0 if xb.polarity == "pos" else -1.0
         r_f = s.r_f_of(xb.target)
-        for r, c in zip(*np.nonzero(xb.conductance), strict=True):
-            add(xb.target, xb.col_index[c], xb.source, xb.row_index[r],
-                sign * r_f * float(xb.conductance[r, c]))
+        rr, cc = np.nonzero(xb.conductance)
+        add(xb.target, np.asarray(xb.col_index, dtype=np.int64)[cc], xb.source,
+            np.asarray(xb.row_index, dtype=np.int64)[rr],
+            sign * r_f * np.asarray(xb.conductance, dtype=np.float64)[rr, cc])
     for sx in circuit.selected_crossbars:
         if selects is None or sx.select not in selects:
             raise InternalCompilerError(f"energy of {sx.name} needs select input {sx.select!r}")
         g = sx.conductance(np.asarray(selects[sx.select], dtype=np.int64)[None, :])[0]
         sign = 1.0 if sx.polarity == "pos" else -1.0
         r_f = s.r_f_of(sx.target)
-        for r, c in zip(*np.nonzero(g), strict=True):
-            add(sx.target, sx.col_index[c], sx.source, sx.row_index[r],
-                sign * r_f * float(g[r, c]))
+        rr, cc = np.nonzero(g)
+        add(sx.target, np.asarray(sx.col_index, dtype=np.int64)[cc], sx.source,
+            np.asarray(sx.row_index, dtype=np.int64)[rr],
+            sign * r_f * np.asarray(g, dtype=np.float64)[rr, cc])
 
-    pairs: dict[tuple[NeuronKey, NeuronKey], float] = {}
-    for (p, q), m in drive.items():
-        if p == q:
-            pairs[(p, p)] = -0.5 * m
-            continue
-        a, b = (p, q) if p < q else (q, p)
-        if (a, b) in pairs:
-            continue
-        both = [drive[k] for k in ((p, q), (q, p)) if k in drive]
-        pairs[(a, b)] = -sum(both) / len(both)
+    # drive[(target, source)]: 0.0 plus each term in the order above (ufunc.at adds in order)
+    all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    drive_keys, inverse = np.unique(all_keys, return_inverse=True)
+    drive = np.zeros(len(drive_keys))
+    if keys:
+        np.add.at(drive, inverse.ravel(), np.concatenate(values))
+    p, q = np.divmod(drive_keys, n_all)
+    # a self-coupling: -m / 2; a pair: minus the mean of the one or two directions present
+    diag = p == q
+    lo, hi = np.minimum(p, q)[~diag], np.maximum(p, q)[~diag]
+    pair_keys, pair_inv = np.unique(lo * n_all + hi, return_inverse=True)
+    sums = np.zeros(len(pair_keys))
+    np.add.at(sums, pair_inv.ravel(), drive[~diag])
+    counts = np.bincount(pair_inv.ravel(), minlength=len(pair_keys))
+    flat = np.concatenate([drive_keys[diag], pair_keys])
+    coef = np.concatenate([-0.5 * drive[diag], -sums / counts])
+    order = np.argsort(flat, kind="stable")
+    a, b = np.divmod(flat[order], n_all)
+    layer_of = np.repeat(np.arange(len(circuit.layers)), np.diff(offset))
+    index_of = np.arange(int(offset[-1])) - np.repeat(np.asarray(offset[:-1]), np.diff(offset))
+    pairs_sorted = tuple(zip(
+        zip(zip(layer_of[a].tolist(), index_of[a].tolist(), strict=True),
+            zip(layer_of[b].tolist(), index_of[b].tolist(), strict=True), strict=True),
+        coef[order].tolist(), strict=True))
     bias: dict[NeuronKey, float] = {}
     for cs in circuit.current_sources:
         key = (pos[cs.layer], cs.index)
         bias[key] = bias.get(key, 0.0) - cs.amps * s.r_f_of(cs.layer) / s.v_unit
-    return EnergyCoefficients(tuple(sorted(pairs.items())), tuple(sorted(bias.items())))
+    return EnergyCoefficients(pairs_sorted, tuple(sorted(bias.items())))
 
 
 def circuit_energy(circuit: CircuitIR, volts: Mapping[str, Array],
