@@ -165,5 +165,125 @@ def main() -> None:
               f"speed-up = scipy time / our time, timed back to back)")
 
 
+# -- extras used by bench/run_all.py: whole process, scaling, GEMM fraction -----------------------
+
+WHOLE_CHILD = """
+import sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {bench!r})
+import bench_sim as b
+g, xi, cue, s = b.problem({tau_h})
+if {which!r} == "ours":
+    b.run_ours(g, cue, {rtol}, {atol})
+else:
+    b.run_scipy(xi, cue, {tau_h})
+print("RESULT", time.perf_counter() - t0)
+"""
+
+
+def whole_process(tau_h: float, rtol: float, atol: float, repeat: int) -> tuple[float, float]:
+    """Median wall time [s] of a fresh `python` process doing the recall: (ours, scipy's).
+    Both include interpreter start-up, imports and building the problem."""
+    import statistics
+    import subprocess
+
+    def one(which: str) -> float:
+        code = WHOLE_CHILD.format(bench=str(Path(__file__).resolve().parent), tau_h=tau_h,
+                                  which=which, rtol=rtol, atol=atol)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+    ours, theirs = [], []
+    for _ in range(repeat):
+        ours.append(one("ours"))
+        theirs.append(one("scipy"))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def _problem_sized(n_v: int, n_h: int, batch: int, tau_h: float, seed: int = 0):
+    g = hopfield(n_v, n_h, beta=BETA, tau_v=TAU_V, tau_h=tau_h, seed=seed, readout_t=T_END)
+    xi = np.asarray(g.weights("xi").value)
+    rng = np.random.default_rng(seed + 1)
+    s = np.sign(xi[rng.integers(n_h, size=batch)])
+    cue = np.where(rng.random((batch, n_v)) < 0.2, -s, s) / np.sqrt(n_v)
+    return g, xi, cue
+
+
+def _scipy_sized(xi, cue, tau_h):
+    batch, n_v = cue.shape
+    n = n_v + xi.shape[0]
+    xit = np.ascontiguousarray(xi.T)
+
+    def f(t, y):
+        y2 = y.reshape(batch, n)
+        v, h = y2[:, :n_v], y2[:, n_v:]
+        z = BETA * h
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        d = np.empty_like(y2)
+        d[:, :n_v] = (p @ xi - v) / TAU_V
+        d[:, n_v:] = (v @ xit - h) / tau_h
+        return d.ravel()
+
+    y0 = np.zeros((batch, n))
+    y0[:, :n_v] = cue
+    sol = solve_ivp(f, (0.0, T_END), y0.ravel(), method="RK45", rtol=1e-6, atol=1e-9,
+                    t_eval=[T_END])
+    return sol.nfev
+
+
+def scaling(configs, tau_h: float, rtol: float, atol: float, repeat: int,
+            scipy_max_weights_batch: float = 2**22) -> list[dict]:
+    """CPU time [s] of ours (at (rtol, atol)) and scipy RK45 per (n_v, n_h, batch), best of
+    `repeat`, interleaved; scipy is skipped above `scipy_max_weights_batch` = n_v n_h batch."""
+    rows = []
+    for n_v, n_h, batch in configs:
+        g, xi, cue = _problem_sized(n_v, n_h, batch, tau_h)
+        r = simulate(g, {"cue": cue}, rtol=rtol, atol=atol)
+        do_sp = n_v * n_h * batch <= scipy_max_weights_batch
+        t_o = t_s = float("inf")
+        nfev = None
+        for _ in range(repeat):
+            t_o = min(t_o, best_time(lambda: simulate(g, {"cue": cue}, rtol=rtol, atol=atol), 1))
+            if do_sp:
+                t0 = time.process_time()
+                nfev = _scipy_sized(xi, cue, tau_h)
+                t_s = min(t_s, time.process_time() - t0)
+        rows.append(dict(n_v=n_v, n_h=n_h, batch=batch, t=t_o, fevals=r.stats["fevals"],
+                         t_sp=t_s if do_sp else None, sp_nfev=nfev))
+    return rows
+
+
+def gemm_fraction(n_v: int, n_h: int, batch: int, tau_h: float, rtol: float, atol: float,
+                  repeat: int) -> dict:
+    """Flop rate of the simulator on a large batch vs this machine's np.matmul rate.
+
+    Simulator flops = 4 batch n_v n_h per right-hand-side evaluation (the two matmuls
+    p @ xi and v @ xi^T; softmax and the integrator's vector work are not counted) x evaluations
+    / CPU time. GEMM rate: best of `repeat` of the same two matmul shapes back to back."""
+    g, xi, cue = _problem_sized(n_v, n_h, batch, tau_h)
+    p = np.random.default_rng(0).random((batch, n_h))
+    v = np.random.default_rng(1).random((batch, n_v))
+    xit = np.ascontiguousarray(xi.T)
+    t_mm = float("inf")
+    t_sim = float("inf")
+    fev = 0
+    for _ in range(repeat):
+        t0 = time.process_time()
+        for _k in range(10):
+            _ = p @ xi
+            _ = v @ xit
+        t_mm = min(t_mm, (time.process_time() - t0) / 10)
+        t0 = time.process_time()
+        r = simulate(g, {"cue": cue}, rtol=rtol, atol=atol)
+        t_sim = min(t_sim, time.process_time() - t0)
+        fev = r.stats["fevals"]
+    flops = 4.0 * batch * n_v * n_h
+    return dict(n_v=n_v, n_h=n_h, batch=batch, gemm_gflops=flops / t_mm / 1e9,
+                sim_gflops=flops * fev / t_sim / 1e9, fevals=fev, t=t_sim,
+                fraction=(flops * fev / t_sim) / (flops / t_mm))
+
+
 if __name__ == "__main__":
     main()
