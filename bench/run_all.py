@@ -110,8 +110,9 @@ def section_compile(quick: bool) -> str:
         f"Command: `{cmd}` (repeat 3 up to 2^18 weights, 1 above; the ratio is the median of "
         "the per-pair ratios). `denseamc m.dam -o out` with all seven emitters, in a fresh "
         "process, vs a fresh process doing `np.savetxt(np.load('w.npy'))`; identity N_v, softmax "
-        "N_h = 4 N_v, random weights from `load(\"w.npy\")`. Peak memory: getrusage ru_maxrss in "
-        "the compiling process.", "",
+        "N_h = 4 N_v, random weights from `load(\"w.npy\")`. Peak memory: VmHWM of the compiling "
+        "process (getrusage ru_maxrss would include the forking parent's size: Linux keeps it "
+        "across exec).", "",
         bench_compile.scaling_table(rows), "",
         f"Per stage at {st_n} x {4 * st_n} (`python bench/bench_compile.py --stages {st_n}`, "
         "in-process wall time):", "",
