@@ -141,10 +141,16 @@ class Namer:
         return self._get("name", ir_name, legalise(ir_name))
 
     def mapping(self) -> dict[str, dict[str, str]]:
-        """kind -> {IR name: netlist name}, sorted, for the JSON sidecar."""
+        """kind -> {IR name: netlist name} for every name that legalisation CHANGED, sorted.
+
+        Every other netlist name is predictable and left out (a 1M-weight model would otherwise
+        list millions of identities): a net keeps its IR name, an instance is `prefix_IRname`.
+        """
         out: dict[str, dict[str, str]] = {}
         for (kind, ir_name), legal in sorted(self._map.items()):
-            out.setdefault(kind, {})[ir_name] = legal
+            expected = f"{kind[5:]}_{ir_name}" if kind.startswith("inst:") else ir_name
+            if legal != expected:
+                out.setdefault(kind, {})[ir_name] = legal
         return out
 
 

@@ -375,7 +375,7 @@ def emit_netlists(circuit: CircuitIR, loc_comments: bool = True) -> dict[str, st
         veriloga/<model>.scs     Spectre top level (ahdl_include of the .va files)
         veriloga/<model>.sim     VACASK top level (load of the compiled .osdi files)
         tables/<crossbar>.csv    conductances to program, one file per crossbar
-        names.json               IR name -> netlist identifier, per kind
+        names.json               IR name -> netlist identifier, for the names legalisation changed
 
     Input-dependent values are those of `default_stimulus` (each netlist's header says which).
     """
