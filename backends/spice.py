@@ -46,11 +46,11 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 from __future__ import annotations
 
 import math
-from typing import TextIO
 
 import numpy as np
-from denseamc.backends.naming import Namer, provenance
-from denseamc.backends.netlists import Stimulus, default_stimulus, energy_coefficients
+from denseamc.backends.base import NetlistEmitter
+from denseamc.backends.naming import Namer
+from denseamc.backends.netlists import Stimulus, energy_coefficients
 from denseamc.backends.units import integer, num, nums
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import (
@@ -126,7 +126,7 @@ def crossbar_elements(
     return (insts, [rows[r] for r in r_list], [cols[c] for c in c_list], nums(ohms))
 
 
-class SpiceEmitter:
+class SpiceEmitter(NetlistEmitter):
     """Print one SPICE netlist for `circuit` with the input values of `stimulus`.
 
     `format()` returns the text; `emit(out)` writes it. `loc_comments` adds `* from f.dam:12`
@@ -134,16 +134,13 @@ class SpiceEmitter:
     """
 
     dialect = "spice"
+    comment_prefix = "*"
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
                  energy_probe: bool = True) -> None:
-        self.circuit = circuit
-        self.stimulus = stimulus if stimulus is not None else default_stimulus(circuit)
-        self.namer = namer if namer is not None else Namer()
-        self.loc_comments = loc_comments
+        super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments)
         self.energy_probe = energy_probe
-        self.lines: list[str] = []
         self.ics: list[tuple[str, float]] = []
 
     # -- entry points -----------------------------------------------------------------------------
@@ -168,29 +165,9 @@ class SpiceEmitter:
         self.lines.append(".end")
         return "\n".join(self.lines) + "\n"
 
-    def emit(self, out: TextIO) -> None:
-        out.write(self.format())
-
     # -- helpers ----------------------------------------------------------------------------------
-    def net(self, ir_net: str) -> str:
-        return self.namer.net(ir_net)
-
     def inst(self, prefix: str, ir_name: str) -> str:
         return self.namer.inst(prefix, ir_name)
-
-    def comment(self, text: str) -> None:
-        """A comment line; `text` is always ours (fixed words, legal names, numbers)."""
-        self.lines.append(f"* {text}" if text else "*")
-
-    def section(self, title: str) -> None:
-        self.lines.append("")
-        self.comment(f"--- {title}")
-
-    def located(self, loc: Loc) -> None:
-        if self.loc_comments:
-            where = provenance(loc)
-            if where:
-                self.comment(f"from {where}")
 
     def add(self, *fields: str) -> None:
         self.lines.append(" ".join(fields))

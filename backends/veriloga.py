@@ -34,11 +34,8 @@ The energy is not computed inside these netlists (VACASK has no behavioural sour
 
 from __future__ import annotations
 
-from typing import TextIO
-
 from denseamc.backends import va_primitives
-from denseamc.backends.naming import Namer, provenance
-from denseamc.backends.netlists import Stimulus, default_stimulus
+from denseamc.backends.base import NetlistEmitter
 from denseamc.backends.spice import (
     SWITCH_ROFF,
     SWITCH_RON,
@@ -94,18 +91,10 @@ def _span(loc: Loc):  # type: ignore[no-untyped-def]
     return spans[0] if spans else None
 
 
-class _TopLevel:
+class _TopLevel(NetlistEmitter):
     """Shared instance printing for the Spectre-like top levels (VACASK and Spectre)."""
 
-    dialect = ""
-
-    def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
-                 namer: Namer | None = None, loc_comments: bool = True) -> None:
-        self.circuit = circuit
-        self.stimulus = stimulus if stimulus is not None else default_stimulus(circuit)
-        self.namer = namer if namer is not None else Namer()
-        self.loc_comments = loc_comments
-        self.lines: list[str] = []
+    comment_prefix = "//"
 
     # -- entry points -----------------------------------------------------------------------------
     def format(self) -> str:
@@ -122,26 +111,7 @@ class _TopLevel:
         self.write_analysis()
         return "\n".join(self.lines) + "\n"
 
-    def emit(self, out: TextIO) -> None:
-        out.write(self.format())
-
     # -- helpers ----------------------------------------------------------------------------------
-    def net(self, ir_net: str) -> str:
-        return self.namer.net(ir_net)
-
-    def comment(self, text: str) -> None:
-        self.lines.append(f"// {text}" if text else "//")
-
-    def section(self, title: str) -> None:
-        self.lines.append("")
-        self.comment(f"--- {title}")
-
-    def located(self, loc: Loc) -> None:
-        if self.loc_comments:
-            where = provenance(loc)
-            if where:
-                self.comment(f"from {where}")
-
     def instance(self, prefix: str, ir_name: str, nodes: list[str], master: str,
                  **params: str) -> None:
         fields = [self.namer.inst(prefix, ir_name), "(" + " ".join(nodes) + ")", master]
