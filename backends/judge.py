@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
-
 from denseamc.ir import InternalCompilerError, OutputOp, TestBlock
 from denseamc.ir.span import Span
+from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 
@@ -35,7 +34,8 @@ class OutputMismatch:
 
     def describe(self) -> str:
         how = "exactly" if self.kind == "exact" else f"within tol (max error {self.error:.3g})"
-        return f"{self.output}: expected {_fmt(self.expected)}, got {_fmt(self.got)} (must match {how})"
+        return (f"{self.output}: expected {_fmt(self.expected)}, got {_fmt(self.got)} "
+                f"(must match {how})")
 
 
 @dataclass(frozen=True)

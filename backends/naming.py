@@ -36,7 +36,17 @@ _ALREADY_LEGAL = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
 #: Words no identifier may be: SPICE/ngspice dot-commands and front-end commands, Spectre and
 #: VACASK statements, Verilog-A keywords, and names simulators treat specially (gnd, inf, nan).
-RESERVED = frozenset(["abort", "ac", "ahdl_include", "alias", "alter", "analog", "analysis", "and", "aspice", "assign", "begin", "bool", "branch", "break", "case", "cd", "codemodel", "connect", "control", "dc", "ddt", "def", "default", "define", "destroy", "disciplines", "discipline", "echo", "edit", "electrical", "else", "embed", "end", "endc", "endcase", "endfunction", "endmodule", "ends", "endsection", "endnature", "for", "from", "function", "gnd", "gnuplot", "ground", "global", "hardcopy", "idt", "if", "ifdef", "inc", "include", "inf", "initial", "inout", "input", "integer", "lang", "lib", "library", "linearize", "load", "meas", "model", "module", "mrdump", "nan", "nature", "noise", "not", "op", "options", "or", "osdi", "output", "parameter", "parameters", "plot", "postprocess", "pre_osdi", "print", "quit", "real", "reset", "rspice", "run", "save", "section", "set", "setplot", "shell", "simulator", "source", "spice", "statistics", "step", "string", "subckt", "sweep", "tran", "unixcom", "unset", "var", "vector", "while", "wrdata", "write", "wrs2p"])
+RESERVED = frozenset("""
+    abort ac ahdl_include alias alter analog analysis and aspice assign begin bool branch
+    break case cd codemodel connect control dc ddt def default define destroy disciplines
+    discipline echo edit electrical else embed end endc endcase endfunction endmodule ends
+    endsection endnature for from function gnd gnuplot ground global hardcopy idt if ifdef inc
+    include inf initial inout input integer lang lib library linearize load meas model module
+    mrdump nan nature noise not op options or osdi output parameter parameters plot
+    postprocess pre_osdi print quit real reset rspice run save section set setplot shell
+    simulator source spice statistics step string subckt sweep tran unixcom unset var vector
+    while wrdata write wrs2p
+""".split())
 
 
 def legalise(text: str, fallback: str = "n") -> str:

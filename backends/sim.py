@@ -62,8 +62,8 @@ element b (clamped ones excluded) stays within `settle_tol * max(1, |x_final|)` 
 t_end (default settle_tol = 1e-3). It is evaluated on the integrator's accepted steps (and on the
 recorded times, if any) and located between two of them by interpolating the logarithm of the
 worst violation (exact for an exponential relaxation; in the last interval, whose end is t_end
-itself, the decay rate of the interval before it is continued); it measures settling towards the state at t_end, so it is only meaningful when the
-state has stopped moving by then.
+itself, the decay rate of the interval before it is continued); it measures settling towards
+the state at t_end, so it is only meaningful when the state has stopped moving by then.
 """
 
 from __future__ import annotations
@@ -74,8 +74,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
-
 from denseamc.ir import (
     BiasTerm,
     BilinearTerm,
@@ -85,6 +83,7 @@ from denseamc.ir import (
     ModelGraph,
     error,
 )
+from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 

@@ -122,7 +122,7 @@ def crossbar_elements(
     rows = [namer.net(n) for n in xb.row_nets]
     cols = [namer.net(n) for n in xb.col_nets]
     r_list, c_list = rr.tolist(), cc.tolist()
-    insts = namer.inst_many("r", [f"{xb.name}_{r}_{c}" for r, c in zip(r_list, c_list)])
+    insts = namer.inst_many("r", [f"{xb.name}_{r}_{c}" for r, c in zip(r_list, c_list, strict=True)])
     return (insts, [rows[r] for r in r_list], [cols[c] for c in c_list], nums(ohms))
 
 

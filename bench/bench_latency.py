@@ -41,7 +41,6 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-
 from denseamc.backends import simrun  # noqa: E402
 from denseamc.backends.naming import Namer  # noqa: E402
 from denseamc.backends.netlists import stimuli  # noqa: E402

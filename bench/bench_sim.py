@@ -41,9 +41,8 @@ from scipy.integrate import solve_ivp  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from modelgen import hopfield  # noqa: E402
-
 from denseamc.backends.sim import simulate  # noqa: E402
+from modelgen import hopfield  # noqa: E402
 
 N_V, N_H, BATCH, BETA, TAU_V, T_END = 128, 512, 32, 20.0, 1.0, 10.0
 CHECK_T = [0.5, 1.0, 2.0, T_END]

@@ -30,7 +30,6 @@ from pathlib import Path  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_latency import hopfield_model  # noqa: E402
-
 from denseamc.backends.circuit_sim import simulate_circuit  # noqa: E402
 from denseamc.backends.netlist_check import run_spice, run_veriloga  # noqa: E402
 from denseamc.backends.sim import simulate  # noqa: E402

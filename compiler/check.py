@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from denseamc.compiler.pipeline import Compilation
 from denseamc.ir import DenseAMCError, Diagnostic, Severity, TestBlock
 

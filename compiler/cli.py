@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = EXIT_USER
     except KeyboardInterrupt:
         code = 130
-    except (InternalCompilerError, Exception) as exc:  # noqa: BLE001 - last-resort bug report
+    except (InternalCompilerError, Exception) as exc:
         print(f"denseamc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("This is a bug in denseamc, not in your model. Please report it with the input "
               "and this trace:", file=sys.stderr)

@@ -7,7 +7,6 @@ import json
 import sys
 
 import numpy as np
-
 from denseamc.compiler.outdir import write_output_dir
 from denseamc.compiler.pipeline import EMITTERS, compile_model, emit
 from denseamc.ir import DenseAMCError, Diagnostic, Severity

@@ -44,7 +44,8 @@ class Lagrangian:
             name = KINDS[self.kind]
             return f"{self.kind} needs {name} > 0 for a convex Lagrangian, got {p!r}"
         if self.kind == "rectpoly" and (p is None or not p >= 2):
-            return f"rectpoly(n) needs n >= 2 (L = relu(x)^n/n convex with a continuous g), got {p!r}"
+            return (f"rectpoly(n) needs n >= 2 (L = relu(x)^n/n convex with a continuous g), "
+                    f"got {p!r}")
         return None
 
     def activation(self, x: Array) -> Array:

@@ -17,11 +17,10 @@ from typing import Literal
 
 import networkx as nx
 import numpy as np
-from numpy.typing import NDArray
-
 from denseamc.ir.diagnostics import InternalCompilerError
 from denseamc.ir.lagrangians import Lagrangian
 from denseamc.ir.span import Span
+from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 InputMode = Literal["clamp", "init", "select"]

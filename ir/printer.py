@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-
 from denseamc.ir.model import (
     Array,
     BiasTerm,

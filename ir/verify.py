@@ -20,7 +20,6 @@ After analyze-energy, additionally:
 from __future__ import annotations
 
 import numpy as np
-
 from denseamc.ir.diagnostics import Diagnostic, error
 from denseamc.ir.model import BiasTerm, BilinearTerm, LegendreTerm, ModelGraph
 

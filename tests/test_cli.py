@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from denseamc.compiler import pipeline
 from denseamc.compiler.cli import EXIT_INTERNAL, EXIT_USER, main
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from denseamc.compiler.passes.energy import AnalyzeEnergy
 from denseamc.ir import (
     BiasTerm,

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from denseamc.backends.sim import simulate
 from denseamc.compiler.cli import main
 from denseamc.compiler.pipeline import compile_model

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from denseamc.compiler.pipeline import compile_model
 from denseamc.ir import (
     BilinearTerm,

@@ -13,11 +13,9 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from modelgen import LAGRANGIANS, Spec, build, hopfield, random_model  # noqa: E402
-
-from denseamc.backends.judge import judge  # noqa: E402
-from denseamc.backends.sim import decode_outputs, energy, simulate  # noqa: E402
-from denseamc.ir import (  # noqa: E402
+from denseamc.backends.judge import judge
+from denseamc.backends.sim import decode_outputs, energy, simulate
+from denseamc.ir import (
     DenseAMCError,
     Lagrangian,
     OutputOp,
@@ -25,6 +23,7 @@ from denseamc.ir import (  # noqa: E402
     TestVector,
     frozen_array,
 )
+from modelgen import LAGRANGIANS, Spec, build, hopfield, random_model
 
 # --------------------------------------------------------------------------------------------------
 # an independent reference: the gradient flow written straight from the energy, fine-step RK4

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from denseamc.backends import simrun, va_primitives
 from denseamc.backends.simrun import SimulatorError, SimulatorMissing, UnsafeNetlistError
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-
 from denseamc.ir import (
     BiasDrive,
     BiasTerm,
