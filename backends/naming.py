@@ -156,11 +156,13 @@ class Namer:
         Every other netlist name is predictable and left out (a 1M-weight model would otherwise
         list millions of identities): a net keeps its IR name, an instance is `prefix_IRname`.
         """
+        renamed = [
+            (key, legal) for key, legal in self._map.items()
+            if legal != (f"{key[0][5:]}_{key[1]}" if key[0].startswith("inst:") else key[1])
+        ]
         out: dict[str, dict[str, str]] = {}
-        for (kind, ir_name), legal in sorted(self._map.items()):
-            expected = f"{kind[5:]}_{ir_name}" if kind.startswith("inst:") else ir_name
-            if legal != expected:
-                out.setdefault(kind, {})[ir_name] = legal
+        for (kind, ir_name), legal in sorted(renamed):
+            out.setdefault(kind, {})[ir_name] = legal
         return out
 
 

@@ -33,7 +33,7 @@ so E matches the model energy up to that constant (zero when no two clamped neur
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -368,7 +368,15 @@ def circuit_energy(circuit: CircuitIR, volts: Mapping[str, Array],
 
 
 def emit_netlists(circuit: CircuitIR, loc_comments: bool = True) -> dict[str, str]:
-    """Every netlist file for `circuit`: relative path -> text (see the layout below).
+    """Every netlist file for `circuit`: relative path -> text (see `iter_netlists`)."""
+    return dict(iter_netlists(circuit, loc_comments))
+
+
+def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
+                  prefixes: tuple[str, ...] = ("",)) -> Iterator[tuple[str, str]]:
+    """The netlist files for `circuit`, one (relative path, text) at a time, each scanned for
+    forbidden constructs before it is yielded. Only paths starting with one of `prefixes` are
+    built; one file in memory at a time keeps a million-weight model's peak memory down.
 
         spice/<model>.cir        ngspice netlist (B-source activations, energy probe)
         veriloga/<module>.va     the Verilog-A primitives the circuit uses
@@ -378,6 +386,8 @@ def emit_netlists(circuit: CircuitIR, loc_comments: bool = True) -> dict[str, st
         names.json               IR name -> netlist identifier, for the names legalisation changed
 
     Input-dependent values are those of `default_stimulus` (each netlist's header says which).
+    Identifiers are registered in this order whatever `prefixes` asks for, so every file is the
+    same whether it is emitted alone or with the others.
     """
     import json
 
@@ -389,23 +399,36 @@ def emit_netlists(circuit: CircuitIR, loc_comments: bool = True) -> dict[str, st
     stim = default_stimulus(circuit)
     namer = Namer()
     model = namer.name(circuit.name)
-    files: dict[str, str] = {}
-    files[f"spice/{model}.cir"] = NgspiceEmitter(
-        circuit, stim, namer=namer, loc_comments=loc_comments).format()
-    for name, text in va_modules(circuit).items():
-        files[f"veriloga/{name}"] = text
-    files[f"veriloga/{model}.scs"] = SpectreEmitter(
-        circuit, stim, namer=namer, loc_comments=loc_comments).format()
-    files[f"veriloga/{model}.sim"] = VacaskEmitter(
-        circuit, stim, namer=namer, loc_comments=loc_comments).format()
+    modules = va_modules(circuit)
+
+    def wanted(path: str) -> bool:
+        return path.startswith(prefixes)
+
+    def scanned(path: str, text: str) -> tuple[str, str]:
+        scan_emitted({path: text}, modules=set(modules))
+        return path, text
+
+    emitters = [
+        (f"spice/{model}.cir", NgspiceEmitter),
+        (f"veriloga/{model}.scs", SpectreEmitter),
+        (f"veriloga/{model}.sim", VacaskEmitter),
+    ]
+    for path, emitter in emitters:
+        text = emitter(circuit, stim, namer=namer, loc_comments=loc_comments).format()
+        if wanted(path):  # built either way: it registers the names the later files use
+            yield scanned(path, text)
+        del text
+    for name, text in modules.items():
+        if wanted(f"veriloga/{name}"):
+            yield scanned(f"veriloga/{name}", text)
     for name, text in conductance_tables(circuit, namer).items():
-        files[f"tables/{name}.csv"] = text
-    files["names.json"] = json.dumps(namer.mapping(), indent=2, sort_keys=True) + "\n"
-    scan_emitted(files)
-    return files
+        if wanted(f"tables/{name}.csv"):
+            yield scanned(f"tables/{name}.csv", text)
+    if wanted("names.json"):
+        yield "names.json", json.dumps(namer.mapping(), indent=2, sort_keys=True) + "\n"
 
 
-def scan_emitted(files: Mapping[str, str]) -> None:
+def scan_emitted(files: Mapping[str, str], modules: set[str] | None = None) -> None:
     """Re-scan emitted netlists for forbidden constructs (an emitter bug if any is found).
 
     The same scan `simrun` applies before running anything: no `.control`, `.include`, `.lib`,
@@ -416,7 +439,8 @@ def scan_emitted(files: Mapping[str, str]) -> None:
 
     from denseamc.backends.simrun import UnsafeNetlistError, check_netlist
 
-    modules = {p.rsplit("/", 1)[-1] for p in files if p.endswith(".va")}
+    if modules is None:
+        modules = {p.rsplit("/", 1)[-1] for p in files if p.endswith(".va")}
     osdi = {m[:-3] + ".osdi" for m in modules}
     for path, text in files.items():
         if path.endswith(".cir"):

@@ -28,10 +28,9 @@ def compile_command(args: argparse.Namespace) -> int:
         raise _usage_error(f"--emit: unknown output kind(s) {', '.join(unknown)}; "
                            f"expected some of {', '.join(EMITTERS)}")
     comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware)
-    files = emit(comp, kinds)
+    written = write_output_dir(args.out_dir, emit(comp, kinds))
     _print_warnings(comp)
-    write_output_dir(args.out_dir, files)
-    print(f"denseamc: wrote {len(files)} files to {args.out_dir}", file=sys.stderr)
+    print(f"denseamc: wrote {written} files to {args.out_dir}", file=sys.stderr)
     return 0
 
 

@@ -11,7 +11,7 @@ checked on the behavioural backend even when its hardware settings cannot be met
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,16 +38,6 @@ class Compilation:
     dump_after: Sequence[str] = ()
     _hardware: Hardware | None = None
     _circuit: CircuitIR | None = None
-    _netlists: dict[str, str] | None = None
-
-    @property
-    def netlists(self) -> dict[str, str]:
-        """Every netlist file (`backends.netlists.emit_netlists`), built once for all emitters."""
-        if self._netlists is None:
-            from denseamc.backends.netlists import emit_netlists
-
-            self._netlists = emit_netlists(self.circuit)
-        return self._netlists
 
     @property
     def hardware(self) -> Hardware:
@@ -105,57 +95,62 @@ def _verify(graph: ModelGraph, stage: str) -> None:
 
 # -- outputs --------------------------------------------------------------------------------------
 
-Emitter = Callable[[Compilation], dict[str, str]]
+#: An output kind's files, one (relative path, text) at a time.
+Emitter = Callable[[Compilation], Iterator[tuple[str, str]]]
 
 
-def emit_ir(comp: Compilation) -> dict[str, str]:
-    return {"ir.txt": dump(comp.graph)}
+def emit_ir(comp: Compilation) -> Iterator[tuple[str, str]]:
+    yield "ir.txt", dump(comp.graph)
 
 
-def emit_dynamics(comp: Compilation) -> dict[str, str]:
+def emit_dynamics(comp: Compilation) -> Iterator[tuple[str, str]]:
     from denseamc.compiler.describe import dynamics_json
 
-    return {"dynamics.json": dynamics_json(comp.graph)}
+    yield "dynamics.json", dynamics_json(comp.graph)
 
 
-def emit_circuit(comp: Compilation) -> dict[str, str]:
-    return {"circuit.txt": dump_circuit(comp.circuit)}
+def emit_circuit(comp: Compilation) -> Iterator[tuple[str, str]]:
+    yield "circuit.txt", dump_circuit(comp.circuit)
 
 
-def emit_report(comp: Compilation) -> dict[str, str]:
+def emit_report(comp: Compilation) -> Iterator[tuple[str, str]]:
     from denseamc.compiler.report import build_report, render_markdown, report_json
 
     report = build_report(comp.graph, comp.circuit, comp.hardware, warnings=comp.warnings)
-    return {"report.json": report_json(report), "report.md": render_markdown(report)}
+    yield "report.json", report_json(report)
+    yield "report.md", render_markdown(report)
 
 
-def _netlist_files(prefixes: tuple[str, ...]) -> Emitter:
-    def run(comp: Compilation) -> dict[str, str]:
-        return {k: v for k, v in comp.netlists.items() if k.startswith(prefixes)}
-    return run
-
-
-#: Output kinds for `--emit`: name -> (what it writes, how).
-EMITTERS: dict[str, tuple[str, Emitter]] = {
+#: Output kinds for `--emit`: name -> what it writes, and how (None: a netlist kind, written
+#: by one pass of `backends.netlists.iter_netlists` over the paths in NETLIST_PREFIXES).
+EMITTERS: dict[str, tuple[str, Emitter | None]] = {
     "ir": ("the graph IR as text: ir.txt", emit_ir),
     "dynamics": ("the derived ODE as JSON: dynamics.json", emit_dynamics),
     "circuit": ("the circuit IR as text: circuit.txt", emit_circuit),
     "report": ("components, values, latency, energy, area: report.json, report.md", emit_report),
-    "spice": ("the ngspice netlist: spice/", _netlist_files(("spice/", "names.json"))),
-    "veriloga": ("Verilog-A modules with Spectre and VACASK netlists: veriloga/",
-                 _netlist_files(("veriloga/", "names.json"))),
-    "tables": ("conductances to program, one CSV per crossbar: tables/",
-               _netlist_files(("tables/",))),
+    "spice": ("the ngspice netlist: spice/", None),
+    "veriloga": ("Verilog-A modules with Spectre and VACASK netlists: veriloga/", None),
+    "tables": ("conductances to program, one CSV per crossbar: tables/", None),
+}
+NETLIST_PREFIXES = {
+    "spice": ("spice/", "names.json"),
+    "veriloga": ("veriloga/", "names.json"),
+    "tables": ("tables/",),
 }
 
 
-def emit(comp: Compilation, kinds: Sequence[str]) -> dict[str, str]:
-    """Build every requested output file in memory: relative path -> text."""
-    files: dict[str, str] = {}
+def emit(comp: Compilation, kinds: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """Every requested output file, one (relative path, text) at a time."""
     if _wants(comp.dump_after, "lower"):
         _ = comp.circuit  # lowering records its dump
     for kind in kinds:
-        files.update(EMITTERS[kind][1](comp))
+        emitter = EMITTERS[kind][1]
+        if emitter is not None:
+            yield from emitter(comp)
+    prefixes = tuple(sorted({p for k in kinds for p in NETLIST_PREFIXES.get(k, ())}))
+    if prefixes:
+        from denseamc.backends.netlists import iter_netlists
+
+        yield from iter_netlists(comp.circuit, prefixes=prefixes)
     for stage, text in comp.dumps.items():
-        files[f"ir.after-{stage}.txt"] = text
-    return files
+        yield f"ir.after-{stage}.txt", text

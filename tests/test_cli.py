@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,11 +81,11 @@ def test_user_error_exits_2_with_location_and_leaves_existing_output(
 
 def test_failure_while_emitting_leaves_nothing(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    def explode(comp: pipeline.Compilation) -> dict[str, str]:
+    def explode(comp: pipeline.Compilation) -> Iterator[tuple[str, str]]:
+        yield "report.json", "{}"
         raise RuntimeError("emitter bug")
     monkeypatch.setitem(pipeline.EMITTERS, "report", ("boom", explode))
-    out = tmp_path / "out"
-    assert main([str(XOR), "-o", str(out)]) == EXIT_INTERNAL
+    assert main([str(XOR), "-o", str(tmp_path / "new" / "out")]) == EXIT_INTERNAL
     assert list(tmp_path.iterdir()) == []
 
 
