@@ -239,7 +239,8 @@ class _Layer:
     bias: Array | None  # (n,) or (B, n), already divided by tau (dynamic) or not (adiabatic)
     clamp_idx: Array  # int indices
     clamp_val: Array | None  # (B, len(clamp_idx))
-    sl: slice = field(default_factory=lambda: slice(0, 0))  # columns in the flat state (dynamic layers)
+    # columns in the flat state (dynamic layers)
+    sl: slice = field(default_factory=lambda: slice(0, 0))
     self_driven: bool = False
 
 
@@ -358,6 +359,7 @@ class _System:
         self.adiabatic_states: dict[int, Array] = {
             lay.index: np.zeros((B, lay.size)) for lay in self.layers if lay.adiabatic}
         self.nfev = 0
+        self._actbuf: dict[int, Array] = {}
 
     # -- structure -----------------------------------------------------------------------------
     def _adiabatic_order(self) -> list[list[_Layer]]:
@@ -449,10 +451,14 @@ class _System:
                     "give one of them a positive tau, or weaken the coupling between them "
                     "(the iteration converges when it is a contraction)"))
 
-    @staticmethod
-    def _act(lay: _Layer, x: Array) -> Array:
+    def _act(self, lay: _Layer, x: Array) -> Array:
+        """g(x) of a dynamic layer. A softmax is computed in a buffer of the layer's, so the
+        result is only valid until the next evaluation (callers consume it at once)."""
         if lay.lag.kind == "softmax":  # same formula as Lagrangian.activation, in place
-            z = x * lay.lag.param
+            z = self._actbuf.get(lay.index)
+            if z is None or z.shape != x.shape:
+                z = self._actbuf[lay.index] = np.empty(x.shape)
+            np.multiply(x, lay.lag.param, out=z)
             z -= z.max(axis=-1, keepdims=True)
             np.exp(z, out=z)
             z /= z.sum(axis=-1, keepdims=True)
@@ -461,22 +467,31 @@ class _System:
 
     def activations(self, u: Array) -> list[Array | None]:
         """Activations of every layer for flat dynamic state u (adiabatic layers solved)."""
+        return self.activations_parts([u[:, lay.sl] for lay in self.dynamic])
+
+    def activations_parts(self, parts: Sequence[Array]) -> list[Array | None]:
+        """Activations of every layer; parts[i] is the state (B, n_i) of dynamic layer i."""
         acts: list[Array | None] = [None] * len(self.layers)
-        for lay in self.dynamic:
-            acts[lay.index] = self._act(lay, u[:, lay.sl])
+        for lay, x in zip(self.dynamic, parts, strict=True):
+            acts[lay.index] = self._act(lay, x)
         if self.adiabatic_order:
             self._solve_adiabatic(acts)
         return acts
 
     def nonlinear(self, u: Array, out: Array) -> Array:
         """N(u) = (drives + bias) / tau per dynamic layer, 0 on clamped neurons, into `out`."""
-        self.nfev += 1
-        acts = self.activations(u)
-        for lay in self.dynamic:
-            self._target(lay, acts, out[:, lay.sl])
-        if self.has_clamp:
-            out *= self.free_f
+        self.nonlinear_parts([u[:, lay.sl] for lay in self.dynamic],
+                             [out[:, lay.sl] for lay in self.dynamic])
         return out
+
+    def nonlinear_parts(self, parts: Sequence[Array], outs: Sequence[Array]) -> None:
+        """N per dynamic layer from per-layer states parts[i] (B, n_i) into outs[i]."""
+        self.nfev += 1
+        acts = self.activations_parts(parts)
+        for lay, o in zip(self.dynamic, outs, strict=True):
+            self._target(lay, acts, o)
+            if lay.clamp_idx.size:
+                o[:, lay.clamp_idx] = 0.0
 
     def target(self, lay: _Layer, u: Array) -> Array:
         acts = self.activations(u)
@@ -534,23 +549,26 @@ class _Recorder:
     def __init__(self, sys: _System) -> None:
         self.sys = sys
         self.step_t: list[float] = []
-        self.step_u: list[Array] = []
+        self.step_u: list[list[Array]] = []
         self.step_adi: list[dict[int, Array]] = []
 
-    def step(self, t: float, u: Array, adi_fresh: bool) -> None:
-        """Record the accepted state u at t (adiabatic states are current iff adi_fresh)."""
+    def step(self, t: float, u: Array | list[Array], adi_fresh: bool) -> None:
+        """Record the accepted state at t: a flat u (B, n) or a list of per-dynamic-layer
+        states (adiabatic states are current iff adi_fresh)."""
+        parts = [u[:, lay.sl] for lay in self.sys.dynamic] if isinstance(u, np.ndarray) else u
         if not adi_fresh and self.sys.adiabatic_order:
-            self.sys.activations(u)
+            self.sys.activations_parts(parts)
         self.step_t.append(t)
-        # u and the adiabatic arrays are never modified in place after a step, so keep references
-        self.step_u.append(u)
+        # the states and the adiabatic arrays are never modified in place after a step, so
+        # keep references
+        self.step_u.append(parts)
         self.step_adi.append(dict(self.sys.adiabatic_states))
 
     def states_at(self, k: int) -> dict[str, Array]:
-        u = self.step_u[k]
+        parts = iter(self.step_u[k])
         out: dict[str, Array] = {}
         for lay in self.sys.layers:
-            out[lay.name] = (self.step_adi[k][lay.index] if lay.adiabatic else u[:, lay.sl])
+            out[lay.name] = (self.step_adi[k][lay.index] if lay.adiabatic else next(parts))
         return out
 
 
@@ -660,8 +678,9 @@ class _ETD35:
         unew, err = self.step(u, h, True)
         return unew, _norm_err(err, u, unew, rtol, atol), self.order
 
-    def accept(self, u: Array, t: float) -> None:
+    def accept(self, u: Array, t: float) -> Array:
         self.sys.nonlinear(u, self.N[0])
+        return u
 
     def step(self, u: Array, h: float, n1_ready: bool) -> tuple[Array, Array]:
         """One step from u (N1 = N(u) already in self.N[0] if n1_ready): (u_new, error)."""
@@ -711,14 +730,16 @@ _MAX_MOMENTS = 8
 # _INV_FACT_HANKEL[k, i] = (k)! / (i + k + 1)!: mu_k = k! phi_{k+1}(z) = sum_i z^i k! / (i + k + 1)!
 _INV_FACT_HANKEL = np.array([[math.factorial(k) / math.factorial(i + k + 1)
                               for i in range(_TAYLOR_TERMS)] for k in range(_MAX_MOMENTS)])
-_POW = np.arange(_TAYLOR_TERMS, dtype=np.float64)
 
 
 def _phi_moments(z: float, m: int) -> Array:
     """mu_j = int_0^1 exp(z (1 - s)) s^j ds = j! phi_{j+1}(z), for j = 0..m-1 (m <= 8)."""
     if abs(z) < 6.0:
         # Taylor series (64 terms: full precision for |z| < 6, at most 2 digits of cancellation)
-        return _INV_FACT_HANKEL[:m] @ np.power(z, _POW)
+        zp = np.full(_TAYLOR_TERMS, z)
+        zp[0] = 1.0
+        np.multiply.accumulate(zp, out=zp)  # z^i (faster than np.power)
+        return _INV_FACT_HANKEL[:m] @ zp
     # recurrence phi_{k+1} = (phi_k - 1/k!) / z: no cancellation for |z| >= 6
     phi = math.exp(z)
     out = np.empty(m)
@@ -763,90 +784,133 @@ class _ExpAdams:
         self.slot_t = np.zeros(self.qmax)
         self.filled = 0
         self.next_slot = 0
-        self.npred = np.empty((B, sys.n))
-        self.nbuf = np.empty((B, sys.n))
-        self.up = np.empty((B, sys.n))  # predictor, then the error estimate
+        # per layer: predictor (row 0) and corrector (row 1) of the step being attempted
+        self.pc = [np.empty((2, B, lay.size)) for lay in self.layers]
+        self.npred = [np.empty((B, lay.size)) for lay in self.layers]  # N at the predictor
+        self.tmp = [np.empty((B, lay.size)) for lay in self.layers]
+        self.sq = np.empty(B)
+        self._nodes = np.empty(self.qmax + 1)
+        self._vt = np.ones((self.qmax + 1, self.qmax + 1))
+        self._pool = np.empty((0, 0))
+        self._pool_left = 0
+        self.state: list[Array] = []  # the accepted state, per layer (what hist[i][0] holds)
 
-    def _store(self, n: Array, t: float, u: Array) -> None:
+    def _advance(self, t: float) -> int:
+        """Claim the next ring slot for N at time t; returns its history row."""
         k = self.next_slot
-        for lay, h in zip(self.layers, self.hist, strict=True):
-            h[k + 1] = n[:, lay.sl]
-            h[0] = u[:, lay.sl]
         self.slot_t[k] = t
         self.next_slot = (k + 1) % self.qmax
         self.filled = min(self.filled + 1, self.qmax)
+        return k + 1
 
     def start(self, u: Array) -> Array:
         n0 = self.sys.nonlinear(u, np.empty_like(u))
         self.filled = 0
         self.next_slot = 0
-        self._store(n0, 0.0, u)
+        row = self._advance(0.0)
+        self.state = [u[:, lay.sl].copy() for lay in self.layers]
+        for lay, hi, x in zip(self.layers, self.hist, self.state, strict=True):
+            hi[0] = x
+            hi[row] = n0[:, lay.sl]
         return n0
 
-    def _weights(self, nodes: Array, h: float, mus: Array) -> Array:
-        """(layers, len(nodes)) weights: h * V^-T mu(h L) per layer."""
-        q = len(nodes)
-        V = np.vander(nodes, q, increasing=True)  # V[m, j] = nodes[m]^j
-        return h * np.linalg.solve(V.T, mus[:, :q].T).T
+    def _weights(self, t: float, h: float, q: int) -> tuple[Array, Array]:
+        """Predictor weights (G, q) and corrector weights (G, q + 1, new point last):
+        h * V^-T mu(h L) per layer, for the nodes (slot times - t) / h."""
+        m = q + 1
+        nodes = self._nodes[:m]
+        np.subtract(self.slot_t[:q], t, out=nodes[:q])
+        nodes[:q] /= h
+        nodes[q] = 1.0
+        # one solve for both: block diagonal [V_p^T (q x q) padded with a unit row and column,
+        # V_c^T]; V_p^T is the leading block of V_c^T (the predictor's nodes come first)
+        vt = self._vt[:m, :m]  # vt[j, k] = nodes[k]^j
+        for j in range(1, m):
+            np.multiply(vt[j - 1], nodes, out=vt[j])
+        A = np.zeros((2 * m, 2 * m))
+        A[:q, :q] = vt[:q, :q]
+        A[q, q] = 1.0
+        A[m:, m:] = vt
+        rhs = np.zeros((2 * m, len(self.rates)))
+        for i, r in enumerate(self.rates):
+            mu = _phi_moments(h * r, m)
+            rhs[:q, i] = mu[:q]
+            rhs[m:, i] = mu
+        w = np.linalg.solve(A, rhs)
+        w *= h
+        return w[:q].T, w[m:].T
 
-    def attempt(self, u: Array, t: float, h: float, rtol: float, atol: float
-                ) -> tuple[Array, float, int]:
-        """One PECE step of size h: (corrected state, scaled error norm, order of the estimate).
-
-        Works layer by layer on contiguous (B, n_layer) temporaries, so that the combination,
-        the error and its norm are computed while the data are in cache.
-        """
+    def attempt(self, u: Any, t: float, h: float, rtol: float, atol: float
+                ) -> tuple[list[Array], float, int]:
+        """One PECE step of size h from the stored state (u is not used): (corrected state per
+        layer, in buffers valid until the next attempt; scaled error norm; order of the
+        estimate). Works layer by layer on contiguous (B, n_layer) arrays."""
         q = self.filled
-        nodes = (self.slot_t[:q] - t) / h  # slots 0..q-1 are history rows 1..q
-        mus = np.array([_phi_moments(h * r, q + 1) for r in self.rates])  # (G, q + 1)
-        wp = self._weights(nodes, h, mus)  # (G, q)
-        wc = self._weights(np.append(nodes, 1.0), h, mus)  # (G, q + 1), new point last
+        wp, wc = self._weights(t, h, q)
         ez = np.exp(h * self.rates)
-        up = self.up
-        preds = []
-        corrs = []
+        coef = np.empty((2, q + 1))
         for i, lay in enumerate(self.layers):
-            ul = u[:, lay.sl]
             # predictor and all but the new point of the corrector in one pass over [u, history]
-            coef = np.empty((2, q + 1))
             coef[:, 0] = ez[i]
             coef[0, 1:] = wp[i]
             coef[1, 1:] = wc[i, :q]
-            both = (coef @ self.hist[i][:q + 1].reshape(q + 1, -1)).reshape((2,) + ul.shape)
-            upl, ucl = both[0], both[1]
+            pc = self.pc[i]
+            np.matmul(coef, self.hist[i][:q + 1].reshape(q + 1, -1), out=pc.reshape(2, -1))
             if lay.clamp_idx.size:
-                upl[:, lay.clamp_idx] = ul[:, lay.clamp_idx]
-            up[:, lay.sl] = upl
-            preds.append(upl)
-            corrs.append(ucl)
-        npred = self.sys.nonlinear(up, self.npred)
-        uc = np.empty_like(u)
-        sq = np.zeros(u.shape[0])
+                pc[0][:, lay.clamp_idx] = self.state[i][:, lay.clamp_idx]
+        self.sys.nonlinear_parts([pc[0] for pc in self.pc], self.npred)
+        sq = self.sq
+        sq[...] = 0.0
         for i, lay in enumerate(self.layers):
-            ul = u[:, lay.sl]
-            ucl = corrs[i]
-            ucl += wc[i, q] * npred[:, lay.sl]
+            pc, tmp = self.pc[i], self.tmp[i]
+            up, uc = pc[0], pc[1]
+            np.multiply(self.npred[i], wc[i, q], out=tmp)
+            uc += tmp
             if lay.clamp_idx.size:
-                ucl[:, lay.clamp_idx] = ul[:, lay.clamp_idx]
-            uc[:, lay.sl] = ucl
+                uc[:, lay.clamp_idx] = self.state[i][:, lay.clamp_idx]
             # error: (corrector - predictor) / (1 + h/tau), scaled by atol + rtol |new|
-            r = preds[i]
-            np.subtract(ucl, r, out=r)
-            scale = np.abs(ucl)
-            scale *= rtol * (1.0 + h * abs(self.rates[i]))
-            scale += atol * (1.0 + h * abs(self.rates[i]))
-            r /= scale
-            sq += np.einsum("bi,bi->b", r, r)
-        en = math.sqrt(float(sq.max()) / max(1, u.shape[1])) if sq.size else 0.0
-        return uc, en, q
+            np.subtract(up, uc, out=up)
+            f = 1.0 + h * abs(self.rates[i])
+            np.abs(uc, out=tmp)
+            tmp *= rtol * f
+            tmp += atol * f
+            up /= tmp
+            sq += np.einsum("bi,bi->b", up, up)
+        en = math.sqrt(float(sq.max()) / max(1, self.sys.n)) if sq.size else 0.0
+        return [pc[1] for pc in self.pc], en, q
 
-    def accept(self, u: Array, t: float) -> None:
+    def _fresh(self) -> list[Array]:
+        """New per-layer state arrays, carved from blocks of several states: one block of at
+        least 4 MB instead of one allocation (and page faults) per accepted state; numpy
+        backs such blocks with huge pages where the kernel allows."""
+        if self._pool_left == 0:
+            per = self.sys.batch * self.sys.n
+            k = min(256, max(8, (4 << 20) // max(1, 8 * per) + 1))
+            self._pool = np.empty((k, per))
+            self._pool_left = k
+        block = self._pool[len(self._pool) - self._pool_left]
+        self._pool_left -= 1
+        B = self.sys.batch
+        return [block[B * lay.sl.start:B * lay.sl.stop].reshape(B, lay.size)
+                for lay in self.layers]
+
+    def accept(self, unew: list[Array], t: float) -> list[Array]:
+        """Make unew (from `attempt`) the current state at t; returns it as new arrays (which
+        are never modified afterwards)."""
+        self.state = self._fresh()
+        for x, y in zip(self.state, unew, strict=True):
+            np.copyto(x, y)
+        row = self._advance(t)
+        for hi, x in zip(self.hist, self.state, strict=True):
+            hi[0] = x
         if self.pec:  # keep N at the predicted point: one evaluation per step
             if self.sys.adiabatic_order:
-                self.sys.activations(u)  # the recorder wants the adiabatic states at u
-            self._store(self.npred, t, u)
+                self.sys.activations_parts(self.state)  # the recorder wants them at unew
+            for hi, n in zip(self.hist, self.npred, strict=True):
+                hi[row] = n
         else:
-            self._store(self.sys.nonlinear(u, self.nbuf), t, u)
+            self.sys.nonlinear_parts(self.state, [hi[row] for hi in self.hist])
+        return self.state
 
 
 def _integrate(
@@ -927,11 +991,10 @@ def _integrate(
         if en <= 1.0:
             stats["steps"] += 1
             t = target if landing else t + h_try
-            u = unew
             if landing:
                 si = min(si + 1, len(stop_list) - 1)
             # N(u_new) for the next step; it also solves the adiabatic layers at u_new
-            stepper.accept(u, t)
+            u = stepper.accept(unew, t)
             rec.step(t, u, adi_fresh=True)
             fac = 5.0 if en == 0.0 else min(5.0, max(0.2, 0.9 * en ** expo))
             if rejected_last:
@@ -952,11 +1015,14 @@ def _integrate(
         if stats["steps"] + stats["rejected"] > _MAX_STEPS:
             raise DenseAMCError(error(f"the simulation needed more than {_MAX_STEPS} steps"))
     _check_finite(sys, u, t)
+    if not isinstance(u, np.ndarray):
+        u = np.concatenate(u, axis=1)
     return u, stats
 
 
-def _check_finite(sys: _System, u: Array, t: float) -> None:
-    if not np.all(np.isfinite(u)):
+def _check_finite(sys: _System, u: Array | list[Array], t: float) -> None:
+    parts = [u] if isinstance(u, np.ndarray) else u
+    if not all(np.all(np.isfinite(x)) for x in parts):
         raise DenseAMCError(error(
             f"the state became non-finite by t = {t:.6g}: the energy is probably unbounded "
             "below (see the compiler's boundedness warnings), so the trajectory diverges"))
@@ -1001,7 +1067,7 @@ def simulate(
             raise ValueError(f"record times must lie in [0, t_end = {t_end}]")
     rec = _Recorder(sys)
     stops = rtimes if rtimes is not None else np.zeros(0)
-    u, stats = _integrate(sys, u0, t_end, method=method, rtol=rtol, atol=atol, dt=dt,
+    _, stats = _integrate(sys, u0, t_end, method=method, rtol=rtol, atol=atol, dt=dt,
                           rec=rec, stops=stops)
     stats["fevals"] = sys.nfev
     states = rec.states_at(len(rec.step_t) - 1)
