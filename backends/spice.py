@@ -80,6 +80,10 @@ SWITCH_ROFF = 1e12
 TRAN_POINTS = 1000
 TRAN_MAX_STEP_FRACTION = 1.0 / 200
 SOFTMAX_SMIN = 1e-9
+#: Above this many crossbar devices the energy probe (one B-source term per device pair) is
+#: left out: a B-source of millions of terms costs ngspice more than the rest of the circuit,
+#: and `check --backend spice` evaluates E from the saved node voltages in numpy anyway.
+ENERGY_PROBE_MAX_DEVICES = 20_000
 _TERMS_PER_LINE = 6
 
 
@@ -140,7 +144,9 @@ class SpiceEmitter(NetlistEmitter):
                  namer: Namer | None = None, loc_comments: bool = True,
                  energy_probe: bool = True) -> None:
         super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments)
-        self.energy_probe = energy_probe
+        devices = circuit.counts()["conductance_devices"]
+        self.probe_omitted = energy_probe and devices > ENERGY_PROBE_MAX_DEVICES
+        self.energy_probe = energy_probe and not self.probe_omitted
         self.ics: list[tuple[str, float]] = []
 
     # -- entry points -----------------------------------------------------------------------------
@@ -159,6 +165,9 @@ class SpiceEmitter(NetlistEmitter):
         self.write_voltage_sources()
         if self.energy_probe:
             self.write_energy_probe()
+        elif self.probe_omitted:
+            self.section(f"no energy probe: more than {ENERGY_PROBE_MAX_DEVICES} crossbar "
+                         "devices (denseamc computes E from the saved voltages instead)")
         self.write_initial_conditions()
         self.write_saves()
         self.write_analysis()

@@ -29,6 +29,7 @@ def write_output_dir(out_dir: Path, files: Iterable[tuple[str, str | bytes]]) ->
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; an output dir is not
     except OSError as exc:
         raise DenseAMCError(Diagnostic(Severity.ERROR, f"cannot create the output directory: "
                                        f"{exc.strerror}", file=str(out_dir))) from None
@@ -57,6 +58,12 @@ def write_output_dir(out_dir: Path, files: Iterable[tuple[str, str | bytes]]) ->
         _discard(tmp, created)
         raise
     return written
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _first_missing(path: Path) -> Path | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -147,3 +149,11 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert run.returncode == EXIT_USER
     assert run.stderr.startswith(f"{tmp_path / 'bad.dam'}:")
+
+
+def test_output_directory_has_ordinary_permissions(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main([str(XOR), "-o", str(out), "--emit", "ir"]) == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~mask
