@@ -41,7 +41,8 @@ per layer by (1 + h/tau) (a fast neuron's own local error is forgotten within it
 slaved to the slow ones), scaled per neuron by atol + rtol * |x_n+1|, combined as an RMS over a
 batch element's neurons; the step is accepted when the largest of these over the batch is <= 1
 (batch-wide steps; each element's result stays within tolerance of its own solo run). Step size
-update h *= clip(0.9 * err^(-1/(q+1)), 0.2, 5) (0.1 on rejection). Defaults rtol = 1e-6,
+update (PI control) h *= clip(0.9 err^(-0.7/(q+1)) (err_prev/err)^(0.4/(q+1)), 0.2, 5) after an
+accepted step, h *= max(0.9 err^(-1/(q+1)), 0.1) after a rejected one. Defaults rtol = 1e-6,
 atol = 1e-9; the global error on the test models is about 0.05-0.3 x rtol (the estimate is
 that of the order-q predictor, the accepted value has order q + 1).
 
@@ -90,6 +91,14 @@ Array = NDArray[np.float64]
 _FP_MAXITER = 500  # fixed-point sweeps for cyclic adiabatic layers
 _FP_TOL = 1e-12  # relative change at which the fixed point counts as converged
 _MAX_STEPS = 1_000_000
+# step-size control: h *= clip(SAFETY en^(-K_I/(q+1)) (en_prev/en)^(K_P/(q+1)), 0.2, FAC_MAX) on
+# acceptance (a PI controller: the proportional term follows a steadily growing step, where the
+# integral term alone lags and settles at en ~ 0.2 instead of ~0.5), SAFETY en^(-1/(q+1)) >= 0.1
+# on rejection
+_SAFETY = 0.9
+_K_I = 0.7
+_K_P = 0.4
+_FAC_MAX = 5.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -978,6 +987,7 @@ def _integrate(
     h = 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * max(1.0, t_end)
     h = min(max(h, 1e-9 * t_end), t_end)
     rejected_last = False
+    en_prev = None
     while t < t_end:
         target = stop_list[si]
         h_try = min(h, target - t)
@@ -996,7 +1006,14 @@ def _integrate(
             # N(u_new) for the next step; it also solves the adiabatic layers at u_new
             u = stepper.accept(unew, t)
             rec.step(t, u, adi_fresh=True)
-            fac = 5.0 if en == 0.0 else min(5.0, max(0.2, 0.9 * en ** expo))
+            if en == 0.0:
+                fac = _FAC_MAX
+            else:
+                fac = _SAFETY * en ** (expo * _K_I)
+                if en_prev is not None:
+                    fac *= (en_prev / en) ** (-expo * _K_P)
+                fac = min(_FAC_MAX, max(0.2, fac))
+            en_prev = max(en, 1e-10)
             if rejected_last:
                 fac = min(fac, 1.0)
             # a step shortened to land on a stop must not shrink the proposal for the next one
@@ -1004,7 +1021,7 @@ def _integrate(
             rejected_last = False
         else:
             stats["rejected"] += 1
-            fac = max(0.1, 0.9 * en ** expo) if np.isfinite(en) else 0.1
+            fac = max(0.1, _SAFETY * en ** expo) if np.isfinite(en) else 0.1
             h = h_try * fac
             rejected_last = True
             if h < 1e-14 * max(1.0, t):
