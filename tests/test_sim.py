@@ -341,6 +341,22 @@ def test_settle_time_of_a_linear_decay() -> None:
     assert abs(res.settle_time[0] - expect) < 0.05, (res.settle_time, expect)
 
 
+def test_recorded_times_between_steps_are_accurate() -> None:
+    # the adaptive method records by dense output (it does not land on the times); the fixed
+    # step ETD(3,5) lands on them, fifth order at dt = 1e-3: a reference to ~1e-12
+    g = hopfield(5, 7, beta=2.0, tau_v=1.0, tau_h=0.05)
+    cue = np.random.default_rng(3).normal(size=(2, 5))
+    times = np.array([0.0, 0.0013, 0.03, 0.031, 0.3, 0.77, 1.0])
+    res = simulate(g, {"cue": cue}, rtol=1e-9, atol=1e-12, record=times)
+    ref = simulate(g, {"cue": cue}, method="fixed", dt=1e-3, record=times)
+    np.testing.assert_allclose(res.times, times)
+    for name in ("v", "h"):
+        np.testing.assert_allclose(res.trajectories[name], ref.trajectories[name], atol=1e-8)
+    # recording does not change the integration
+    plain = simulate(g, {"cue": cue}, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(plain.states["v"], res.states["v"])
+
+
 def test_record_every_step_and_energy_function() -> None:
     g = hopfield(5, 7, beta=2.0, tau_v=1.0, tau_h=0.1)
     cue = np.random.default_rng(0).normal(size=(2, 5))
