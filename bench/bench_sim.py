@@ -145,21 +145,22 @@ def main() -> None:
     repeat = 3 if args.quick else args.repeat
     print(f"recall of {BATCH} cues, N_v = {N_V} (identity, tau_v = {TAU_V}), N_h = {N_H} "
           f"(softmax, beta = {BETA}), t_end = {T_END}; best of {repeat}")
-    head = (f"{'tau_h':>6} {'solver':<26} {'rtol':>7} {'atol':>7} {'fevals':>7} {'max err':>9} "
-            f"{'CPU [ms]':>10} {'speed-up':>9}")
+    head = (f"{'tau_h':>6} {'solver':<26} {'rtol':>7} {'atol':>7} {'fevals':>7} {'steps':>6} "
+            f"{'max err':>9} {'CPU [ms]':>10} {'speed-up':>9}")
     print(head)
     print("-" * len(head))
     for tau_h in taus:
         rows = bench(tau_h, repeat)
         r0 = rows[0]
         print(f"{tau_h:>6g} {'scipy solve_ivp RK45':<26} {1e-6:>7.0e} {1e-9:>7.0e} "
-              f"{r0['sp_nfev']:>7d} "
+              f"{r0['sp_nfev']:>7d} {'~' + str((r0['sp_nfev'] - 2) // 6):>6} "
               f"{r0['sp_err']:>9.1e} {1e3 * r0['t_sp']:>10.1f} {'1.0x':>9}")
         for r in rows:
             label = "denseamc sim (equal acc.)" if r is r0 and len(rows) > 1 else \
                 "denseamc sim (default)"
             print(f"{tau_h:>6g} {label:<26} {r['rtol']:>7.0e} {r['atol']:>7.0e} {r['fevals']:>7d} "
-                  f"{r['err']:>9.1e} {1e3 * r['t']:>10.1f} {r['t_sp'] / r['t']:>8.1f}x")
+                  f"{r['steps']:>6d} {r['err']:>9.1e} {1e3 * r['t']:>10.1f} "
+                  f"{r['t_sp'] / r['t']:>8.1f}x")
         print(f"{'':>6} (recall {r0['recall']:.0%}, median settle time {r0['settle']:.2f} tau_v; "
               f"speed-up = scipy time / our time, timed back to back)")
 
