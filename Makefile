@@ -24,5 +24,5 @@ test: test-deps
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) -m pip install --quiet -e '.[sim]'
+	$(PY) -m pip install --quiet -e '.[sim,plot]'
 	$(PY) bench/run_all.py
