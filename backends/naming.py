@@ -121,10 +121,6 @@ class Namer:
             raise InternalCompilerError(f"bad element prefix {prefix!r}")
         return self._get(f"inst:{prefix}", ir_name, legalise(f"{prefix}_{ir_name}"))
 
-    def has_net(self, ir_net: str) -> bool:
-        """True if `net(ir_net)` would return an identifier already registered (or ground)."""
-        return ir_net == "0" or ("net", ir_net) in self._map
-
     def inst_many(self, prefix: str, ir_names: list[str]) -> list[str]:
         """`[inst(prefix, n) for n in ir_names]`, registered in that order, with less overhead."""
         if not re.fullmatch(r"[a-z][a-z0-9]{0,3}", prefix):

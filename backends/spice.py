@@ -108,25 +108,22 @@ def saved_nets(circuit: CircuitIR) -> list[str]:
 
 def crossbar_elements(
     namer: Namer, xb: Crossbar
-) -> tuple[list[str], list[str], list[str], list[str]] | None:
+) -> tuple[list[str], list[str], list[str], list[str]]:
     """(instance, row net, column net, ohms) of every device of `xb`, row-major, vectorised.
 
-    The same names and numbers as the element-by-element loop of the emitters (instance names
-    registered with `namer` in the same order). None when a row or column net is not registered
-    yet (its registration order would change) or a resistance is not finite: the caller then
-    takes the loop.
+    Every printer formats these in its own syntax. Nets are registered with `namer` rows first,
+    then columns, then the device instances, in that order.
     """
-    if not all(namer.has_net(n) for n in (*xb.row_nets, *xb.col_nets)):
-        return None
     g = np.asarray(xb.conductance, dtype=np.float64)
     rr, cc = np.nonzero(g > 0)
     ohms = 1.0 / g[rr, cc]
     if not np.isfinite(ohms).all():
-        return None
+        raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
     rows = [namer.net(n) for n in xb.row_nets]
     cols = [namer.net(n) for n in xb.col_nets]
     r_list, c_list = rr.tolist(), cc.tolist()
-    insts = namer.inst_many("r", [f"{xb.name}_{r}_{c}" for r, c in zip(r_list, c_list, strict=True)])
+    insts = namer.inst_many(
+        "r", [f"{xb.name}_{r}_{c}" for r, c in zip(r_list, c_list, strict=True)])
     return (insts, [rows[r] for r in r_list], [cols[c] for c in c_list], nums(ohms))
 
 
@@ -310,16 +307,8 @@ class SpiceEmitter(NetlistEmitter):
             self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
                          f"{xb.devices} devices, polarity {xb.polarity}")
             self.located(xb.loc)
-            fast = crossbar_elements(self.namer, xb)
-            if fast is not None:
-                self.lines += [f"{i} {a} {b} {r}" for i, a, b, r in zip(*fast, strict=True)]
-                continue
-            for r in range(rows):
-                for c in range(cols):
-                    g = float(xb.conductance[r, c])
-                    if g > 0:
-                        self.add(self.inst("r", f"{xb.name}_{r}_{c}"), self.net(xb.row_nets[r]),
-                                 self.net(xb.col_nets[c]), num(1.0 / g))
+            devices = crossbar_elements(self.namer, xb)
+            self.lines += [f"{i} {a} {b} {r}" for i, a, b, r in zip(*devices, strict=True)]
 
     def write_selected_crossbars(self) -> None:
         if not self.circuit.selected_crossbars:

@@ -187,18 +187,9 @@ class _TopLevel(NetlistEmitter):
             self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
                          f"{xb.devices} devices, polarity {xb.polarity}")
             self.located(xb.loc)
-            fast = crossbar_elements(self.namer, xb)
-            if fast is not None:
-                self.lines += [f"{i} ({a} {b}) resistor r={r}"
-                               for i, a, b, r in zip(*fast, strict=True)]
-                continue
-            for r in range(rows):
-                for c in range(cols):
-                    g = float(xb.conductance[r, c])
-                    if g > 0:
-                        self.instance("r", f"{xb.name}_{r}_{c}",
-                                      [self.net(xb.row_nets[r]), self.net(xb.col_nets[c])],
-                                      "resistor", r=num(1.0 / g))
+            devices = crossbar_elements(self.namer, xb)
+            self.lines += [f"{i} ({a} {b}) resistor r={r}"
+                           for i, a, b, r in zip(*devices, strict=True)]
 
     def write_selected_crossbars(self) -> None:
         if not self.circuit.selected_crossbars:
