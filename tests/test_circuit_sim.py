@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).parent))
 from circuitgen import (
     hamming_graph,
     parity_like_graph,
@@ -23,6 +18,8 @@ from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.compiler.lowering import lower
 from denseamc.ir import ModelGraph
 from denseamc.ir.hardware import resolve_hardware
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: agreement with the model backend at readout, in units of v_unit (= model units)

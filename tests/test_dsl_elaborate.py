@@ -15,10 +15,10 @@ from denseamc.ir import (
     LegendreTerm,
     ModelGraph,
 )
+from spec import spec_program
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
-SPEC = Path("/work/shared/spec/language.md")
 
 HEAD = """model m
 layer v[3]: identity tau=0.1
@@ -37,15 +37,6 @@ def errors(text: str, base_dir: Path | None = None) -> list[str]:
     return [d.message for d in info.value.diagnostics]
 
 
-def spec_program(section: str) -> str:
-    text = SPEC.read_text(encoding="utf-8")
-    start = text.index("\n\n", text.index(f"### {section}")) + 2
-    lines = []
-    for line in text[start:].split("\n"):
-        if line and not line.startswith("    "):
-            break
-        lines.append(line[4:])
-    return "\n".join(lines).rstrip() + "\n"
 
 
 # -- the normative programs ----------------------------------------------------------------------

@@ -8,21 +8,11 @@ import pytest
 from denseamc.dsl import ast, parse
 from denseamc.dsl.parser import MAX_NESTING, parse_number
 from denseamc.ir import DenseAMCError
+from spec import spec_program
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = Path("/work/shared/spec/language.md")
 
 
-def spec_program(section: str) -> str:
-    """The text of a normative program, copied from the spec's indented block."""
-    text = SPEC.read_text(encoding="utf-8")
-    start = text.index("\n\n", text.index(f"### {section}")) + 2
-    lines = []
-    for line in text[start:].split("\n"):
-        if line and not line.startswith("    "):
-            break
-        lines.append(line[4:])
-    return "\n".join(lines).rstrip() + "\n"
 
 
 def only_error(text: str) -> str:

@@ -17,21 +17,12 @@ from denseamc.dsl import elaborate, load_model, parse
 from denseamc.ir import DenseAMCError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from spec import spec_program
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = Path("/work/shared/spec/language.md")
 FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
 
-def spec_program(section: str) -> str:
-    text = SPEC.read_text(encoding="utf-8")
-    start = text.index("\n\n", text.index(f"### {section}")) + 2
-    lines = []
-    for line in text[start:].split("\n"):
-        if line and not line.startswith("    "):
-            break
-        lines.append(line[4:])
-    return "\n".join(lines).rstrip() + "\n"
 
 
 PROGRAMS = [spec_program("5.1"), spec_program("5.2"), spec_program("5.3")]

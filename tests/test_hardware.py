@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from circuitgen import at, parity_like_graph, random_inputs, xor_graph
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.compiler.lowering import lower

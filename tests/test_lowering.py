@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).parent))
 from circuitgen import (
     KINDS,
     parity_like_graph,
@@ -24,6 +18,8 @@ from denseamc.compiler.lowering import lower
 from denseamc.ir import BiasTerm, BilinearTerm, DenseAMCError, ModelGraph
 from denseamc.ir.circuit import loc_short, net, parse_net, read_only, verify
 from denseamc.ir.hardware import resolve_hardware
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 SCHEMES = ("dual_rail", "differential", "nonnegative")
 

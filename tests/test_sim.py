@@ -3,16 +3,8 @@ input/layer semantics, fixed vs adaptive, decoding, energy and judging."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from denseamc.backends.judge import judge
 from denseamc.backends.sim import decode_outputs, energy, simulate
 from denseamc.ir import (
@@ -23,6 +15,8 @@ from denseamc.ir import (
     TestVector,
     frozen_array,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from modelgen import LAGRANGIANS, Spec, build, hopfield, random_model
 
 # --------------------------------------------------------------------------------------------------
