@@ -1,10 +1,10 @@
-"""Golden files: every netlist file emitted for each example, compared in full.
+"""Golden files: every file `denseamc examples/<example>.dam -o OUT` writes, compared in full.
 
-`tests/golden/<example>/` holds exactly what `backends.netlists.emit_netlists` produces for
-`examples/<example>.dam` (provenance comments on): the ngspice netlist, the Verilog-A modules,
-the Spectre and VACASK top levels, the conductance tables and the name map. A mismatch prints a
-unified diff; bless intended changes with `pytest --update-golden` (or DENSEAMC_BLESS=1) and
-review the diff in git.
+`tests/golden/<example>/` holds the graph IR (`ir.txt`), the dynamics (`dynamics.json`), the
+circuit IR (`circuit.txt`), the report (`report.json`, `report.md`), the ngspice netlist, the
+Verilog-A modules, the Spectre and VACASK top levels, the conductance tables and the name map
+(provenance comments on). A mismatch prints a unified diff; bless intended changes with
+`pytest --update-golden` (or DENSEAMC_BLESS=1) and review the diff in git.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 from denseamc.backends.netlists import emit_netlists
+from denseamc.compiler.pipeline import EMITTERS, compile_model, emit
 
 EXAMPLES = ("xor", "hamming74", "parity8")
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 BLESS_HINT = "if the change is intended, re-bless with: pytest tests/test_golden.py --update-golden"
 
 
@@ -28,10 +30,9 @@ def _golden_files(root: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_emitted_files_match_golden(example: str, example_circuit: Callable[[str], object],
-                                    update_golden: bool, golden_dir: Path) -> None:
-    _, circuit = example_circuit(example)  # type: ignore[misc]
-    files = emit_netlists(circuit, loc_comments=True)
+def test_emitted_files_match_golden(example: str, update_golden: bool, golden_dir: Path) -> None:
+    comp = compile_model(EXAMPLES_DIR / f"{example}.dam")
+    files = dict(emit(comp, list(EMITTERS)))
     root = golden_dir / example
     if update_golden:
         for old in root.rglob("*") if root.is_dir() else []:
