@@ -431,13 +431,13 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
 def scan_emitted(files: Mapping[str, str], modules: set[str] | None = None) -> None:
     """Re-scan emitted netlists for forbidden constructs (an emitter bug if any is found).
 
-    The same scan `simrun` applies before running anything: no `.control`, `.include`, `.lib`,
+    The same scan `runners` applies before running anything: no `.control`, `.include`, `.lib`,
     `source`, backquote, `;`, `shell`, `postprocess`, `embed`, ... For Spectre, the only
     `ahdl_include` lines allowed name our own emitted modules.
     """
     import re
 
-    from denseamc.backends.simrun import UnsafeNetlistError, check_netlist
+    from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
 
     if modules is None:
         modules = {p.rsplit("/", 1)[-1] for p in files if p.endswith(".va")}

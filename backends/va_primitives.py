@@ -15,7 +15,7 @@ Sign and unit conventions (shared with the SPICE backend):
   one rail and a negative weight on the other.
 
 Lessons built into the text (measured with openvaf-r osdi_0.5 and VACASK 0.3.4, see
-``tests/test_simrun.py``):
+``tests/test_runners.py``):
 
 * ``V(br) <+ 0.0`` with a literal zero makes openvaf-r collapse the branch into ground, and a
   current probe ``I(br)`` of a collapsed branch then reads 0 without any error.  The virtual ground

@@ -41,7 +41,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from denseamc.backends import simrun  # noqa: E402
+from denseamc.backends import runners  # noqa: E402
 from denseamc.backends.naming import Namer  # noqa: E402
 from denseamc.backends.netlists import stimuli  # noqa: E402
 from denseamc.backends.sim import simulate  # noqa: E402
@@ -114,7 +114,7 @@ def spice_settle(comp: Compilation, cue: np.ndarray, timeout_s: float) -> tuple[
     nets = [f"v({namer.net(f'{lay.name}_x_{i}')})" for lay in circuit.layers
             for i in range(lay.size)]
     t0 = time.perf_counter()
-    res = simrun.run_ngspice(text, timeout_s, expect=nets)
+    res = runners.run_ngspice(text, timeout_s, expect=nets)
     wall = time.perf_counter() - t0
     x = np.stack([res[v] for v in nets], axis=1)
     return settle_time(res.time, x), wall, res.points
@@ -148,7 +148,7 @@ def measure(n: int, spice_timeout: float, do_spice: bool) -> dict:
             try:
                 row["spice"], row["spice_wall"], row["spice_points"] = spice_settle(
                     comp, cue, spice_timeout)
-            except simrun.SimulatorError as e:
+            except runners.SimulatorError as e:
                 print(f"  N = {n}: ngspice did not finish: {str(e).splitlines()[0]}", flush=True)
     return row
 

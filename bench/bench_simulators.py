@@ -3,7 +3,7 @@
 Models: the random Hopfield models of bench_latency.py (identity v[N], softmax h[N], 2 N^2
 weights, tau_unit auto, ideal amplifiers), one cue (batch 1), simulated to the readout time
 (15 model units). Backends, each through its public entry point:
-  ngspice   denseamc.backends.netlist_check.run_spice (emit the netlist, run ngspice, read the
+  ngspice   denseamc.backends.cosim.run_spice (emit the netlist, run ngspice, read the
             raw file, compare nothing): wall time of the call, and ngspice's own run time
   VACASK    run_veriloga (openvaf-r compilation of the modules happens once, before timing)
   circuit   denseamc.backends.circuit_sim.simulate_circuit(ideal=True), numpy, node voltages
@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_latency import hopfield_model  # noqa: E402
 from denseamc.backends.circuit_sim import simulate_circuit  # noqa: E402
-from denseamc.backends.netlist_check import run_spice, run_veriloga  # noqa: E402
+from denseamc.backends.cosim import run_spice, run_veriloga  # noqa: E402
+from denseamc.backends.runners import SimulatorError  # noqa: E402
 from denseamc.backends.sim import simulate  # noqa: E402
-from denseamc.backends.simrun import SimulatorError  # noqa: E402
 
 BACKENDS = ("ngspice", "vacask", "circuit", "model")
 

@@ -1,22 +1,38 @@
-"""`denseamc check` and `denseamc simulate`: run a model's inputs on one backend and judge them.
+"""`denseamc check`: run every test vector of a model on one backend and judge the outputs.
 
-A backend is a function (compilation, inputs) -> decoded outputs, where inputs maps every input
-name to a (batch, size) array and outputs maps every output name to a (batch, size) array. All
-backends are judged by the same `backends.judge.judge`.
+The flow of `run_checks`, top to bottom:
+
+    pick the backend      BACKENDS[name] (the one table of backends)
+    run the test vectors  block_inputs(block) -> backend -> decoded outputs (+ notes, ok)
+    judge                 compiler.verdicts.judge, the same rules for every backend
+    report                CheckReport.lines(), printed by the CLI
+
+A backend is a function (compilation, inputs) -> `BackendRun`, where inputs maps every input
+name to a (batch, size) array and the run's outputs map every output name to a (batch, size)
+array. The netlist backends (spice, veriloga) also co-simulate with the circuit backend and add
+its agreement as notes; a disagreement fails the check even when every vector passes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
+from denseamc.backends.circuit_sim import simulate_circuit
+from denseamc.backends.cosim import NetlistRun, compare_with_circuit, run_spice, run_veriloga
+from denseamc.backends.runners import SimulatorError
+from denseamc.backends.sim import simulate
 from denseamc.compiler.pipeline import Compilation
+from denseamc.compiler.verdicts import BlockVerdict, judge
 from denseamc.ir import DenseAMCError, Diagnostic, Severity, TestBlock
+from denseamc.ir.circuit import CircuitIR
+from numpy.typing import NDArray
 
-Batch = Mapping[str, np.ndarray]
+__all__ = ["BACKENDS", "Backend", "BackendRun", "CheckReport", "block_inputs", "run_checks"]
+
+Array = NDArray[np.float64]
+Batch = Mapping[str, Array]
 
 
 @dataclass
@@ -24,7 +40,7 @@ class BackendRun:
     """Decoded outputs of one batch, plus lines a backend adds to the report (`notes`) and
     whether its own cross-check passed (`ok`; the netlist backends compare with the circuit)."""
 
-    outputs: dict[str, np.ndarray]
+    outputs: dict[str, Array]
     notes: list[str] = field(default_factory=list)
     ok: bool = True
 
@@ -33,54 +49,54 @@ Backend = Callable[[Compilation, Batch], BackendRun]
 
 
 def model_backend(comp: Compilation, inputs: Batch) -> BackendRun:
-    from denseamc.backends.sim import simulate
-
+    """The behavioural simulation of the model's ODE (`backends/sim.py`)."""
     return BackendRun(dict(simulate(comp.graph, inputs).outputs))
 
 
 def circuit_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     """Component-level numpy simulation of the lowered circuit; with non-ideal amplifiers it
     also reports the deviation from the ideal circuit."""
-    from denseamc.backends.circuit_sim import simulate_circuit
-
     result = simulate_circuit(comp.circuit, inputs)
+    deviation = result.deviation
     notes = []
-    if result.deviation:
-        worst = max(result.deviation, key=lambda k: float(result.deviation[k].max()))
+    if deviation:
+        worst = max(deviation, key=lambda k: float(deviation[k].max()))
         notes.append(f"non-ideal amplifiers: largest deviation from the ideal circuit "
-                     f"{float(result.deviation[worst].max()):.3g} (model units) on layer "
+                     f"{float(deviation[worst].max()):.3g} (model units) on layer "
                      f"'{worst}'")
     return BackendRun(dict(result.outputs), notes)
 
 
-def _netlist_backend(kind: str) -> Backend:
-    """spice (ngspice) or veriloga (openvaf-r + VACASK), compared with the circuit backend."""
+def spice_backend(comp: Compilation, inputs: Batch) -> BackendRun:
+    """The SPICE netlist on ngspice, co-simulated with the circuit backend."""
+    return _cosimulated("spice", run_spice, comp, inputs)
 
-    def run(comp: Compilation, inputs: Batch) -> BackendRun:
-        from denseamc.backends.circuit_sim import simulate_circuit
-        from denseamc.backends.netlist_check import compare_with_circuit, run_spice, run_veriloga
-        from denseamc.backends.simrun import SimulatorError
 
-        circuit = comp.circuit
-        try:
-            result = (run_spice if kind == "spice" else run_veriloga)(circuit, inputs)
-        except SimulatorError as exc:  # not installed, failed to converge, timed out
-            raise DenseAMCError(Diagnostic(Severity.ERROR, f"backend {kind}: {exc}")) from None
-        agreement = compare_with_circuit(circuit, result, simulate_circuit(circuit, inputs))
-        return BackendRun(dict(result.outputs), agreement.lines(), agreement.ok)
+def veriloga_backend(comp: Compilation, inputs: Batch) -> BackendRun:
+    """The Verilog-A netlist on openvaf-r + VACASK, co-simulated with the circuit backend."""
+    return _cosimulated("veriloga", run_veriloga, comp, inputs)
 
-    return run
+
+def _cosimulated(name: str, run: Callable[[CircuitIR, Batch], NetlistRun], comp: Compilation,
+                 inputs: Batch) -> BackendRun:
+    circuit = comp.circuit
+    try:
+        result = run(circuit, inputs)
+    except SimulatorError as exc:  # not installed, failed to converge, timed out
+        raise DenseAMCError(Diagnostic(Severity.ERROR, f"backend {name}: {exc}")) from None
+    agreement = compare_with_circuit(circuit, result, simulate_circuit(circuit, inputs))
+    return BackendRun(dict(result.outputs), agreement.lines(), agreement.ok)
 
 
 BACKENDS: dict[str, Backend] = {
     "model": model_backend,
     "circuit": circuit_backend,
-    "spice": _netlist_backend("spice"),
-    "veriloga": _netlist_backend("veriloga"),
+    "spice": spice_backend,
+    "veriloga": veriloga_backend,
 }
 
 
-def block_inputs(block: TestBlock) -> dict[str, np.ndarray]:
+def block_inputs(block: TestBlock) -> dict[str, Array]:
     """Stack a block's vectors into one batch per input name."""
     names = list(block.vectors[0].inputs)
     return {n: np.stack([np.asarray(v.inputs[n], dtype=float) for v in block.vectors])
@@ -89,10 +105,10 @@ def block_inputs(block: TestBlock) -> dict[str, np.ndarray]:
 
 @dataclass
 class CheckReport:
-    """Per-block results of one backend, printable as the CLI's lines."""
+    """Per-block verdicts of one backend, printable as the CLI's lines."""
 
     backend: str
-    blocks: list[Any] = field(default_factory=list)  # backends.judge.BlockResult
+    blocks: list[BlockVerdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # extra lines from the backend
     notes_ok: bool = True  # False when a backend's own cross-check failed
 
@@ -118,9 +134,7 @@ class CheckReport:
 
 
 def run_checks(comp: Compilation, backend: str) -> CheckReport:
-    """Run every test block of the model on `backend`."""
-    from denseamc.backends.judge import judge
-
+    """Run every test block of the model on `backend` and judge each block."""
     run = BACKENDS[backend]
     report = CheckReport(backend)
     if not comp.graph.tests:
@@ -132,57 +146,3 @@ def run_checks(comp: Compilation, backend: str) -> CheckReport:
         report.notes_ok &= got.ok
         report.blocks.append(judge(block, got.outputs, comp.graph.outputs()))
     return report
-
-
-def simulate_one(
-    comp: Compilation,
-    backend: str,
-    given: Mapping[str, np.ndarray],
-    *,
-    t_end: float | None = None,
-    plot: Path | None = None,
-) -> dict[str, Any]:
-    """Simulate one input vector on the model or circuit backend and describe the result."""
-    from denseamc.backends.sim import simulate
-
-    graph = comp.graph
-    inputs = {}
-    for inp in graph.inputs():
-        if inp.name not in given:
-            raise DenseAMCError(Diagnostic(
-                Severity.ERROR, f"missing --input {inp.name}=[...] ({inp.size} values)"))
-        value = np.asarray(given[inp.name], dtype=float)
-        if value.shape != (inp.size,):
-            raise DenseAMCError(Diagnostic(
-                Severity.ERROR, f"--input {inp.name} has {value.size} values; "
-                f"input '{inp.name}' takes {inp.size}"))
-        inputs[inp.name] = value[None, :]
-    extra = sorted(set(given) - {i.name for i in graph.inputs()})
-    if extra:
-        raise DenseAMCError(Diagnostic(Severity.ERROR, f"the model has no input {extra[0]!r}"))
-    t_model = float(t_end if t_end is not None else graph.readout_t)
-    if backend == "circuit":
-        from denseamc.backends.circuit_sim import simulate_circuit
-        from denseamc.backends.sim import energy
-
-        cres = simulate_circuit(comp.circuit, inputs, t_end=t_end)
-        selects = {i.name: inputs[i.name].astype(np.int64) for i in graph.inputs()
-                   if i.mode == "select"}
-        outputs, states = cres.outputs, cres.states
-        settle = float(cres.settle_time[0])
-        final_energy = float(energy(graph, states, selects)[0])
-    else:
-        result = simulate(graph, inputs, t_end=t_end, record=plot is not None)
-        if plot is not None:
-            from denseamc.compiler.plot import plot_trajectories
-            plot_trajectories(graph, result, plot)
-        outputs, states = result.outputs, result.states
-        settle, final_energy = float(result.settle_time[0]), float(result.energy[0])
-    return {
-        "outputs": {k: v[0].tolist() for k, v in outputs.items()},
-        "states": {k: v[0].tolist() for k, v in states.items()},
-        "settle_time": settle,
-        "energy": final_energy,
-        "t_end": t_model,
-        "backend": backend,
-    }

@@ -60,7 +60,7 @@ def parse_input_arg(text: str) -> tuple[str, np.ndarray]:
 
 
 def simulate_command(args: argparse.Namespace) -> int:
-    from denseamc.compiler.check import simulate_one
+    from denseamc.compiler.simulate import simulate_one
 
     comp = compile_model(args.model, hardware_profile=args.hardware)
     _print_warnings(comp)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from denseamc.backends import simrun
 from denseamc.backends.naming import IDENT, RESERVED, Namer, legalise, source_basename
+from denseamc.backends.netlist_safety import check_netlist
 from denseamc.backends.netlists import emit_netlists
 from denseamc.backends.units import num
 from denseamc.compiler.check import run_checks
@@ -97,8 +97,8 @@ def test_every_example_netlist_passes_the_safety_scan() -> None:
     for ex in ("xor", "hamming74", "parity8"):
         files = emit_netlists(lower(compile_model(root / f"{ex}.dam").graph))
         mods = {p.rsplit("/", 1)[-1][:-3] + ".osdi" for p in files if p.endswith(".va")}
-        simrun.check_netlist(files[f"spice/{ex}.cir"], dialect="ngspice")
-        simrun.check_netlist(files[f"veriloga/{ex}.sim"], dialect="vacask", allowed_loads=mods)
+        check_netlist(files[f"spice/{ex}.cir"], dialect="ngspice")
+        check_netlist(files[f"veriloga/{ex}.sim"], dialect="vacask", allowed_loads=mods)
         for rel, text in files.items():
             # plain exponent notation only: no SI prefixes (SPICE reads M as milli)
             assert not re.search(r"(?<![a-z_])\d+(\.\d+)?(k|meg|m|u|n|p|f|g|t)\b", text, re.IGNORECASE), rel

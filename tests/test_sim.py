@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from denseamc.backends.judge import judge
 from denseamc.backends.sim import decode_outputs, energy, simulate
+from denseamc.compiler.verdicts import judge
 from denseamc.ir import (
     DenseAMCError,
     Lagrangian,

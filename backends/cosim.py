@@ -1,12 +1,12 @@
-"""Run the emitted netlists in real simulators and read the results back in model units.
+"""Run a circuit's netlist on a real simulator and compare every node with the circuit backend.
 
 `run_spice(circuit, inputs, timeout_s)` prints one ngspice netlist per batch element
 (`NgspiceEmitter`, input values substituted as source values, `.ic` lines and switch-control
-levels) and runs `ngspice -b -r out.raw net.cir` through `simrun.run_ngspice`.
-`run_veriloga(circuit, inputs, timeout_s)` compiles the Verilog-A primitives the circuit uses
-with openvaf-r (once per process, cached) and runs one VACASK netlist (`VacaskEmitter`) per batch
-element through `simrun.run_vacask`. Both use a small thread pool (one simulator process per
-core); each process runs in a fresh temporary directory with a clean environment and a timeout.
+levels) and runs it through `runners.run_ngspice`. `run_veriloga(circuit, inputs, timeout_s)`
+compiles the Verilog-A primitives the circuit uses with openvaf-r (once per process, cached) and
+runs one VACASK netlist (`VacaskEmitter`) per batch element through `runners.run_vacask`. Both use
+a small thread pool (one simulator process per core); each process runs in a fresh temporary
+directory with a clean environment and a timeout (see `backends/runners.py`).
 
 Both return a `NetlistRun`: node voltages at the readout time (the last transient point, which
 is exactly the readout time), the states x = -V(x net)/v_unit per layer, the outputs decoded by
@@ -30,10 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from denseamc.backends import simrun
 from denseamc.backends.circuit_sim import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.netlists import Stimulus, circuit_energy, stimuli
+from denseamc.backends.runners import SimulatorError, compile_va, run_ngspice, run_vacask
 from denseamc.backends.spice import NgspiceEmitter, saved_nets
 from denseamc.backends.veriloga import VacaskEmitter, va_modules
 from denseamc.ir.circuit import CircuitIR, Loc
@@ -66,7 +66,10 @@ class NetlistRun:
 
 
 @dataclass
-class _One:
+class _ElementRun:
+    """What one simulator run of one batch element gives: saved net voltages at the readout
+    time, the energy there, the wall time and the number of transient points."""
+
     volts: dict[str, float]
     energy: float
     wall_s: float
@@ -78,7 +81,7 @@ def _workers(batch: int) -> int:
 
 
 def _run_batch(circuit: CircuitIR, inputs: Mapping[str, object], backend: str,
-               one: Callable[[Stimulus], tuple[str, _One]]) -> NetlistRun:
+               one: Callable[[Stimulus], tuple[str, _ElementRun]]) -> NetlistRun:
     stims = stimuli(circuit, inputs)
     with ThreadPoolExecutor(max_workers=_workers(len(stims))) as pool:
         results = list(pool.map(one, stims))
@@ -114,7 +117,7 @@ def run_spice(circuit: CircuitIR, inputs: Mapping[str, object], timeout_s: float
     """
     nets = saved_nets(circuit)
 
-    def one(stim: Stimulus) -> tuple[str, _One]:
+    def one(stim: Stimulus) -> tuple[str, _ElementRun]:
         namer = Namer()
         text = NgspiceEmitter(circuit, stim, namer=namer, loc_comments=False,
                               energy_probe=energy_probe).format()
@@ -122,7 +125,7 @@ def run_spice(circuit: CircuitIR, inputs: Mapping[str, object], timeout_s: float
         e_name = f"v({namer.net('energy')})"
         expect = [*names.values(), *([e_name] if energy_probe else [])]
         t0 = time.perf_counter()
-        res = simrun.run_ngspice(text, timeout_s, expect=expect)
+        res = run_ngspice(text, timeout_s, expect=expect)
         wall = time.perf_counter() - t0
         _check_end(res.time, circuit.readout_time_s, "ngspice")
         volts = {n: _final(res[v]) for n, v in names.items()}
@@ -131,7 +134,7 @@ def run_spice(circuit: CircuitIR, inputs: Mapping[str, object], timeout_s: float
         else:
             e = float(circuit_energy(circuit, {n: np.array(v) for n, v in volts.items()},
                                      stim.selects))
-        return text, _One(volts, e, wall, res.points)
+        return text, _ElementRun(volts, e, wall, res.points)
 
     return _run_batch(circuit, inputs, "spice", one)
 
@@ -142,26 +145,26 @@ def run_veriloga(circuit: CircuitIR, inputs: Mapping[str, object],
     nets = saved_nets(circuit)
     va = va_modules(circuit)
     for name, text in va.items():  # compile once, outside the timed runs
-        simrun.compile_va(name, text, timeout_s)
+        compile_va(name, text, timeout_s)
 
-    def one(stim: Stimulus) -> tuple[str, _One]:
+    def one(stim: Stimulus) -> tuple[str, _ElementRun]:
         namer = Namer()
         text = VacaskEmitter(circuit, stim, namer=namer, loc_comments=False).format()
         names = {n: namer.net(n) for n in nets}
         t0 = time.perf_counter()
-        res = simrun.run_vacask(text, va, timeout_s, expect=list(names.values()))
+        res = run_vacask(text, va, timeout_s, expect=list(names.values()))
         wall = time.perf_counter() - t0
         _check_end(res.time, circuit.readout_time_s, "vacask")
         volts = {n: _final(res[v]) for n, v in names.items()}
         e = circuit_energy(circuit, {n: np.array(v) for n, v in volts.items()}, stim.selects)
-        return text, _One(volts, float(e), wall, res.points)
+        return text, _ElementRun(volts, float(e), wall, res.points)
 
     return _run_batch(circuit, inputs, "veriloga", one)
 
 
 def _check_end(t: Array, t_end: float, what: str) -> None:
     if t.size == 0 or abs(float(t[-1]) - t_end) > 1e-6 * t_end:
-        raise simrun.SimulatorError(f"{what}: the transient ended at "
+        raise SimulatorError(f"{what}: the transient ended at "
                                     f"{float(t[-1]) if t.size else 0.0!r} s, not at the readout "
                                     f"time {t_end!r} s")
 

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from denseamc.backends import simrun, va_primitives
-from denseamc.backends.simrun import SimulatorError, SimulatorMissing, UnsafeNetlistError
+from denseamc.backends import runners, va_primitives
+from denseamc.backends.netlist_safety import UnsafeNetlistError
+from denseamc.backends.runners import SimulatorError, SimulatorMissing
 
 TAU = 1e-3  # r_f * c_f = 1k * 1u
 TOL = 1e-4  # relative to the signal range
@@ -86,13 +87,13 @@ cf2 sum2 out2 1u ic=-0.5
 
 
 def test_ngspice_rc_integrator_ideal_with_ic() -> None:
-    res = simrun.run_ngspice(NGSPICE_RC, 30, expect=["v(out1)"])
+    res = runners.run_ngspice(NGSPICE_RC, 30, expect=["v(out1)"])
     _close(res["v(out1)"], _rc_ref(res.time), "ngspice ideal integrator")
     assert res.time[-1] == pytest.approx(3e-3)
 
 
 def test_ngspice_rc_integrator_opamp_uic() -> None:
-    res = simrun.run_ngspice(NGSPICE_RC_UIC, 30, expect=["v(out2)"])
+    res = runners.run_ngspice(NGSPICE_RC_UIC, 30, expect=["v(out2)"])
     _close(res["v(out2)"][1:], _rc_ref(res.time[1:]), "ngspice op-amp integrator")
     assert np.max(np.abs(res["v(sum2)"])) < 1e-8  # virtual ground
 
@@ -123,7 +124,7 @@ endc
 
 
 def test_vacask_rc_integrator() -> None:
-    res = simrun.run_vacask(VACASK_RC, _va("dam_integrator"), 60, expect=["out1", "out2"])
+    res = runners.run_vacask(VACASK_RC, _va("dam_integrator"), 60, expect=["out1", "out2"])
     ref = _rc_ref(res.time)
     _close(res["out1"], ref, "vacask ideal dam_integrator")
     _close(res["out2"], ref, "vacask finite-gain dam_integrator")
@@ -133,7 +134,7 @@ def test_vacask_rc_integrator() -> None:
 
 def test_vacask_summing_amplifier_cf_zero() -> None:
     text = VACASK_RC.replace("c_f=1u v0=0.5", "c_f=0 v0=0.5 use_ic=0")
-    res = simrun.run_vacask(text, _va("dam_integrator"), 60, expect=["out1"])
+    res = runners.run_vacask(text, _va("dam_integrator"), 60, expect=["out1"])
     _close(res["out1"], np.full_like(res.time, -1.0), "vacask summing amplifier")
 
 
@@ -156,7 +157,7 @@ def _xbar_ref(t_eval: np.ndarray) -> np.ndarray:
     def f(x: np.ndarray) -> np.ndarray:
         return (-x + W @ np.tanh(GAIN * x) + B) / tau
 
-    n = int(round(T_STOP / dt))
+    n = round(T_STOP / dt)
     xs = np.empty((n + 1, 2))
     x = X0.copy()
     xs[0] = x
@@ -228,13 +229,13 @@ def _check_xbar(t: np.ndarray, o0: np.ndarray, o1: np.ndarray, hp0: np.ndarray,
 
 
 def test_vacask_xbar_2x2_tanh() -> None:
-    res = simrun.run_vacask(_vacask_xbar(), _va("dam_integrator", "dam_tanh"), 60,
+    res = runners.run_vacask(_vacask_xbar(), _va("dam_integrator", "dam_tanh"), 60,
                             expect=["o0", "o1", "hp0"])
     _check_xbar(res.time, res["o0"], res["o1"], res["hp0"], "vacask")
 
 
 def test_ngspice_xbar_2x2_tanh() -> None:
-    res = simrun.run_ngspice(_ngspice_xbar(), 60, expect=["v(o0)", "v(o1)", "v(hp0)"])
+    res = runners.run_ngspice(_ngspice_xbar(), 60, expect=["v(o0)", "v(o1)", "v(hp0)"])
     _check_xbar(res.time, res["v(o0)"], res["v(o1)"], res["v(hp0)"], "ngspice")
 
 
@@ -278,7 +279,7 @@ control
   analysis tr tran stop=2e-3 step=1e-6 maxstep=5e-6
 endc
 """
-    res = simrun.run_vacask(text, _va("dam_softmax_cell"), 60,
+    res = runners.run_vacask(text, _va("dam_softmax_cell"), 60,
                             expect=["p0", "p1", "p2", "n2"])
     ref = _softmax_ref(res.time)
     sim = np.stack([res["p0"], res["p1"], res["p2"]], axis=1) / SM_VU
@@ -302,7 +303,7 @@ bs s 0 v = v(e0)+v(e1)+v(e2)
 .tran 1e-6 2e-3 0 5e-6
 .end
 """
-    res = simrun.run_ngspice(text, 30, expect=["v(p0)", "v(p1)", "v(p2)"])
+    res = runners.run_ngspice(text, 30, expect=["v(p0)", "v(p1)", "v(p2)"])
     sim = np.stack([res["v(p0)"], res["v(p1)"], res["v(p2)"]], axis=1) / SM_VU
     _close(sim, _softmax_ref(res.time), "ngspice softmax")
 
@@ -332,7 +333,7 @@ def test_vacask_activations() -> None:
         lines.append(f"a{k} (in p{k} q{k}) m_{n} v_unit={_f(vu)} {params}")
     lines += ["", "control", "  abort always", '  options rawfile="binary" reltol=1e-6 vntol=1e-9',
               "  analysis tr tran stop=1e-3 step=1e-5 maxstep=1e-5", "endc", ""]
-    res = simrun.run_vacask("\n".join(lines), _va(*ACTIVATIONS), 60)
+    res = runners.run_vacask("\n".join(lines), _va(*ACTIVATIONS), 60)
     x = -res["in"] / vu
     assert x.min() < -1.9 and x.max() > 1.9
     for k, (n, (_, g)) in enumerate(ACTIVATIONS.items()):
@@ -373,17 +374,17 @@ rl out 0 1k
 
 
 def test_switch_both_simulators() -> None:
-    for res, out in ((simrun.run_vacask(SWITCH_VACASK, _va("dam_switch"), 30), "out"),
-                     (simrun.run_ngspice(SWITCH_NGSPICE, 30), "v(out)")):
+    for res, out in ((runners.run_vacask(SWITCH_VACASK, _va("dam_switch"), 30), "out"),
+                     (runners.run_ngspice(SWITCH_NGSPICE, 30), "v(out)")):
         at = [res[out][np.argmin(np.abs(res.time - t))] for t in (0.5e-3, 1.5e-3, 2.5e-3)]
         np.testing.assert_allclose(at, [1e-9, 1000 / 1001, 1e-9], rtol=1e-6, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(va_primitives.ALL_MODULES))
 def test_every_va_module_compiles(name: str) -> None:
-    osdi = simrun.compile_va(f"{name}.va", va_primitives.ALL_MODULES[name])
+    osdi = runners.compile_va(f"{name}.va", va_primitives.ALL_MODULES[name])
     assert osdi.stat().st_size > 0
-    assert simrun.compile_va(f"{name}.va", va_primitives.ALL_MODULES[name]) == osdi  # cached
+    assert runners.compile_va(f"{name}.va", va_primitives.ALL_MODULES[name]) == osdi  # cached
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,7 +405,7 @@ def test_ngspice_refuses_forbidden_constructs(bad: str, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     text = "* title\nv1 a 0 dc 1\n" + bad + "r2 a 0 1k\n.tran 1u 1m\n.end\n"
     with pytest.raises(UnsafeNetlistError, match="emitter bug"):
-        simrun.run_ngspice(text, 10)
+        runners.run_ngspice(text, 10)
     assert not (tmp_path / "pwned").exists()
 
 
@@ -419,38 +420,39 @@ def test_vacask_refuses_forbidden_constructs(bad: str) -> None:
     text = VACASK_RC.replace("control\n", "control\n  " + bad + "\n") if bad.startswith(
         ("post", "embed")) else VACASK_RC.replace('load "resistor.osdi"', bad)
     with pytest.raises(UnsafeNetlistError, match="emitter bug"):
-        simrun.run_vacask(text, _va("dam_integrator"), 10)
+        runners.run_vacask(text, _va("dam_integrator"), 10)
 
 
 def test_vacask_requires_abort_always() -> None:
     with pytest.raises(UnsafeNetlistError, match="abort always"):
-        simrun.run_vacask(VACASK_RC.replace("  abort always\n", ""), _va("dam_integrator"), 10)
+        runners.run_vacask(VACASK_RC.replace("  abort always\n", ""), _va("dam_integrator"), 10)
 
 
 def test_ngspice_failure_reports_log_tail() -> None:
     text = "* bad model\nv1 a 0 dc 1\nq1 a a 0 nomodel\n.tran 1u 1m\n.end\n"
-    with pytest.raises(SimulatorError, match="(?s)status 1.*nomodel"):
-        simrun.run_ngspice(text, 10)
+    with pytest.raises(SimulatorError, match=r"(?s)status 1.*nomodel"):
+        runners.run_ngspice(text, 10)
 
 
 def test_ngspice_warning_is_an_error() -> None:
     text = "* resistor without a value\nv1 a 0 dc 1\nr1 a 0\n.tran 1u 1m\n.end\n"
     with pytest.raises(SimulatorError, match="resistance to low"):
-        simrun.run_ngspice(text, 10)
+        runners.run_ngspice(text, 10)
 
 
 def test_vacask_failure_reports_log_tail() -> None:
     text = VACASK_RC.replace("model integ dam_integrator", "model integ no_such_module")
     with pytest.raises(SimulatorError, match="vacask exited with status"):
-        simrun.run_vacask(text, _va("dam_integrator"), 20)
+        runners.run_vacask(text, _va("dam_integrator"), 20)
 
 
 def test_va_compile_error_is_reported() -> None:
     with pytest.raises(SimulatorError, match="openvaf-r failed"):
-        simrun.compile_va("broken.va", "module broken(a); electrical a; analog V(a) <+ ; endmodule")
+        runners.compile_va("broken.va",
+                           "module broken(a); electrical a; analog V(a) <+ ; endmodule")
 
 
 def test_missing_ngspice_names_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", os.devnull)
     with pytest.raises(SimulatorMissing, match="apt-get install -y ngspice"):
-        simrun.run_ngspice(NGSPICE_RC, 10)
+        runners.run_ngspice(NGSPICE_RC, 10)

