@@ -41,6 +41,25 @@ class RawResult:
 def read_raw(path: str | Path, *, lowercase: bool = False) -> RawResult:
     """Parse the first plot of the raw file at ``path``; ``lowercase`` folds vector names."""
     data = Path(path).read_bytes()
+    header, names, section, pos = _read_header(data, path, lowercase)
+    if "complex" in header.get("flags", "").lower():
+        raise RawFileError(f"{path}: complex plots are not supported")
+    nvar = _int_field(header, "no. variables", path)
+    npts = _int_field(header, "no. points", path)
+    if len(names) != nvar:
+        raise RawFileError(f"{path}: {len(names)} variable lines, header says {nvar}")
+    read = _binary_values if section == "binary" else _ascii_values
+    arr = read(data, pos, nvar, npts, path)
+    vectors = {n: np.array(arr[:, j]) for j, n in enumerate(names)}
+    scale = names[0] if names and names[0].lower() in ("time", "frequency") else None
+    time = vectors.pop(scale) if scale else np.zeros(0)
+    return RawResult([n for n in names if n != scale], time, vectors, npts)
+
+
+def _read_header(data: bytes, path: str | Path,
+                 lowercase: bool) -> tuple[dict[str, str], list[str], str, int]:
+    """The ``Key: value`` fields (keys lowercased), the vector names, the data section's kind
+    (``binary`` or ``values``) and the offset where its data starts."""
     header: dict[str, str] = {}
     names: list[str] = []
     pos = 0
@@ -60,30 +79,28 @@ def read_raw(path: str | Path, *, lowercase: bool = False) -> RawResult:
                     raise RawFileError(f"{path}: malformed variable line {cols!r}")
                 names.append(cols[1].lower() if lowercase else cols[1])
         elif key in ("binary", "values"):
-            break
+            return header, names, key, pos
         else:
             header[key] = value.strip()
-    if "complex" in header.get("flags", "").lower():
-        raise RawFileError(f"{path}: complex plots are not supported")
-    nvar = _int_field(header, "no. variables", path)
-    npts = _int_field(header, "no. points", path)
-    if len(names) != nvar:
-        raise RawFileError(f"{path}: {len(names)} variable lines, header says {nvar}")
-    if key == "binary":
-        need = nvar * npts * 8
-        if len(data) - pos < need:
-            raise RawFileError(f"{path}: truncated binary data ({len(data) - pos} < {need} bytes)")
-        arr = np.frombuffer(data, dtype="<f8", count=nvar * npts, offset=pos).reshape(npts, nvar)
-    else:
-        toks = data[pos:].split()
-        if len(toks) < npts * (nvar + 1):
-            raise RawFileError(f"{path}: truncated ascii data")
-        table = np.array(toks[: npts * (nvar + 1)], dtype=np.float64).reshape(npts, nvar + 1)
-        arr = table[:, 1:]  # column 0 is the point index
-    vectors = {n: np.array(arr[:, j]) for j, n in enumerate(names)}
-    scale = names[0] if names and names[0].lower() in ("time", "frequency") else None
-    time = vectors.pop(scale) if scale else np.zeros(0)
-    return RawResult([n for n in names if n != scale], time, vectors, npts)
+
+
+def _binary_values(data: bytes, pos: int, nvar: int, npts: int,
+                   path: str | Path) -> NDArray[np.float64]:
+    """(points, vectors) from little-endian float64 values, point-major."""
+    need = nvar * npts * 8
+    if len(data) - pos < need:
+        raise RawFileError(f"{path}: truncated binary data ({len(data) - pos} < {need} bytes)")
+    return np.frombuffer(data, dtype="<f8", count=nvar * npts, offset=pos).reshape(npts, nvar)
+
+
+def _ascii_values(data: bytes, pos: int, nvar: int, npts: int,
+                  path: str | Path) -> NDArray[np.float64]:
+    """(points, vectors) from whitespace-separated numbers, each point led by its index."""
+    toks = data[pos:].split()
+    if len(toks) < npts * (nvar + 1):
+        raise RawFileError(f"{path}: truncated ascii data")
+    table = np.array(toks[: npts * (nvar + 1)], dtype=np.float64).reshape(npts, nvar + 1)
+    return table[:, 1:]  # column 0 is the point index
 
 
 def _int_field(header: dict[str, str], key: str, path: str | Path) -> int:

@@ -259,7 +259,7 @@ class _TopLevel(NetlistEmitter):
 
 
 class VacaskEmitter(_TopLevel):
-    """The VACASK top level: run with `vacask -sp -se --tomlfile OURS net.sim` (backends/runners)."""
+    """The VACASK top level: run with `vacask -sp -se --tomlfile OURS net.sim` (runners.py)."""
 
     dialect = "vacask"
 
