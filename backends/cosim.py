@@ -33,6 +33,7 @@ import numpy as np
 from denseamc.backends.circuit_sim import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.netlists import Stimulus, circuit_energy, stimuli
+from denseamc.backends.rawfile import RawResult
 from denseamc.backends.runners import SimulatorError, compile_va, run_ngspice, run_vacask
 from denseamc.backends.spice import NgspiceEmitter, saved_nets
 from denseamc.backends.veriloga import VacaskEmitter, va_modules
@@ -82,6 +83,8 @@ def _workers(batch: int) -> int:
 
 def _run_batch(circuit: CircuitIR, inputs: Mapping[str, object], backend: str,
                one: Callable[[Stimulus], tuple[str, _ElementRun]]) -> NetlistRun:
+    """Run `one` (netlist text and result of one batch element) on every element's stimulus,
+    one simulator process per core, and gather the batch in model units."""
     stims = stimuli(circuit, inputs)
     with ThreadPoolExecutor(max_workers=_workers(len(stims))) as pool:
         results = list(pool.map(one, stims))
@@ -101,10 +104,6 @@ def _run_batch(circuit: CircuitIR, inputs: Mapping[str, object], backend: str,
         points=np.array([r.points for _, r in results], dtype=np.int64),
         netlists=[text for text, _ in results],
     )
-
-
-def _final(vec: Array) -> float:
-    return float(vec[-1])
 
 
 def run_spice(circuit: CircuitIR, inputs: Mapping[str, object], timeout_s: float = 60.0, *,
@@ -127,13 +126,8 @@ def run_spice(circuit: CircuitIR, inputs: Mapping[str, object], timeout_s: float
         t0 = time.perf_counter()
         res = run_ngspice(text, timeout_s, expect=expect)
         wall = time.perf_counter() - t0
-        _check_end(res.time, circuit.readout_time_s, "ngspice")
-        volts = {n: _final(res[v]) for n, v in names.items()}
-        if energy_probe:
-            e = _final(res[e_name])
-        else:
-            e = float(circuit_energy(circuit, {n: np.array(v) for n, v in volts.items()},
-                                     stim.selects))
+        volts = _readout_volts(circuit, res, names, "ngspice")
+        e = float(res[e_name][-1]) if energy_probe else _energy(circuit, volts, stim)
         return text, _ElementRun(volts, e, wall, res.points)
 
     return _run_batch(circuit, inputs, "spice", one)
@@ -154,19 +148,28 @@ def run_veriloga(circuit: CircuitIR, inputs: Mapping[str, object],
         t0 = time.perf_counter()
         res = run_vacask(text, va, timeout_s, expect=list(names.values()))
         wall = time.perf_counter() - t0
-        _check_end(res.time, circuit.readout_time_s, "vacask")
-        volts = {n: _final(res[v]) for n, v in names.items()}
-        e = circuit_energy(circuit, {n: np.array(v) for n, v in volts.items()}, stim.selects)
-        return text, _ElementRun(volts, float(e), wall, res.points)
+        volts = _readout_volts(circuit, res, names, "vacask")
+        return text, _ElementRun(volts, _energy(circuit, volts, stim), wall, res.points)
 
     return _run_batch(circuit, inputs, "veriloga", one)
 
 
-def _check_end(t: Array, t_end: float, what: str) -> None:
+def _readout_volts(circuit: CircuitIR, res: RawResult, names: Mapping[str, str],
+                   simulator: str) -> dict[str, float]:
+    """IR net -> volts at the readout time, which must be the transient's last point;
+    `names` maps each IR net to its vector in the simulator's raw file."""
+    t, t_end = res.time, circuit.readout_time_s
     if t.size == 0 or abs(float(t[-1]) - t_end) > 1e-6 * t_end:
-        raise SimulatorError(f"{what}: the transient ended at "
-                                    f"{float(t[-1]) if t.size else 0.0!r} s, not at the readout "
-                                    f"time {t_end!r} s")
+        raise SimulatorError(f"{simulator}: the transient ended at "
+                             f"{float(t[-1]) if t.size else 0.0!r} s, not at the readout "
+                             f"time {t_end!r} s")
+    return {n: float(res[v][-1]) for n, v in names.items()}
+
+
+def _energy(circuit: CircuitIR, volts: Mapping[str, float], stim: Stimulus) -> float:
+    """The circuit's energy (model units) from the saved voltages at the readout time."""
+    return float(circuit_energy(circuit, {n: np.array(v) for n, v in volts.items()},
+                                stim.selects))
 
 
 # ------------------------------------------------------------------------------------------------
