@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from denseamc.backends import simrun
+from denseamc.backends.base import saved_nets
 from denseamc.backends.circuit_sim import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.netlists import Stimulus, circuit_energy, stimuli
-from denseamc.backends.spice import NgspiceEmitter, saved_nets
+from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.veriloga import VacaskEmitter, va_modules
-from denseamc.ir.circuit import CircuitIR, Loc
+from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.loc import Loc
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]

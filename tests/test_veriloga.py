@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from denseamc.backends import simrun
 from denseamc.backends.circuit_sim import simulate_circuit
+from denseamc.backends.emit import emit_netlists
 from denseamc.backends.judge import judge
 from denseamc.backends.netlist_check import compare_with_circuit, run_spice, run_veriloga
-from denseamc.backends.netlists import emit_netlists
 from denseamc.backends.veriloga import SpectreEmitter, va_modules
 from denseamc.compiler.check import block_inputs
 from denseamc.ir import DenseAMCError
