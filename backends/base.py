@@ -6,9 +6,10 @@ fixed order (header, the dialect's prologue, cells, activations, crossbars, sele
 resistors, bias currents, clamps, the dialect's epilogue). For every element the walk first
 legalises its names and formats its numbers, then hands them to the dialect:
 
-* passive elements and sources are one line each, filled from the dialect's templates
-  (`resistor_line`, `isource_line`, `vsource_line`, `switch_line`; fields `name`, `a`, `b`,
-  `ctl`, `value`, all legal text);
+* passive elements and sources are one line each: a resistor from the dialect's
+  `format_resistor` (called once per crossbar device, so it is a plain f-string), the others
+  filled from its templates (`isource_line`, `vsource_line`, `switch_line`; fields `name`, `a`,
+  `b`, `ctl`, `value`, all legal text);
 * cells and activations, which each dialect realises its own way, go to `write_cell` and
   `write_activation`;
 * `write_prologue` and `write_epilogue` add what comes before and after the components.
@@ -109,7 +110,6 @@ class NetlistEmitter:
     dialect: ClassVar[str] = ""
     comment_prefix: ClassVar[str] = "*"
     #: One-line element templates (fields: name, a, b, ctl, value).
-    resistor_line: ClassVar[str] = ""
     isource_line: ClassVar[str] = ""
     vsource_line: ClassVar[str] = ""
     switch_line: ClassVar[str] = ""
@@ -148,6 +148,10 @@ class NetlistEmitter:
 
     def write_prologue(self) -> None:
         """What comes between the header and the components."""
+
+    def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
+        """One resistor line."""
+        raise NotImplementedError
 
     def write_cell(self, cell: IntegratorCell) -> None:
         raise NotImplementedError
@@ -250,9 +254,7 @@ class NetlistEmitter:
             self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
                          f"{xb.devices} devices, polarity {xb.polarity}")
             self.located(xb.loc)
-            fmt = self.resistor_line.format
-            self.lines += [fmt(name=i, a=a, b=b, value=r)
-                           for i, a, b, r in zip(*crossbar_elements(self.namer, xb), strict=True)]
+            self.lines += map(self.format_resistor, *crossbar_elements(self.namer, xb))
 
     def write_selected_crossbars(self) -> None:
         if not self.circuit.selected_crossbars:
@@ -289,13 +291,13 @@ class NetlistEmitter:
                 for o, other in enumerate(others):
                     g = float(sx.table[k, o])
                     if g > 0:
-                        self.element(self.resistor_line, self.inst("r", f"{sx.name}_{li}_{k}_{o}"),
-                                     node, other, num(1.0 / g))
+                        self.lines.append(self.format_resistor(
+                            self.inst("r", f"{sx.name}_{li}_{k}_{o}"), node, other, num(1.0 / g)))
 
     def write_resistors(self) -> None:
         for r in self.components("resistors", self.circuit.resistors):
-            self.element(self.resistor_line, self.inst("r", r.name), self.net(r.net_a),
-                         self.net(r.net_b), num(r.ohms))
+            self.lines.append(self.format_resistor(self.inst("r", r.name), self.net(r.net_a),
+                                                   self.net(r.net_b), num(r.ohms)))
 
     def write_current_sources(self) -> None:
         for cs in self.components(self.isources_title, self.circuit.current_sources):

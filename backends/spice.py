@@ -77,7 +77,6 @@ class SpiceEmitter(NetlistEmitter):
 
     dialect = "spice"
     comment_prefix = "*"
-    resistor_line = "{name} {a} {b} {value}"
     isource_line = "{name} {a} {b} dc {value}"
     vsource_line = "{name} {a} {b} dc {value}"
     switch_line = "{name} {a} {b} {ctl} 0 dam_switch"
@@ -98,6 +97,9 @@ class SpiceEmitter(NetlistEmitter):
     def format(self) -> str:
         self.ics = []
         return super().format()
+
+    def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
+        return f"{name} {a} {b} {ohms}"
 
     def add(self, *fields: str) -> None:
         self.lines.append(" ".join(fields))

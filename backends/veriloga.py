@@ -66,7 +66,6 @@ class _TopLevel(NetlistEmitter):
     """The Spectre-like top levels (VACASK and Spectre): instance lines and the module recipes."""
 
     comment_prefix = "//"
-    resistor_line = "{name} ({a} {b}) resistor r={value}"
     isource_line = "{name} ({a} {b}) isource dc={value}"
     vsource_line = "{name} ({a} {b}) vsource dc={value}"
     switch_line = ("{name} ({a} {b} {ctl}) dam_switch "
@@ -75,6 +74,9 @@ class _TopLevel(NetlistEmitter):
     activations_title = ("activation blocks, x = -V(in)/v_unit, out_p = v_unit g, "
                          "out_n = -v_unit g")
     isources_title = "bias currents into the summing nodes (flowing from 0 into the node)"
+
+    def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
+        return f"{name} ({a} {b}) resistor r={ohms}"
 
     def instance(self, prefix: str, ir_name: str, nodes: list[str], master: str,
                  **params: str) -> None:
