@@ -1,4 +1,5 @@
-"""What every netlist backend shares: input values, initial states, the energy, the output set.
+"""What every netlist backend shares: input values, initial states, the energy (the output set is
+backends/emit.py).
 
 A netlist is printed for one set of input values (a `Stimulus`): clamp voltages become source
 values, `init` inputs and `init=settled` layers become initial cell voltages, and `select` inputs
