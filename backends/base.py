@@ -1,25 +1,125 @@
-"""What every netlist printer shares: its inputs, comments, provenance lines and net names.
+"""The one walk over a circuit that every netlist printer shares; dialects only format lines.
 
-A printer (`SpiceEmitter`, the Spectre-like top levels of backends/veriloga.py) is built from a
-lowered `CircuitIR`, a `Stimulus` (the input values to print) and a `Namer` (the only source of
-identifiers), appends lines in `write_*` methods and returns the text from `format()`.
+A printer is built from a lowered `CircuitIR`, a `Stimulus` (the input values to print) and a
+`Namer` (the only source of identifiers). `NetlistEmitter.format()` walks the circuit once, in a
+fixed order (header, the dialect's prologue, cells, activations, crossbars, selected crossbars,
+resistors, bias currents, clamps, the dialect's epilogue). For every element the walk first
+legalises its names and formats its numbers, then hands them to the dialect:
+
+* passive elements and sources are one line each: a resistor from the dialect's
+  `format_resistor` (called once per crossbar device, so it is a plain f-string), the others
+  filled from its templates (`isource_line`, `vsource_line`, `switch_line`; fields `name`, `a`,
+  `b`, `ctl`, `value`, all legal text);
+* cells and activations, which each dialect realises its own way, go to `write_cell` and
+  `write_activation`;
+* `write_prologue` and `write_epilogue` add what comes before and after the components.
+
+Names are registered with the `Namer` in the walk's order, so a file set that shares one `Namer`
+(backends/emit.py) gets the same identifiers whichever printer asks first.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, TextIO
+import re
+from collections.abc import Iterator, Sequence
+from typing import ClassVar, TypeVar
 
+import numpy as np
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.netlists import Stimulus, default_stimulus
-from denseamc.backends.units import num
-from denseamc.ir.circuit import CircuitIR, Loc
+from denseamc.backends.units import num, nums
+from denseamc.ir import InternalCompilerError
+from denseamc.ir.circuit import (
+    Activation,
+    CircuitIR,
+    Crossbar,
+    IntegratorCell,
+    SelectedCrossbar,
+    net,
+)
+from denseamc.ir.loc import Loc, Located
+
+__all__ = [
+    "SWITCH_ROFF",
+    "SWITCH_RON",
+    "NetlistEmitter",
+    "crossbar_elements",
+    "saved_nets",
+    "select_control_net",
+]
+
+#: Analog switch on/off resistances (every dialect). 0.01 ohm in series with a line's devices
+#: (at most ~1e-3 S in total here) changes a current by ~1e-5 relative; 1e12 ohm leaks ~1e-8.
+SWITCH_RON = 0.01
+SWITCH_ROFF = 1e12
+#: Transient output step and maximum internal step, as fractions of the readout time.
+TRAN_POINTS = 1000
+TRAN_MAX_STEP_FRACTION = 1.0 / 200
+C = TypeVar("C", bound=Located)
+#: Saved vectors per line.
+_SAVES_PER_LINE = 8
+
+
+def select_control_net(select: str, element: int, option: int) -> str:
+    """IR-style name of the control net of switch `option` of element `element` of `select`."""
+    return f"sel_{select}_{element}_{option}"
+
+
+def saved_nets(circuit: CircuitIR) -> list[str]:
+    """Every layer's x, gp and own gn nets (IR names), in circuit order; with non-ideal
+    amplifiers also every summing node (ideal ones are held at exactly 0 V)."""
+    out: list[str] = []
+    for layer in circuit.layers:
+        out += [net(layer.name, "x", i) for i in range(layer.size)]
+    for act in circuit.activations:
+        out += list(act.out_p_nets)
+        out += [n for n in act.out_n_nets if n not in act.in_nets]
+    if not circuit.amplifier.ideal:
+        out += [c.sum_net for c in circuit.cells]
+    return out
+
+
+def crossbar_elements(
+    namer: Namer, xb: Crossbar
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(instance, row net, column net, ohms) of every device of `xb`, row-major, vectorised.
+
+    Nets are registered with `namer` rows first, then columns, then the device instances.
+    """
+    g = np.asarray(xb.conductance, dtype=np.float64)
+    rr, cc = np.nonzero(g > 0)
+    ohms = 1.0 / g[rr, cc]
+    if not np.isfinite(ohms).all():
+        raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
+    rows = [namer.net(n) for n in xb.row_nets]
+    cols = [namer.net(n) for n in xb.col_nets]
+    r_list, c_list = rr.tolist(), cc.tolist()
+    insts = namer.inst_many(
+        "r", [f"{xb.name}_{r}_{c}" for r, c in zip(r_list, c_list, strict=True)])
+    return (insts, [rows[r] for r in r_list], [cols[c] for c in c_list], nums(ohms))
+
+
+def _natural(text: str) -> tuple[str, ...]:
+    """Sort key: digit runs compare as numbers (zero-padded), so sel_x_10 follows sel_x_9."""
+    return tuple(t.zfill(12) if t.isdigit() else t for t in re.split(r"(\d+)", text))
 
 
 class NetlistEmitter:
-    """Base printer: subclasses set `comment_prefix` and implement `format()`."""
+    """The shared walk (module docstring); a dialect sets the templates and writes its parts."""
 
     dialect: ClassVar[str] = ""
     comment_prefix: ClassVar[str] = "*"
+    #: One-line element templates (fields: name, a, b, ctl, value).
+    isource_line: ClassVar[str] = ""
+    vsource_line: ClassVar[str] = ""
+    switch_line: ClassVar[str] = ""
+    #: A saves line: `save_prefix` then the saved names, each through `save_probe`.
+    save_prefix: ClassVar[str] = ""
+    save_probe: ClassVar[str] = "{}"
+    #: Section titles that differ between dialects.
+    cells_title: ClassVar[str] = ""
+    activations_title: ClassVar[str] = ""
+    isources_title: ClassVar[str] = "bias currents into the summing nodes"
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True) -> None:
@@ -29,15 +129,54 @@ class NetlistEmitter:
         self.loc_comments = loc_comments
         self.lines: list[str] = []
 
+    # -- entry point ------------------------------------------------------------------------------
     def format(self) -> str:
         """The whole netlist as text (ends with a newline)."""
+        self.lines = []
+        self.write_header()
+        self.write_prologue()
+        for write in (self.write_cells, self.write_activations, self.write_crossbars,
+                      self.write_selected_crossbars, self.write_resistors,
+                      self.write_current_sources, self.write_voltage_sources):
+            write()
+        self.write_epilogue()
+        return "\n".join(self.lines) + "\n"
+
+    # -- dialect parts --------------------------------------------------------------------------
+    def write_header_details(self) -> None:
+        """Dialect-specific header lines (none by default)."""
+
+    def write_prologue(self) -> None:
+        """What comes between the header and the components."""
+
+    def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
+        """One resistor line."""
         raise NotImplementedError
 
-    def emit(self, out: TextIO) -> None:
-        out.write(self.format())
+    def write_cell(self, cell: IntegratorCell) -> None:
+        raise NotImplementedError
 
+    def write_activation(self, act: Activation) -> None:
+        raise NotImplementedError
+
+    def write_switch_model(self) -> None:
+        """What the selected crossbars' switches need before the first of them (none)."""
+
+    def write_epilogue(self) -> None:
+        """What comes after the components: the analysis."""
+        raise NotImplementedError
+
+    # -- helpers --------------------------------------------------------------------------------
     def net(self, ir_net: str) -> str:
         return self.namer.net(ir_net)
+
+    def inst(self, prefix: str, ir_name: str) -> str:
+        return self.namer.inst(prefix, ir_name)
+
+    def element(self, template: str, name: str, a: str, b: str, value: str = "",
+                ctl: str = "") -> None:
+        """One element line from one of the dialect's templates."""
+        self.lines.append(template.format(name=name, a=a, b=b, ctl=ctl, value=value))
 
     def comment(self, text: str) -> None:
         """A comment line; `text` is always ours (fixed words, legal names, numbers)."""
@@ -47,9 +186,36 @@ class NetlistEmitter:
         self.lines.append("")
         self.comment(f"--- {title}")
 
+    def located(self, loc: Loc) -> None:
+        """`from file.dam:12` before a component's lines, when provenance comments are on."""
+        if self.loc_comments:
+            where = provenance(loc)
+            if where:
+                self.comment(f"from {where}")
+
     def model_name(self) -> str:
         return self.namer.name(self.circuit.name)
 
+    def cell_v0(self, cell: IntegratorCell) -> float:
+        """The initial output voltage of a capacitor cell, from the stimulus."""
+        try:
+            return self.stimulus.cell_v0[cell.name]
+        except KeyError:
+            raise InternalCompilerError(f"no initial value for cell {cell.name}") from None
+
+    def tran_times(self) -> tuple[float, float, float]:
+        """(print step, stop time, maximum internal step) in seconds."""
+        t = self.circuit.readout_time_s
+        return t / TRAN_POINTS, t, t * TRAN_MAX_STEP_FRACTION
+
+    def write_saves(self, extra: Sequence[str] = ()) -> None:
+        """The saves lines: every saved net (`saved_nets`), then `extra` (IR names)."""
+        names = [self.net(n) for n in [*saved_nets(self.circuit), *extra]]
+        for k in range(0, len(names), _SAVES_PER_LINE):
+            chunk = names[k:k + _SAVES_PER_LINE]
+            self.lines.append(self.save_prefix + " ".join(map(self.save_probe.format, chunk)))
+
+    # -- the walk -------------------------------------------------------------------------------
     def write_header(self) -> None:
         """The header every netlist starts with: what it is, its units, its input values."""
         c, s = self.circuit, self.circuit.scaling
@@ -63,12 +229,83 @@ class NetlistEmitter:
         self.comment(f"input values (clamps, initial states, select levels): "
                      f"{self.stimulus.origin}")
 
-    def write_header_details(self) -> None:
-        """Dialect-specific header lines (none by default)."""
+    def components(self, title: str, components: Sequence[C]) -> Iterator[C]:
+        """Each of `components` after its provenance comment, under a section `title` (no
+        section when there are none)."""
+        if components:
+            self.section(title)
+        for comp in components:
+            self.located(comp.loc)
+            yield comp
 
-    def located(self, loc: Loc) -> None:
-        """`from file.dam:12` before a component's lines, when provenance comments are on."""
-        if self.loc_comments:
-            where = provenance(loc)
-            if where:
-                self.comment(f"from {where}")
+    def write_cells(self) -> None:
+        for cell in self.components(self.cells_title, self.circuit.cells):
+            self.write_cell(cell)
+
+    def write_activations(self) -> None:
+        self.section(self.activations_title)
+        for act in self.circuit.activations:
+            self.located(act.loc)
+            self.write_activation(act)
+
+    def write_crossbars(self) -> None:
+        for xb in self.circuit.crossbars:
+            rows, cols = xb.conductance.shape
+            self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
+                         f"{xb.devices} devices, polarity {xb.polarity}")
+            self.located(xb.loc)
+            self.lines += map(self.format_resistor, *crossbar_elements(self.namer, xb))
+
+    def write_selected_crossbars(self) -> None:
+        if not self.circuit.selected_crossbars:
+            return
+        self.write_switch_model()
+        controls: dict[str, float] = {}
+        for sx in self.circuit.selected_crossbars:
+            self.section(f"selected crossbar {self.namer.name(sx.name)}: {sx.n_options} options "
+                         f"x {len(sx.lines)} selected {sx.axis}, polarity {sx.polarity}")
+            self.located(sx.loc)
+            self._write_selected(sx, controls)
+        self.section("switch controls: 1 V closes switch k of element j when select[j] == k")
+        for ctl in sorted(controls, key=_natural):
+            self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
+                         num(controls[ctl]))
+
+    def _write_selected(self, sx: SelectedCrossbar, controls: dict[str, float]) -> None:
+        """The switches and option devices of one selected crossbar; its control levels go
+        into `controls` (control net -> volts)."""
+        try:
+            sel = self.stimulus.selects[sx.select]
+        except KeyError:
+            raise InternalCompilerError(f"no select values for {sx.name}") from None
+        line_nets = [self.net(n) for n in sx.line_nets]
+        for li, (line_net, j) in enumerate(zip(line_nets, sx.lines, strict=True)):
+            for k in range(sx.n_options):
+                ctl = select_control_net(sx.select, j, k)
+                controls[ctl] = 1.0 if sel[j] == k else 0.0
+                node = self.net(f"{sx.name}_l{li}_o{k}")
+                ctl_net = self.net(ctl)
+                self.element(self.switch_line, self.inst("s", f"{sx.name}_{li}_{k}"), line_net,
+                             node, ctl=ctl_net)
+                others = [self.net(n) for n in sx.other_nets]
+                for o, other in enumerate(others):
+                    g = float(sx.table[k, o])
+                    if g > 0:
+                        self.lines.append(self.format_resistor(
+                            self.inst("r", f"{sx.name}_{li}_{k}_{o}"), node, other, num(1.0 / g)))
+
+    def write_resistors(self) -> None:
+        for r in self.components("resistors", self.circuit.resistors):
+            self.lines.append(self.format_resistor(self.inst("r", r.name), self.net(r.net_a),
+                                                   self.net(r.net_b), num(r.ohms)))
+
+    def write_current_sources(self) -> None:
+        for cs in self.components(self.isources_title, self.circuit.current_sources):
+            # the current flows from the first node through the source into the second
+            self.element(self.isource_line, self.inst("i", cs.name), "0", self.net(cs.net),
+                         num(cs.amps))
+
+    def write_voltage_sources(self) -> None:
+        for vs in self.components("clamps: V = -v_unit * input", self.circuit.voltage_sources):
+            self.element(self.vsource_line, self.inst("v", vs.name), self.net(vs.net), "0",
+                         num(self.stimulus.source_volts[vs.name]))

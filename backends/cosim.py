@@ -30,14 +30,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from denseamc.backends.base import saved_nets
 from denseamc.backends.circuit_sim import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.netlists import Stimulus, circuit_energy, stimuli
 from denseamc.backends.rawfile import RawResult
 from denseamc.backends.runners import SimulatorError, compile_va, run_ngspice, run_vacask
-from denseamc.backends.spice import NgspiceEmitter, saved_nets
+from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.veriloga import VacaskEmitter, va_modules
-from denseamc.ir.circuit import CircuitIR, Loc
+from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.loc import Loc
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]

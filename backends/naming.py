@@ -25,6 +25,7 @@ import hashlib
 import re
 
 from denseamc.ir import InternalCompilerError
+from denseamc.ir.loc import Loc, loc_spans
 
 __all__ = ["IDENT", "MAX_LEN", "RESERVED", "Namer", "legalise", "provenance", "source_basename"]
 
@@ -162,16 +163,14 @@ class Namer:
         return out
 
 
-def provenance(loc: object) -> str:
+def provenance(loc: Loc) -> str:
     """`xor.dam:12` (comma-joined for fused locations) with every file name legalised; "" if none.
 
     Only the legalised basename and the integer line number of each span are used, so a source
     file called `x\\n.control.dam` cannot put a directive into a netlist comment.
     """
-    from denseamc.ir.circuit import loc_spans
-
     seen: list[str] = []
-    for span in loc_spans(loc):  # type: ignore[arg-type]
+    for span in loc_spans(loc):
         text = f"{source_basename(span.file.name)}:{int(span.line)}"
         if text not in seen:
             seen.append(text)

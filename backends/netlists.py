@@ -1,4 +1,5 @@
-"""What every netlist backend shares: input values, initial states, the energy, the output set.
+"""What every netlist backend shares: input values, initial states, the energy (the output set is
+backends/emit.py).
 
 A netlist is printed for one set of input values (a `Stimulus`): clamp voltages become source
 values, `init` inputs and `init=settled` layers become initial cell voltages, and `select` inputs
@@ -33,7 +34,7 @@ so E matches the model energy up to that constant (zero when no two clamped neur
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +50,6 @@ __all__ = [
     "activation_voltages",
     "circuit_energy",
     "default_stimulus",
-    "emit_netlists",
     "energy_coefficients",
     "initial_cell_voltages",
     "stimuli",
@@ -360,108 +360,3 @@ def circuit_energy(circuit: CircuitIR, volts: Mapping[str, Array],
     for p, c in coef.bias:
         total = total + c * g[p]
     return np.asarray(total, dtype=np.float64)
-
-
-# ------------------------------------------------------------------------------------------------
-# the output set
-# ------------------------------------------------------------------------------------------------
-
-
-def emit_netlists(circuit: CircuitIR, loc_comments: bool = True) -> dict[str, str]:
-    """Every netlist file for `circuit`: relative path -> text (see `iter_netlists`)."""
-    return dict(iter_netlists(circuit, loc_comments))
-
-
-def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
-                  prefixes: tuple[str, ...] = ("",)) -> Iterator[tuple[str, str]]:
-    """The netlist files for `circuit`, one (relative path, text) at a time, each scanned for
-    forbidden constructs before it is yielded. Only paths starting with one of `prefixes` are
-    built; one file in memory at a time keeps a million-weight model's peak memory down.
-
-        spice/<model>.cir        ngspice netlist (B-source activations, energy probe)
-        veriloga/<module>.va     the Verilog-A primitives the circuit uses
-        veriloga/<model>.scs     Spectre top level (ahdl_include of the .va files)
-        veriloga/<model>.sim     VACASK top level (load of the compiled .osdi files)
-        tables/<crossbar>.csv    conductances to program, one file per crossbar
-        names.json               IR name -> netlist identifier, for the names legalisation changed
-
-    Input-dependent values are those of `default_stimulus` (each netlist's header says which).
-    Identifiers are registered in this order whatever `prefixes` asks for, so every file is the
-    same whether it is emitted alone or with the others.
-    """
-    import json
-
-    from denseamc.backends.naming import Namer
-    from denseamc.backends.spice import NgspiceEmitter
-    from denseamc.backends.tables import conductance_tables
-    from denseamc.backends.veriloga import SpectreEmitter, VacaskEmitter, va_modules
-
-    stim = default_stimulus(circuit)
-    namer = Namer()
-    model = namer.name(circuit.name)
-    modules = va_modules(circuit)
-
-    def wanted(path: str) -> bool:
-        return path.startswith(prefixes)
-
-    def scanned(path: str, text: str) -> tuple[str, str]:
-        scan_emitted({path: text}, modules=set(modules))
-        return path, text
-
-    emitters = [
-        (f"spice/{model}.cir", NgspiceEmitter),
-        (f"veriloga/{model}.scs", SpectreEmitter),
-        (f"veriloga/{model}.sim", VacaskEmitter),
-    ]
-    for path, emitter in emitters:
-        text = emitter(circuit, stim, namer=namer, loc_comments=loc_comments).format()
-        if wanted(path):  # built either way: it registers the names the later files use
-            yield scanned(path, text)
-        del text
-    for name, text in modules.items():
-        if wanted(f"veriloga/{name}"):
-            yield scanned(f"veriloga/{name}", text)
-    for name, text in conductance_tables(circuit, namer).items():
-        if wanted(f"tables/{name}.csv"):
-            yield scanned(f"tables/{name}.csv", text)
-    if wanted("names.json"):
-        yield "names.json", json.dumps(namer.mapping(), indent=2, sort_keys=True) + "\n"
-
-
-def scan_emitted(files: Mapping[str, str], modules: set[str] | None = None) -> None:
-    """Re-scan emitted netlists for forbidden constructs (an emitter bug if any is found).
-
-    The same scan `runners` applies before running anything: no `.control`, `.include`, `.lib`,
-    `source`, backquote, `;`, `shell`, `postprocess`, `embed`, ... For Spectre, the only
-    `ahdl_include` lines allowed name our own emitted modules.
-    """
-    import re
-
-    from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
-
-    if modules is None:
-        modules = {p.rsplit("/", 1)[-1] for p in files if p.endswith(".va")}
-    osdi = {m[:-3] + ".osdi" for m in modules}
-    for path, text in files.items():
-        if path.endswith(".cir"):
-            check_netlist(text, dialect="ngspice")
-        elif path.endswith(".sim"):
-            check_netlist(text, dialect="vacask", allowed_loads=osdi)
-        elif path.endswith(".scs") and "\n" in text and not any(
-                c in text for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
-            # the loop below without the loop: drop our own ahdl_include lines, scan the rest
-            def keep(m: re.Match[str]) -> str:
-                return "" if m.group(1) in modules else m.group(0)
-            rest_text = re.sub(r'^ahdl_include "([a-z_]+\.va)"$\n?', keep, text,
-                               flags=re.MULTILINE)
-            check_netlist(rest_text, dialect="ngspice")
-        elif path.endswith(".scs"):
-            rest = []
-            for line in text.splitlines():
-                m = re.fullmatch(r'ahdl_include "([a-z_]+\.va)"', line)
-                if m is not None and m.group(1) in modules:
-                    continue
-                rest.append(line)
-            check_netlist("\n".join(rest), dialect="ngspice")
-        elif not text.isascii():
-            raise UnsafeNetlistError(f"internal error: {path} contains non-ASCII text")

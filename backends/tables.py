@@ -28,10 +28,8 @@ def conductance_tables(circuit: CircuitIR, namer: Namer | None = None) -> dict[s
             lines.append(",".join([namer.net(row), *nums(xb.conductance[r])]))
         out[namer.name(xb.name)] = "\n".join(lines) + "\n"
     for sx in circuit.selected_crossbars:
-        line_nets = sx.row_nets if sx.axis == "rows" else sx.col_nets
-        other = sx.col_nets if sx.axis == "rows" else sx.row_nets
-        lines = [",".join(["line_net", "option", *(namer.net(n) for n in other)])]
-        for ln in line_nets:
+        lines = [",".join(["line_net", "option", *(namer.net(n) for n in sx.other_nets)])]
+        for ln in sx.line_nets:
             for k in range(sx.n_options):
                 lines.append(",".join([namer.net(ln), integer(k), *nums(sx.table[k])]))
         out[namer.name(sx.name)] = "\n".join(lines) + "\n"

@@ -1,8 +1,10 @@
 """Static Verilog-A primitive modules for the denseamc Verilog-A backend.
 
 Each module is one string constant holding one complete ``.va`` source file; ``ALL_MODULES`` maps
-the module name to its source.  The text is fixed: nothing from a user model is ever substituted
-into it.  Per-instance values (``r_f``, ``gain``, ``v_unit``, ...) are instance parameters
+the module name to its source. An elementwise activation's module is ``_activation`` filled with
+the fixed lines its Lagrangian class holds (ir/lagrangians.py: ``va_doc``, ``va_decls``,
+``va_body``). The text is fixed: nothing from a user model is ever substituted into it.
+Per-instance values (``r_f``, ``gain``, ``v_unit``, ...) are instance parameters
 (``(*type="instance"*)``, so VACASK accepts them on instance lines) and are set in the netlist,
 where the emitter formats them from legalised floats.
 
@@ -28,6 +30,8 @@ Lessons built into the text (measured with openvaf-r osdi_0.5 and VACASK 0.3.4, 
 """
 
 from __future__ import annotations
+
+from denseamc.ir.lagrangians import LAGRANGIANS
 
 _HEADER = '`include "constants.vams"\n`include "disciplines.vams"\n'
 
@@ -111,44 +115,6 @@ endmodule
 """
 
 
-_GAIN = """    (*desc="slope at the origin", type="instance"*)
-    parameter real gain = 1.0;
-"""
-
-DAM_IDENTITY = _activation(
-    "dam_identity", "Identity: g(x) = x (a unity buffer plus an inverted rail).", "",
-    "        g = x;\n")
-
-DAM_TANH = _activation(
-    "dam_tanh", "Hyperbolic tangent: g(x) = tanh(gain*x).", _GAIN,
-    "        g = tanh(gain*x);\n")
-
-# 0.5*(1 + tanh(z/2)) equals 1/(1 + exp(-z)) and cannot overflow for any z.
-DAM_SIGMOID = _activation(
-    "dam_sigmoid",
-    "Logistic sigmoid: g(x) = 1/(1 + exp(-gain*x)), evaluated as 0.5*(1 + tanh(gain*x/2)).",
-    _GAIN,
-    "        g = 0.5*(1.0 + tanh(0.5*gain*x));\n")
-
-DAM_RELU = _activation(
-    "dam_relu", "Rectifier: g(x) = max(x, 0).", "",
-    "        g = max(x, 0.0);\n")
-
-# An integer power by repeated multiplication keeps the derivative exact at x = 0, where
-# pow(x, n) may differentiate through log(x).
-DAM_RECTPOLY = _activation(
-    "dam_rectpoly", "Rectified polynomial: g(x) = max(x, 0)**n, n >= 1.",
-    """    (*desc="polynomial degree", type="instance"*)
-    parameter integer n = 2 from [1:inf);
-    integer k;
-    real xr;
-""",
-    """        xr = max(x, 0.0);
-        g = 1.0;
-        for (k = 0; k < n; k = k + 1)
-            g = g*xr;
-""")
-
 # Softmax, one cell per element, wired in the netlist (compiles once, works for any N):
 #
 #   cell_i (in_i ref s out_p_i out_n_i) dam_softmax_cell beta=... v_unit=...   for i = 1..N
@@ -214,13 +180,15 @@ module dam_switch(p, n, ctl);
 endmodule
 """
 
+#: Every elementwise Lagrangian's module, from the text its class holds.
+ACTIVATION_MODULES: dict[str, str] = {
+    cls.va_module: _activation(cls.va_module, cls.va_doc, cls.va_decls, cls.va_body)
+    for cls in LAGRANGIANS.values() if cls.elementwise
+}
+
 ALL_MODULES: dict[str, str] = {
     "dam_integrator": DAM_INTEGRATOR,
-    "dam_identity": DAM_IDENTITY,
-    "dam_tanh": DAM_TANH,
-    "dam_sigmoid": DAM_SIGMOID,
-    "dam_relu": DAM_RELU,
-    "dam_rectpoly": DAM_RECTPOLY,
+    **ACTIVATION_MODULES,
     "dam_softmax_cell": DAM_SOFTMAX_CELL,
     "dam_switch": DAM_SWITCH,
 }

@@ -6,7 +6,7 @@
     lower-activations  one activation block per layer (needs to know which inverted rails exist)
     lower-io           clamps -> voltage sources, init inputs -> initial conditions, readouts
 
-Then `ir.circuit.verify` checks the invariants; a violation is a compiler bug.
+Then `ir.circuit_verify.verify` checks the invariants; a violation is a compiler bug.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from denseamc.compiler.passes.lower_crossbars import LowerCrossbars
 from denseamc.compiler.passes.lower_io import LowerIO
 from denseamc.compiler.passes.scale import ScaleToHardware
 from denseamc.ir import InternalCompilerError, ModelGraph
-from denseamc.ir.circuit import CircuitIR, verify
+from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.circuit_verify import verify
 from denseamc.ir.hardware import Hardware, resolve_hardware
 
 #: Order matters: scaling first (every value needs it); crossbars before activations (they

@@ -122,7 +122,7 @@ def emit_report(comp: Compilation) -> Iterator[tuple[str, str]]:
 
 
 #: Output kinds for `--emit`: name -> what it writes, and how (None: a netlist kind, written
-#: by one pass of `backends.netlists.iter_netlists` over the paths in NETLIST_PREFIXES).
+#: by one pass of `backends.emit.iter_netlists` over the paths in NETLIST_PREFIXES).
 EMITTERS: dict[str, tuple[str, Emitter | None]] = {
     "ir": ("the graph IR as text: ir.txt", emit_ir),
     "dynamics": ("the derived ODE as JSON: dynamics.json", emit_dynamics),
@@ -149,7 +149,7 @@ def emit(comp: Compilation, kinds: Sequence[str]) -> Iterator[tuple[str, str]]:
             yield from emitter(comp)
     prefixes = tuple(sorted({p for k in kinds for p in NETLIST_PREFIXES.get(k, ())}))
     if prefixes:
-        from denseamc.backends.netlists import iter_netlists
+        from denseamc.backends.emit import iter_netlists
 
         yield from iter_netlists(comp.circuit, prefixes=prefixes)
     for stage, text in comp.dumps.items():

@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 from denseamc.ir import Diagnostic, ModelGraph, Severity, warning
-from denseamc.ir.circuit import CircuitIR, loc_spans
+from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware
+from denseamc.ir.loc import loc_spans
 
 SETTLE_EPS = 1e-3
 _UNIT_SUFFIX = {"ohm": "_ohm", "s": "_s", "S": "_siemens", "V": "_v", "Hz": "_hz",

@@ -2,8 +2,8 @@
 
 This is what every circuit backend consumes (the numpy circuit simulator, SPICE, Verilog-A). It
 knows nothing of energies: only nets, devices and their values. All values are SI: ohm, F, S, V,
-A, s. Every component keeps the `.dam` span(s) it came from in `loc` and renders it with
-`source_line` ("file.dam:12", or "file.dam:12,file.dam:14" for a fused component).
+A, s. Every component keeps the `.dam` span(s) it came from in `loc` (ir/loc.py) and renders it
+with `source_line` ("file.dam:12", or "file.dam:12,file.dam:14" for a fused component).
 
 Nets and naming (one convention, `net(layer, kind, i)` = f"{layer}_{kind}_{i}"; layer names are
 `.dam` identifiers, kinds contain no underscore, so a name parses back from the right):
@@ -31,7 +31,7 @@ Sign conventions (derived once, used everywhere):
     and a bias term `b` is a current I = b * v_unit / R_F into the summing node.
     C_F = 0 is an adiabatic (tau = 0) summing stage: V_out = -R_F I_in.
 
-Invariants (checked by `verify`):
+Invariants (checked by `ir.circuit_verify.verify`):
 
 1. Every value is finite; r_f > 0, c_f >= 0, conductances >= 0.
 2. Every crossbar conductance is 0 (no device) or inside [g_min, g_max] (with a relative slack of
@@ -50,22 +50,20 @@ Invariants (checked by `verify`):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal
 
 import numpy as np
-from denseamc.ir.diagnostics import Diagnostic, error
+from denseamc.ir.diagnostics import Diagnostic
 from denseamc.ir.lagrangians import Lagrangian
+from denseamc.ir.loc import Loc, Located
 from denseamc.ir.model import Array, InputOp, OutputOp, TestBlock, frozen_array
-from denseamc.ir.span import Span
+from denseamc.ir.scaling import AmplifierModel, Scaling, Scheme
 from numpy.typing import NDArray
 
-Loc: TypeAlias = Span | tuple[Span, ...] | None
-Scheme = Literal["dual_rail", "differential", "nonnegative"]
 Polarity = Literal["pos", "neg"]
 
-GROUND = "0"
 #: Net kinds, see the module docstring.
 NET_KINDS = ("sum", "x", "gp", "gn", "sumn", "inv")
 
@@ -83,51 +81,13 @@ def parse_net(name: str) -> tuple[str, str, int]:
     return layer, kind, int(index)
 
 
-def loc_spans(loc: Loc) -> tuple[Span, ...]:
-    if loc is None:
-        return ()
-    return loc if isinstance(loc, tuple) else (loc,)
-
-
-def loc_short(loc: Loc) -> str:
-    """`file.dam:12` (or comma-joined, without repeats, for fused locs); "" when unknown."""
-    seen: list[str] = []
-    for s in loc_spans(loc):
-        t = s.short()
-        if t not in seen:
-            seen.append(t)
-    return ",".join(seen)
-
-
-def fuse_locs(*locs: Loc) -> Loc:
-    """Join several provenances into one (MLIR FusedLoc): a tuple, or a single span, or None."""
-    spans: list[Span] = []
-    for loc in locs:
-        for s in loc_spans(loc):
-            if not any(s is t for t in spans):
-                spans.append(s)
-    if not spans:
-        return None
-    return spans[0] if len(spans) == 1 else tuple(spans)
-
-
-class _Located:
-    """Mixin: `source_line` renders `loc` as "file.dam:12"."""
-
-    __slots__ = ()
-
-    @property
-    def source_line(self) -> str:
-        return loc_short(self.loc)  # type: ignore[attr-defined]
-
-
 # ------------------------------------------------------------------------------------------------
 # Components
 # ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class IntegratorCell(_Located):
+class IntegratorCell(Located):
     """An op-amp inverting leaky integrator: R_F || C_F from `sum_net` to `out_net`.
 
     Node equation (ideal amplifier, `sum_net` a virtual ground, I_in the current into it):
@@ -158,7 +118,7 @@ class IntegratorCell(_Located):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Activation(_Located):
+class Activation(Located):
     """The activation amplifiers of one layer: g = dL/dx from the cells' (inverted) outputs.
 
     Reads V(in_nets[i]) = -v_unit x_i, drives V(out_p_nets[i]) = +v_unit g_i and, when present,
@@ -206,20 +166,25 @@ class Activation(_Located):
         """Op-amp-equivalent stages this block needs (see the realisations above)."""
         inputs = set(self.in_nets)
         own_n = sum(1 for n in self.out_n_nets if n not in inputs)
-        return len(self.out_p_nets) + own_n + (1 if self.kind == "softmax" else 0)
+        # a coupled activation (softmax) adds one normaliser per layer
+        return len(self.out_p_nets) + own_n + (0 if self.lagrangian.elementwise else 1)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Crossbar(_Located):
+class CrossbarBase(Located):
     """A resistive array realising one sign of one drive `coef * (W or W^T) @ g(source)`.
 
-    Every nonzero `conductance[r, c]` (siemens) is one device between `row_nets[r]` (a driven
-    net) and `col_nets[c]` (a summing node); Kirchhoff sums the currents. `row_index` and
-    `col_index` are the neuron indices of `source` and `target` that the rows and columns are.
+    Every device sits between a row net (a driven net, `row_nets[r]`) and a column net (a
+    summing node, `col_nets[c]`); Kirchhoff sums the currents. `row_index` and `col_index` are
+    the neuron indices of `source` and `target` that the rows and columns are.
     polarity "pos": rows carry +v_unit g, columns are the cells' `sum` nodes.
     polarity "neg": dual_rail, rows carry -v_unit g; differential, columns are `sumn` nodes.
-    W (coef included) is recovered as G * r_f(target), with the polarity's sign.
+    W (coef included) is recovered as G * r_f(target), with the polarity's `sign`.
+    The two kinds, `Crossbar` and `SelectedCrossbar`, differ in how G is given.
     """
+
+    #: The kind's name in messages and netlist comments.
+    title: ClassVar[str] = "crossbar"
 
     name: str
     weights: str
@@ -232,16 +197,52 @@ class Crossbar(_Located):
     col_nets: tuple[str, ...]
     row_index: tuple[int, ...]
     col_index: tuple[int, ...]
+    loc: Loc = field(default=None, kw_only=True)
+
+    @property
+    def sign(self) -> float:
+        """+1 for "pos", -1 for "neg": the sign of the weights this array realises."""
+        return 1.0 if self.polarity == "pos" else -1.0
+
+    @property
+    def devices(self) -> int:
+        """Programmed devices."""
+        raise NotImplementedError
+
+    @property
+    def programmed(self) -> Array:
+        """Every conductance value to program (siemens), for the device-window checks."""
+        raise NotImplementedError
+
+    def shape_problem(self) -> str | None:
+        """Why the conductances' shape does not match the nets (invariant 5), or None."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Crossbar(CrossbarBase):
+    """A fixed crossbar: every nonzero `conductance[r, c]` (siemens) is one device."""
+
     conductance: Array
-    loc: Loc = None
 
     @property
     def devices(self) -> int:
         return int(np.count_nonzero(self.conductance))
 
+    @property
+    def programmed(self) -> Array:
+        return self.conductance
+
+    def shape_problem(self) -> str | None:
+        rows, cols = len(self.row_nets), len(self.col_nets)
+        if self.conductance.shape == (rows, cols):
+            return None
+        return (f"conductance shape {self.conductance.shape} does not match {rows} rows x "
+                f"{cols} columns")
+
 
 @dataclass(frozen=True, slots=True, eq=False)
-class SelectedCrossbar(_Located):
+class SelectedCrossbar(CrossbarBase):
     """A crossbar whose lines are chosen by a `select` input through analog switches.
 
     For weights `TABLE[INPUT]` (row j of W is TABLE[input[j]]): each selected line (a row when
@@ -249,26 +250,27 @@ class SelectedCrossbar(_Located):
     `table[k]` (siemens, over the other axis, already restricted to the crossbar's nets), and
     an analog multiplexer controlled by `select[lines[l]]` connects one of them. In the W^T
     direction (driver j of W's rows drives every column) the rows are selected; in the W
-    direction (summing node j collects W's row j) the columns are. Nets and polarity as in
-    `Crossbar`.
+    direction (summing node j collects W's row j) the columns are.
     """
 
-    name: str
-    weights: str
+    title: ClassVar[str] = "selected crossbar"
+    #: The circuit dump prints these first (its field order predates the shared base).
+    dump_first: ClassVar[tuple[str, ...]] = ("weights", "select", "axis")
+
     select: str
     axis: Literal["rows", "cols"]
-    source: str
-    target: str
-    transpose: bool
-    polarity: Polarity
-    scheme: Scheme
-    row_nets: tuple[str, ...]
-    col_nets: tuple[str, ...]
-    row_index: tuple[int, ...]
-    col_index: tuple[int, ...]
     lines: tuple[int, ...]
     table: Array
-    loc: Loc = None
+
+    @property
+    def line_nets(self) -> tuple[str, ...]:
+        """The nets of the selected lines, in `lines` order."""
+        return self.row_nets if self.axis == "rows" else self.col_nets
+
+    @property
+    def other_nets(self) -> tuple[str, ...]:
+        """The nets of the other axis (the columns of `table`)."""
+        return self.col_nets if self.axis == "rows" else self.row_nets
 
     @property
     def n_options(self) -> int:
@@ -279,6 +281,17 @@ class SelectedCrossbar(_Located):
         """Programmed devices: every nonzero table entry, once per selected line."""
         return int(np.count_nonzero(self.table)) * len(self.lines)
 
+    @property
+    def programmed(self) -> Array:
+        return self.table
+
+    def shape_problem(self) -> str | None:
+        t = self.table
+        if t.ndim == 2 and t.shape[1] == len(self.other_nets) and len(self.lines) == len(
+                self.line_nets):
+            return None
+        return f"table shape {t.shape} does not match"
+
     def conductance(self, select_values: NDArray[np.int64]) -> Array:
         """The connected conductances, shape (batch, rows, cols), for select values (batch, n)."""
         sel = np.asarray(select_values, dtype=np.int64)[:, list(self.lines)]
@@ -287,7 +300,7 @@ class SelectedCrossbar(_Located):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Resistor(_Located):
+class Resistor(Located):
     """One resistor between two nets (the differential scheme's inverter tie-back)."""
 
     name: str
@@ -298,7 +311,7 @@ class Resistor(_Located):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class CurrentSource(_Located):
+class CurrentSource(Located):
     """A constant current `amps` INTO `net` (a summing node) from ground: a bias term."""
 
     name: str
@@ -310,7 +323,7 @@ class CurrentSource(_Located):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class VoltageSource(_Located):
+class VoltageSource(Located):
     """Holds `net` at `volts + gain_v * inputs[input][index]`: a clamped neuron (gain_v = -v_unit).
 
     The clamped neuron has no integrator cell; its activation still runs from this net.
@@ -328,7 +341,7 @@ class VoltageSource(_Located):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class InitialCondition(_Located):
+class InitialCondition(Located):
     """At t = 0, the cell driving `net` starts at `gain_v * inputs[input][index]` volts."""
 
     name: str
@@ -340,7 +353,7 @@ class InitialCondition(_Located):
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Readout(_Located):
+class Readout(Located):
     """Where output `op.name` is read: `nets` carry +v_unit g of `op.layer` at `op.indices`
     (every neuron for argmax); decoding is the abstract op's rule applied to V / v_unit."""
 
@@ -364,48 +377,8 @@ Component = (
 
 
 # ------------------------------------------------------------------------------------------------
-# Shared settings and the container
+# The container (its amplifier model and scaling are in ir/scaling.py)
 # ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AmplifierModel:
-    """Every op-amp of the circuit. `ideal`: infinite gain and bandwidth, no rails, no slew.
-
-    Otherwise a single-pole amplifier A(s) = a0 / (1 + s a0 / (2 pi gbw_hz)), output clipped to
-    +-v_rail (= vdd/2 around the reference) and slew-limited to slew_v_per_s.
-    """
-
-    ideal: bool = True
-    a0: float = 1e4
-    gbw_hz: float = 1e9
-    v_rail: float = 0.9
-    slew_v_per_s: float = 1e9
-
-
-@dataclass(frozen=True, slots=True)
-class Scaling:
-    """How model quantities became physical ones (see compiler/passes/scale docs).
-
-    x [model] -> V = -v_unit x;  t [model] -> t * tau_unit_s;  w -> G = |w| / r_f(target layer);
-    bias b -> I = b v_unit / r_f. `r_f` maps each layer to its cells' feedback resistor.
-    """
-
-    v_unit: float
-    tau_unit_s: float
-    tau_unit_auto: bool
-    r_f: tuple[tuple[str, float], ...]
-    g_min: float
-    g_max: float
-    levels: int
-    scheme: Scheme
-    tau_margin: float = 10.0
-
-    def r_f_of(self, layer: str) -> float:
-        for name, r in self.r_f:
-            if name == layer:
-                return r
-        raise KeyError(layer)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -481,6 +454,11 @@ class CircuitIR:
         yield from self.initial_conditions
         yield from self.readouts
 
+    @property
+    def arrays(self) -> tuple[CrossbarBase, ...]:
+        """Every crossbar: the fixed ones, then the selected ones."""
+        return (*self.crossbars, *self.selected_crossbars)
+
     def layer(self, name: str) -> CircuitLayer:
         for layer in self.layers:
             if layer.name == name:
@@ -491,9 +469,7 @@ class CircuitIR:
         """Component instances by kind, plus devices (conductances) and op-amps."""
         c = Counter(type(x).__name__ for x in self.components())
         out = {k: c.get(k, 0) for k in sorted(_KIND_NAMES)}
-        out["conductance_devices"] = sum(x.devices for x in self.crossbars) + sum(
-            x.devices for x in self.selected_crossbars
-        )
+        out["conductance_devices"] = sum(x.devices for x in self.arrays)
         out["analog_switches"] = sum(
             x.n_options * len(x.lines) for x in self.selected_crossbars
         )
@@ -511,149 +487,3 @@ _KIND_NAMES = (
 def read_only(a: object) -> Array:
     """Alias of `frozen_array` for circuit arrays."""
     return frozen_array(a)
-
-
-# ------------------------------------------------------------------------------------------------
-# Verification
-# ------------------------------------------------------------------------------------------------
-
-
-def _finite(*values: float) -> bool:
-    return all(np.isfinite(v) for v in values)
-
-
-def _allowed_levels(s: Scaling) -> Array | None:
-    if s.levels <= 0:
-        return None
-    if s.levels == 1:
-        return np.array([s.g_max])
-    return np.linspace(s.g_min, s.g_max, s.levels)
-
-
-def check_conductances(
-    g: Array, s: Scaling, what: str, loc: Loc
-) -> list[Diagnostic]:
-    """Invariant 2 for one array: finite, >= 0, and 0 or inside the window / on a level."""
-    span = loc_spans(loc)[0] if loc_spans(loc) else None
-    out: list[Diagnostic] = []
-    if not np.all(np.isfinite(g)):
-        return [error(f"{what}: non-finite conductance", span)]
-    nz = g[g != 0]
-    slack = 1e-9 * s.g_max
-    if np.any(nz < 0):
-        out.append(error(f"{what}: negative conductance {float(nz.min())!r} S", span))
-    bad = nz[(nz < s.g_min - slack) | (nz > s.g_max + slack)]
-    if bad.size:
-        out.append(
-            error(
-                f"{what}: {bad.size} conductance(s) outside [{s.g_min!r}, {s.g_max!r}] S, "
-                f"e.g. {float(bad[0])!r} S",
-                span,
-            )
-        )
-    lv = _allowed_levels(s)
-    if lv is not None and nz.size:
-        dist = np.min(np.abs(nz[:, None] - lv[None, :]), axis=1)
-        if np.any(dist > slack):
-            out.append(error(f"{what}: conductance off the {s.levels} programmable levels", span))
-    return out
-
-
-def verify(circuit: CircuitIR) -> list[Diagnostic]:
-    """Check the module invariants; return every violation (empty when the circuit is sound)."""
-    diags: list[Diagnostic] = []
-
-    def bad(msg: str, loc: Loc = None) -> None:
-        spans = loc_spans(loc)
-        diags.append(error(msg, spans[0] if spans else None))
-
-    # 4. unique names
-    names = Counter(c.name for c in circuit.components())
-    for n, k in sorted(names.items()):
-        if k > 1:
-            bad(f"circuit component name {n!r} used {k} times")
-
-    s = circuit.scaling
-    if not (_finite(s.v_unit, s.tau_unit_s, s.g_min, s.g_max) and s.v_unit > 0
-            and s.tau_unit_s > 0 and 0 <= s.g_min < s.g_max):
-        bad(f"bad scaling {s!r}")
-
-    # 3. who drives what
-    drivers: Counter[str] = Counter()
-    sums: Counter[str] = Counter()
-    for cell in circuit.cells:
-        drivers[cell.out_net] += 1
-        sums[cell.sum_net] += 1
-        if not (_finite(cell.r_f, cell.c_f, cell.v0) and cell.r_f > 0 and cell.c_f >= 0):
-            bad(f"cell {cell.name}: bad R_F={cell.r_f!r} / C_F={cell.c_f!r} / v0={cell.v0!r}",
-                cell.loc)
-    for src in circuit.voltage_sources:
-        drivers[src.net] += 1
-        if not _finite(src.volts, src.gain_v):
-            bad(f"voltage source {src.name}: non-finite value", src.loc)
-    for act in circuit.activations:
-        if not (len(act.out_p_nets) == len(act.in_nets)
-                and (not act.out_n_nets or len(act.out_n_nets) == len(act.in_nets))):
-            bad(f"activation {act.name}: rail widths differ from its inputs", act.loc)
-        for n in act.out_p_nets:
-            drivers[n] += 1
-        for n in act.out_n_nets:
-            if n not in act.in_nets:
-                drivers[n] += 1
-    for n, k in sorted(drivers.items()):
-        if k > 1:
-            bad(f"net {n!r} is driven by {k} components")
-    for n, k in sorted(sums.items()):
-        if k > 1:
-            bad(f"summing node {n!r} belongs to {k} cells")
-        if n in drivers:
-            bad(f"summing node {n!r} is also a driven net")
-
-    def need_driven(nets: Sequence[str], who: str, loc: Loc) -> None:
-        for n in nets:
-            if n not in drivers:
-                bad(f"{who}: net {n!r} is not driven by anything", loc)
-
-    def need_sum(nets: Sequence[str], who: str, loc: Loc) -> None:
-        for n in nets:
-            if n not in sums:
-                bad(f"{who}: net {n!r} is not the summing node of a cell", loc)
-
-    for act in circuit.activations:
-        need_driven(act.in_nets, f"activation {act.name}", act.loc)
-    arrays: tuple[Crossbar | SelectedCrossbar, ...] = (
-        *circuit.crossbars, *circuit.selected_crossbars)
-    for xb in arrays:
-        need_driven(xb.row_nets, f"crossbar {xb.name}", xb.loc)
-        need_sum(xb.col_nets, f"crossbar {xb.name}", xb.loc)
-        if len(xb.row_index) != len(xb.row_nets) or len(xb.col_index) != len(xb.col_nets):
-            bad(f"crossbar {xb.name}: index tuples do not match its nets", xb.loc)
-    for xb in circuit.crossbars:
-        if xb.conductance.shape != (len(xb.row_nets), len(xb.col_nets)):
-            bad(f"crossbar {xb.name}: conductance shape {xb.conductance.shape} does not match "
-                f"{len(xb.row_nets)} rows x {len(xb.col_nets)} columns", xb.loc)
-        diags.extend(check_conductances(xb.conductance, s, f"crossbar {xb.name}", xb.loc))
-    for sx in circuit.selected_crossbars:
-        other = len(sx.col_nets) if sx.axis == "rows" else len(sx.row_nets)
-        lines = len(sx.row_nets) if sx.axis == "rows" else len(sx.col_nets)
-        if sx.table.ndim != 2 or sx.table.shape[1] != other or len(sx.lines) != lines:
-            bad(f"selected crossbar {sx.name}: table shape {sx.table.shape} does not match", sx.loc)
-        diags.extend(check_conductances(sx.table, s, f"selected crossbar {sx.name}", sx.loc))
-    for r in circuit.resistors:
-        if not (_finite(r.ohms) and r.ohms > 0):
-            bad(f"resistor {r.name}: bad value {r.ohms!r}", r.loc)
-        for n in (r.net_a, r.net_b):
-            if n not in drivers and n not in sums:
-                bad(f"resistor {r.name}: net {n!r} is floating", r.loc)
-    for cs in circuit.current_sources:
-        if not _finite(cs.amps):
-            bad(f"current source {cs.name}: non-finite value", cs.loc)
-        need_sum([cs.net], f"current source {cs.name}", cs.loc)
-    for ic in circuit.initial_conditions:
-        if not any(c.out_net == ic.net for c in circuit.cells):
-            bad(f"initial condition {ic.name}: no cell drives {ic.net!r}", ic.loc)
-    for ro in circuit.readouts:
-        need_driven(ro.nets, f"readout {ro.name}", ro.loc)
-    if not (_finite(circuit.readout_time_s) and circuit.readout_time_s > 0):
-        bad(f"readout time {circuit.readout_time_s!r} s is not positive")
-    return diags

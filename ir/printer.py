@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
+from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.loc import loc_short
 from denseamc.ir.model import (
     Array,
     BiasTerm,
@@ -40,8 +43,14 @@ def array_summary(a: Array) -> str:
 def dump(graph: ModelGraph) -> str:
     """Return the IR as text, one line per op, in declaration order."""
     out = [f"model {graph.name}"]
-    for name, value in graph.params.items():
-        out.append(f"param {name} = {fmt_num(value)}")
+    out += [f"param {name} = {fmt_num(value)}" for name, value in graph.params.items()]
+    for section in (_weights, _layers, _energy, _inputs, _outputs, _hardware, _tests, _dynamics):
+        out += section(graph)
+    return "\n".join(out) + "\n"
+
+
+def _weights(graph: ModelGraph) -> list[str]:
+    out = []
     for w in graph.all_weights():
         dims = ", ".join(map(str, w.shape))
         if w.is_selected:
@@ -51,12 +60,16 @@ def dump(graph: ModelGraph) -> str:
             assert w.value is not None
             body = array_summary(w.value)
         out.append(f"weights {w.name}[{dims}] = {body}  # {w.provenance}")
-    for layer in graph.layers():
-        out.append(
-            f"layer {layer.name}[{layer.size}]: {layer.lagrangian} "
-            f"tau={fmt_num(layer.tau)} init={layer.init}"
-        )
-    out.append(f"energy {graph.energy_name} =")
+    return out
+
+
+def _layers(graph: ModelGraph) -> list[str]:
+    return [f"layer {layer.name}[{layer.size}]: {layer.lagrangian} "
+            f"tau={fmt_num(layer.tau)} init={layer.init}" for layer in graph.layers()]
+
+
+def _energy(graph: ModelGraph) -> list[str]:
+    out = [f"energy {graph.energy_name} ="]
     for t in graph.terms():
         if isinstance(t, LegendreTerm):
             out.append(f"  + legendre({t.layer})")
@@ -64,6 +77,11 @@ def dump(graph: ModelGraph) -> str:
             out.append(f"  + {fmt_num(t.coef)} * {t.a} @ {t.weights} @ {t.b}")
         elif isinstance(t, BiasTerm):
             out.append(f"  + {fmt_num(t.coef)} * {t.weights} @ {t.layer}")
+    return out
+
+
+def _inputs(graph: ModelGraph) -> list[str]:
+    out = []
     for i in graph.inputs():
         if i.mode == "select":
             out.append(f"input {i.name}[{i.size}]: select")
@@ -71,6 +89,11 @@ def dump(graph: ModelGraph) -> str:
             assert i.layer is not None
             sl = fmt_indices(i.indices, graph.layer(i.layer).size)
             out.append(f"input {i.name}[{i.size}]: {i.mode} {i.layer}{sl}")
+    return out
+
+
+def _outputs(graph: ModelGraph) -> list[str]:
+    out = []
     for o in graph.outputs():
         sl = fmt_indices(o.indices, graph.layer(o.layer).size)
         if o.kind == "argmax":
@@ -81,28 +104,36 @@ def dump(graph: ModelGraph) -> str:
             )
         else:
             out.append(f"output {o.name}[{o.size}]: {o.kind}({o.layer}{sl})")
-    out.append(f"readout at t = {fmt_num(graph.readout_t)}")
-    if graph.hardware:
-        out.append("hardware {")
-        for key in sorted(graph.hardware):
-            v = graph.hardware[key].value
-            out.append(f"  {key} = {fmt_num(v) if isinstance(v, float) else v}")
-        out.append("}")
-    for block in graph.tests:
-        out.append(
-            f'test "{block.name}" tol={fmt_num(block.tol)} min_pass={fmt_num(block.min_pass)}'
-            f" vectors={len(block.vectors)}"
-        )
-    if graph.dynamics:
-        out.append("dynamics:")
-        for name, d in graph.dynamics.items():
-            parts = [
-                f"{fmt_num(dr.coef)} * {dr.weights}{'^T' if dr.transpose else ''} @ g({dr.source})"
-                for dr in d.drives
-            ] + [f"{fmt_num(b.coef)} * {b.weights}" for b in d.biases]
-            rhs = " + ".join(parts) if parts else "0"
-            out.append(f"  {fmt_num(d.tau)} d{name}/dt = {rhs} - {name}")
-    return "\n".join(out) + "\n"
+    return [*out, f"readout at t = {fmt_num(graph.readout_t)}"]
+
+
+def _hardware(graph: ModelGraph) -> list[str]:
+    if not graph.hardware:
+        return []
+    out = ["hardware {"]
+    for key in sorted(graph.hardware):
+        v = graph.hardware[key].value
+        out.append(f"  {key} = {fmt_num(v) if isinstance(v, float) else v}")
+    return [*out, "}"]
+
+
+def _tests(graph: ModelGraph) -> list[str]:
+    return [f'test "{block.name}" tol={fmt_num(block.tol)} min_pass={fmt_num(block.min_pass)}'
+            f" vectors={len(block.vectors)}" for block in graph.tests]
+
+
+def _dynamics(graph: ModelGraph) -> list[str]:
+    if not graph.dynamics:
+        return []
+    out = ["dynamics:"]
+    for name, d in graph.dynamics.items():
+        parts = [
+            f"{fmt_num(dr.coef)} * {dr.weights}{'^T' if dr.transpose else ''} @ g({dr.source})"
+            for dr in d.drives
+        ] + [f"{fmt_num(b.coef)} * {b.weights}" for b in d.biases]
+        rhs = " + ".join(parts) if parts else "0"
+        out.append(f"  {fmt_num(d.tau)} d{name}/dt = {rhs} - {name}")
+    return out
 
 
 def _fmt_field(value: object) -> str:
@@ -117,22 +148,16 @@ def _fmt_field(value: object) -> str:
     return str(value)
 
 
-def dump_circuit(circuit: object) -> str:
+def dump_circuit(circuit: CircuitIR) -> str:
     """Return the circuit IR as text: scaling, then one line per component, in IR order."""
-    import dataclasses
-
-    from denseamc.ir.circuit import CircuitIR, loc_short
-
-    assert isinstance(circuit, CircuitIR)
     out = [f"circuit {circuit.name}", f"scaling {circuit.scaling}",
            f"amplifier {circuit.amplifier}",
            f"readout at {fmt_num(circuit.readout_time_s)} s (t = {fmt_num(circuit.readout_t)})"]
     for comp in circuit.components():
-        fields = [
-            f"{f.name}={_fmt_field(getattr(comp, f.name))}"
-            for f in dataclasses.fields(comp)
-            if f.name not in ("name", "loc", "op")
-        ]
+        names = [f.name for f in dataclasses.fields(comp) if f.name not in ("name", "loc", "op")]
+        first: tuple[str, ...] = getattr(comp, "dump_first", ())
+        fields = [f"{n}={_fmt_field(getattr(comp, n))}"
+                  for n in (*first, *(n for n in names if n not in first))]
         where = loc_short(comp.loc)
         out.append(f"{type(comp).__name__} {comp.name}: {' '.join(fields)}"
                    + (f"  # {where}" if where else ""))

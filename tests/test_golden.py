@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from denseamc.backends.netlists import emit_netlists
+from denseamc.backends.emit import emit_netlists
 from denseamc.compiler.pipeline import EMITTERS, compile_model, emit
 
 EXAMPLES = ("xor", "hamming74", "parity8")

@@ -16,8 +16,10 @@ from circuitgen import (
 from denseamc.backends.circuit_sim import cell_equation_rhs
 from denseamc.compiler.lowering import lower
 from denseamc.ir import BiasTerm, BilinearTerm, DenseAMCError, ModelGraph
-from denseamc.ir.circuit import loc_short, net, parse_net, read_only, verify
+from denseamc.ir.circuit import net, parse_net, read_only
+from denseamc.ir.circuit_verify import verify
 from denseamc.ir.hardware import resolve_hardware
+from denseamc.ir.loc import loc_short
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -149,7 +149,7 @@ def test_emitted_file_runs_as_written(example: str,
                                       example_circuit: Callable[[str], object]) -> None:
     """spice/<model>.cir from `denseamc MODEL.dam -o OUT/` (comments, energy probe, the first
     test vector's inputs) runs in ngspice and ends where the circuit backend does."""
-    from denseamc.backends.netlists import emit_netlists
+    from denseamc.backends.emit import emit_netlists
 
     comp, circuit = example_circuit(example)  # type: ignore[misc]
     text = emit_netlists(circuit)[f"spice/{example}.cir"]

@@ -22,7 +22,7 @@ import pytest
 from denseamc.backends import runners
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.cosim import compare_with_circuit, run_spice, run_veriloga
-from denseamc.backends.netlists import emit_netlists
+from denseamc.backends.emit import emit_netlists
 from denseamc.backends.veriloga import SpectreEmitter, va_modules
 from denseamc.compiler.check import block_inputs
 from denseamc.compiler.verdicts import judge

@@ -13,7 +13,6 @@ import numpy as np
 from denseamc.ir import Diagnostic, Drive, InternalCompilerError, ModelGraph
 from denseamc.ir.circuit import (
     Activation,
-    AmplifierModel,
     CircuitIR,
     CircuitLayer,
     Crossbar,
@@ -22,13 +21,13 @@ from denseamc.ir.circuit import (
     IntegratorCell,
     Readout,
     Resistor,
-    Scaling,
     SelectedCrossbar,
     VoltageSource,
     WeightMapping,
 )
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.model import Array
+from denseamc.ir.scaling import AmplifierModel, Scaling
 
 
 @dataclass

@@ -33,7 +33,6 @@ from denseamc.ir import (
     error,
     warning,
 )
-from denseamc.ir.lagrangians import BOUNDED
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ def check_clamps(graph: ModelGraph) -> list[Diagnostic]:
         if inp.mode != "clamp" or inp.layer is None:
             continue
         layer = graph.layer(inp.layer)
-        if layer.lagrangian.kind == "softmax" and len(inp.indices) < layer.size:
+        if not layer.lagrangian.elementwise and len(inp.indices) < layer.size:
             diags.append(warning(
                 f"clamping part of softmax layer '{layer.name}' breaks the energy-descent "
                 "guarantee: the clamped neurons' activations still move with the free ones",
@@ -147,9 +146,8 @@ def check_bounded(graph: ModelGraph) -> list[Diagnostic]:
     positive definite (for ReLU layers, g >= 0 makes this sufficient, not necessary). A rectpoly
     layer with n > 2 coupled to an unbounded layer grows faster than that layer's legendre.
     """
-    unbounded = [lay for lay in graph.layers() if lay.lagrangian.kind not in BOUNDED]
-    quadratic = [lay for lay in unbounded if lay.lagrangian.kind in ("identity", "relu")
-                 or (lay.lagrangian.kind == "rectpoly" and lay.lagrangian.param == 2)]
+    unbounded = [lay for lay in graph.layers() if not lay.lagrangian.bounded]
+    quadratic = [lay for lay in unbounded if lay.lagrangian.quadratic]
     names = {lay.name for lay in unbounded}
     diags: list[Diagnostic] = []
     for term in graph.terms():
@@ -157,7 +155,7 @@ def check_bounded(graph: ModelGraph) -> list[Diagnostic]:
             continue
         for side in (term.a, term.b):
             lag = graph.layer(side).lagrangian
-            if lag.kind == "rectpoly" and (lag.param or 0) > 2:
+            if lag.superquadratic:
                 diags.append(warning(
                     f"the energy may be unbounded below: rectpoly layer '{side}' (n = "
                     f"{lag.param!r} > 2) is coupled to an unbounded layer by '{term.weights}'",

@@ -29,11 +29,11 @@ from denseamc.ir.circuit import (
     Resistor,
     SelectedCrossbar,
     WeightMapping,
-    fuse_locs,
     net,
     read_only,
 )
 from denseamc.ir.hardware import Hardware
+from denseamc.ir.loc import fuse_locs
 from denseamc.ir.model import Array
 
 

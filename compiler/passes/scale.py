@@ -33,9 +33,9 @@ from typing import ClassVar
 import numpy as np
 from denseamc.compiler.passes.circuit_builder import CircuitBuilder, fan_in, max_abs_drive_weight
 from denseamc.ir import ModelGraph, warning
-from denseamc.ir.circuit import Scaling
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.model import Array
+from denseamc.ir.scaling import Scaling
 
 DEFAULT_R_F = 1e4
 

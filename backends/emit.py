@@ -1,0 +1,114 @@
+"""The output set of the netlist backends: every file `denseamc MODEL.dam -o OUT/` writes for a
+circuit, built with one shared `Namer` and scanned for forbidden constructs before it is handed
+out (see `iter_netlists` for the list of files)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+
+from denseamc.backends.base import NetlistEmitter
+from denseamc.backends.naming import Namer
+from denseamc.backends.netlists import default_stimulus
+from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
+from denseamc.backends.spice import NgspiceEmitter
+from denseamc.backends.tables import conductance_tables
+from denseamc.backends.veriloga import SpectreEmitter, VacaskEmitter, va_modules
+from denseamc.ir.circuit import CircuitIR
+
+__all__ = ["emit_netlists", "iter_netlists", "scan_emitted"]
+
+
+def emit_netlists(circuit: CircuitIR, loc_comments: bool = True) -> dict[str, str]:
+    """Every netlist file for `circuit`: relative path -> text (see `iter_netlists`)."""
+    return dict(iter_netlists(circuit, loc_comments))
+
+
+def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
+                  prefixes: tuple[str, ...] = ("",)) -> Iterator[tuple[str, str]]:
+    """The netlist files for `circuit`, one (relative path, text) at a time, each scanned for
+    forbidden constructs before it is yielded. Only paths starting with one of `prefixes` are
+    built; one file in memory at a time keeps a million-weight model's peak memory down.
+
+        spice/<model>.cir        ngspice netlist (B-source activations, energy probe)
+        veriloga/<module>.va     the Verilog-A primitives the circuit uses
+        veriloga/<model>.scs     Spectre top level (ahdl_include of the .va files)
+        veriloga/<model>.sim     VACASK top level (load of the compiled .osdi files)
+        tables/<crossbar>.csv    conductances to program, one file per crossbar
+        names.json               IR name -> netlist identifier, for the names legalisation changed
+
+    Input-dependent values are those of `default_stimulus` (each netlist's header says which).
+    Identifiers are registered in this order whatever `prefixes` asks for, so every file is the
+    same whether it is emitted alone or with the others.
+    """
+    stim = default_stimulus(circuit)
+    namer = Namer()
+    model = namer.name(circuit.name)
+    modules = va_modules(circuit)
+
+    def wanted(path: str) -> bool:
+        return path.startswith(prefixes)
+
+    def scanned(path: str, text: str) -> tuple[str, str]:
+        scan_emitted({path: text}, modules=set(modules))
+        return path, text
+
+    emitters: list[tuple[str, type[NetlistEmitter]]] = [
+        (f"spice/{model}.cir", NgspiceEmitter),
+        (f"veriloga/{model}.scs", SpectreEmitter),
+        (f"veriloga/{model}.sim", VacaskEmitter),
+    ]
+    for path, emitter in emitters:
+        text = emitter(circuit, stim, namer=namer, loc_comments=loc_comments).format()
+        if wanted(path):  # built either way: it registers the names the later files use
+            yield scanned(path, text)
+        del text
+    for name, text in modules.items():
+        if wanted(f"veriloga/{name}"):
+            yield scanned(f"veriloga/{name}", text)
+    for name, text in conductance_tables(circuit, namer).items():
+        if wanted(f"tables/{name}.csv"):
+            yield scanned(f"tables/{name}.csv", text)
+    if wanted("names.json"):
+        yield "names.json", json.dumps(namer.mapping(), indent=2, sort_keys=True) + "\n"
+
+
+def scan_emitted(files: Mapping[str, str], modules: set[str] | None = None) -> None:
+    """Re-scan emitted netlists for forbidden constructs (an emitter bug if any is found).
+
+    The same scan `runners` applies before running anything: no `.control`, `.include`, `.lib`,
+    `source`, backquote, `;`, `shell`, `postprocess`, `embed`, ... For Spectre, the only
+    `ahdl_include` lines allowed name our own emitted modules.
+    """
+    if modules is None:
+        modules = {p.rsplit("/", 1)[-1] for p in files if p.endswith(".va")}
+    osdi = {m[:-3] + ".osdi" for m in modules}
+    for path, text in files.items():
+        if path.endswith(".cir"):
+            check_netlist(text, dialect="ngspice")
+        elif path.endswith(".sim"):
+            check_netlist(text, dialect="vacask", allowed_loads=osdi)
+        elif path.endswith(".scs"):
+            check_netlist(_without_our_includes(text, modules), dialect="ngspice")
+        elif not text.isascii():
+            raise UnsafeNetlistError(f"internal error: {path} contains non-ASCII text")
+
+
+#: Characters other than \n that str.splitlines treats as line breaks.
+_OTHER_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _without_our_includes(text: str, modules: set[str]) -> str:
+    """A Spectre top level without the `ahdl_include` lines of our own modules."""
+    if "\n" in text and not any(c in text for c in _OTHER_LINE_BREAKS):
+        # the line loop below in one regex pass (only \n breaks lines here)
+        def keep(m: re.Match[str]) -> str:
+            return "" if m.group(1) in modules else m.group(0)
+        return re.sub(r'^ahdl_include "([a-z_]+\.va)"$\n?', keep, text, flags=re.MULTILINE)
+    rest = []
+    for line in text.splitlines():
+        m = re.fullmatch(r'ahdl_include "([a-z_]+\.va)"', line)
+        if m is None or m.group(1) not in modules:
+            rest.append(line)
+    return "\n".join(rest)
