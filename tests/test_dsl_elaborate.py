@@ -96,7 +96,7 @@ def write_parity(tmp_path: Path) -> Path:
         b=rng.random(8), c=rng.random(16), dec=rng.random((2, 16)), dec_b=rng.random(2),
     )
     path = tmp_path / "parity8.dam"
-    path.write_text(spec_program("5.3"), encoding="utf-8")
+    path.write_text(spec_program("parity8"), encoding="utf-8")
     return path
 
 
