@@ -154,7 +154,7 @@ def test_coefficients_are_folded() -> None:
 
 
 def test_transposed_weights_swap_the_layers() -> None:
-    g = build(HEAD.replace("[4, 3] = ", "[4, 3] = ") + "energy E = legendre(v) + legendre(h)"
+    g = build(HEAD + "energy E = legendre(v) + legendre(h)"
               " - v @ xi.T @ h\n")
     t = g.terms()[2]
     assert isinstance(t, BilinearTerm) and (t.a, t.weights, t.b, t.coef) == ("h", "xi", "v", -1.0)
