@@ -138,7 +138,8 @@ UNIT_SUFFIXES = ("_ohm", "_f", "_s", "_v", "_a", "_w", "_j", "_m2", "_hz", "_sie
                  "_v_per_s", "_f_per_m2")
 DIMENSIONLESS = {"tau_margin", "levels", "a0", "neurons", "tau_model", "clamped", "entries",
                  "devices", "lost", "raised", "clipped", "max_abs_error", "rms_error",
-                 "max_abs_weight", "latency_model", "readout_t_model", "counts", "slowest_rate_per_s"}
+                 "max_abs_weight", "latency_model", "readout_t_model", "counts",
+                 "slowest_rate_per_s"}
 
 
 def walk(obj: object, path: str = "") -> list[tuple[str, object]]:

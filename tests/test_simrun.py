@@ -156,7 +156,7 @@ def _xbar_ref(t_eval: np.ndarray) -> np.ndarray:
     def f(x: np.ndarray) -> np.ndarray:
         return (-x + W @ np.tanh(GAIN * x) + B) / tau
 
-    n = int(round(T_STOP / dt))
+    n = round(T_STOP / dt)
     xs = np.empty((n + 1, 2))
     x = X0.copy()
     xs[0] = x
@@ -429,7 +429,7 @@ def test_vacask_requires_abort_always() -> None:
 
 def test_ngspice_failure_reports_log_tail() -> None:
     text = "* bad model\nv1 a 0 dc 1\nq1 a a 0 nomodel\n.tran 1u 1m\n.end\n"
-    with pytest.raises(SimulatorError, match="(?s)status 1.*nomodel"):
+    with pytest.raises(SimulatorError, match=r"(?s)status 1.*nomodel"):
         simrun.run_ngspice(text, 10)
 
 
