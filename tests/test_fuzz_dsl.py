@@ -73,8 +73,8 @@ def front_end(text: str, base: Path) -> None:
 
 
 def test_normative_programs_elaborate(base_dir: Path) -> None:
-    for program in PROGRAMS:
-        elaborate(parse(program, "p.dam"), base_dir)
+    graphs = [elaborate(parse(program, "p.dam"), base_dir) for program in PROGRAMS]
+    assert [g.name for g in graphs] == ["xor", "hamming74", "parity8"]
 
 
 @settings(FAST, max_examples=1200)

@@ -43,6 +43,7 @@ def test_model_overrides_profile_overrides_defaults() -> None:
     ("100uS", "S", 1e-4), ("1GHz", "Hz", 1e9), ("2e-3", "F/m2", 2e-3), ("1.5", "", 1.5),
 ])
 def test_quantities_parse_with_prefix_and_unit(text: str, unit: str, value: float) -> None:
+    # one rounding of the decimal literal (2^-53) and of the prefix factor (measured exact)
     assert parse_quantity(text, unit) == pytest.approx(value, rel=1e-15)
 
 
@@ -169,8 +170,10 @@ def test_report_numbers_are_finite_and_carry_units() -> None:
     assert rep["latency_s"] > 0 and rep["energy_j"] > 0 and rep["area_m2"] > 0
     assert rep["counts"]["IntegratorCell"] == 5 and rep["counts"]["conductance_devices"] == 16
     assert rep["conductance_histogram"]["devices"] == 16
-    # predicted latency (linearisation) is close to the simulated settle time
-    assert rep["latency_s"] == pytest.approx(rep["timing"]["settle_time_sim_s"], rel=0.2)
+    # predicted latency (linearisation) is close to the simulated settle time: ln(1000)/rate
+    # assumes a unit offset decaying at the slowest linear rate from the start, while the real
+    # transient begins nonlinear (measured 2.3% apart on xor)
+    assert rep["latency_s"] == pytest.approx(rep["timing"]["settle_time_sim_s"], rel=0.05)
     text = report_json(rep)
     assert json.loads(text) == rep and text == report_json(json.loads(text))
     md = render_markdown(rep)
