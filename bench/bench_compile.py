@@ -111,7 +111,8 @@ def _child(code: str, *args: str, timeout: float = 3600) -> tuple[float, int, st
     wall = time.perf_counter() - t0
     line = next((ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")), None)
     if p.returncode != 0 or line is None:
-        raise RuntimeError(f"child failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+        raise RuntimeError(
+            f"child failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
     parts = line.split()
     rss = int(parts[3]) if len(parts) > 3 and parts[3].isdigit() else 0
     return wall, rss, line
@@ -138,7 +139,7 @@ def scaling(sizes: list[int], repeat: int) -> list[dict]:
             txt_mb = (d / "w.txt").stat().st_size / 1e6
         rows.append(dict(nv=nv, nh=nh, weights=nv * nh, compile_s=statistics.median(comp_t),
                          savetxt_s=statistics.median(sav_t),
-                         ratio=statistics.median(c / s for c, s in zip(comp_t, sav_t)),
+                         ratio=statistics.median(c / s for c, s in zip(comp_t, sav_t, strict=True)),
                          rss_gb=rss / 1e9, out_mb=out_mb, txt_mb=txt_mb))
         print(f"  {nv} x {nh}: {rows[-1]['compile_s']:.2f} s vs savetxt "
               f"{rows[-1]['savetxt_s']:.2f} s, peak {rows[-1]['rss_gb']:.2f} GB", flush=True)

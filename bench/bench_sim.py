@@ -124,7 +124,8 @@ def bench(tau_h: float, repeat: int) -> list[dict]:
         recall = float((np.sign(r.states["v"]) == s).all(axis=1).mean())
         t_ours = t_sp_k = float("inf")
         for _ in range(repeat):  # interleave the two so that load changes hit both
-            t_ours = min(t_ours, best_time(lambda: run_ours(g, cue, rtol, atol), 1))
+            t_ours = min(t_ours, best_time(
+                lambda rtol=rtol, atol=atol: run_ours(g, cue, rtol, atol), 1))
             t_sp_k = min(t_sp_k, best_time(lambda: run_scipy(xi, cue, tau_h), 1))
         t_sp = t_sp_k if t_sp is None else min(t_sp, t_sp_k)
         rows.append(dict(tau_h=tau_h, rtol=rtol, atol=atol, err=err, fevals=r.stats["fevals"],
@@ -245,7 +246,8 @@ def scaling(configs, tau_h: float, rtol: float, atol: float, repeat: int,
         t_o = t_s = float("inf")
         nfev = None
         for _ in range(repeat):
-            t_o = min(t_o, best_time(lambda: simulate(g, {"cue": cue}, rtol=rtol, atol=atol), 1))
+            t_o = min(t_o, best_time(
+                lambda g=g, cue=cue: simulate(g, {"cue": cue}, rtol=rtol, atol=atol), 1))
             if do_sp:
                 t0 = time.process_time()
                 nfev = _scipy_sized(xi, cue, tau_h)

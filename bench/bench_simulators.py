@@ -53,11 +53,11 @@ def run(sizes: list[int], budget: float) -> list[dict]:
             comp, _, cue = hopfield_model(Path(tmp), n)
             circuit = comp.circuit
             inputs = {"cue": cue}
-            calls = {
-                "ngspice": lambda: run_spice(circuit, inputs, timeout_s=budget),
-                "vacask": lambda: run_veriloga(circuit, inputs, timeout_s=budget),
-                "circuit": lambda: simulate_circuit(circuit, inputs, ideal=True),
-                "model": lambda: simulate(comp.graph, inputs),
+            calls = {  # each called in this iteration only; the defaults bind this size's model
+                "ngspice": lambda c=circuit, i=inputs: run_spice(c, i, timeout_s=budget),
+                "vacask": lambda c=circuit, i=inputs: run_veriloga(c, i, timeout_s=budget),
+                "circuit": lambda c=circuit, i=inputs: simulate_circuit(c, i, ideal=True),
+                "model": lambda g=comp.graph, i=inputs: simulate(g, i),
             }
             for name in BACKENDS:
                 if not alive[name]:
@@ -89,7 +89,7 @@ def table(rows: list[dict]) -> str:
            "(numpy) [s] | model backend [s] | ngspice / model | circuit / model |",
            "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        def both(k: str) -> str:
+        def both(k: str, r: dict = r) -> str:
             if r.get(k) is None:
                 return "-"
             return f"{r[k]:.3f} ({r.get(k + '_sim', 0.0):.3f})"

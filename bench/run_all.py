@@ -70,8 +70,9 @@ def section_sim(quick: bool) -> str:
     rows = bench_sim.scaling(configs, 0.01, rtol, atol, 1 if quick else 3,
                              scipy_max_weights_batch=2**23)
     out += ["### How time grows with N_v, N_h and batch", "",
-            f"tau_h = 0.01, N_h = 4 N_v, ours at the equal-accuracy tolerances above (rtol {rtol:g},"
-            f" atol {atol:g}), RK45 at rtol 1e-6; CPU time, best of {1 if quick else 3}; scipy "
+            "tau_h = 0.01, N_h = 4 N_v, ours at the equal-accuracy tolerances above "
+            f"(rtol {rtol:g}, atol {atol:g}), RK45 at rtol 1e-6; CPU time, best of "
+            f"{1 if quick else 3}; scipy "
             "skipped above N_v N_h batch = 2^23.", "",
             "| N_v | N_h | batch | ours [ms] | ours, evaluations | ours [us per evaluation] | "
             "RK45 [ms] | RK45 evaluations | speed-up |", "|---|---|---|---|---|---|---|---|---|"]

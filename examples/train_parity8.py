@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Weights for examples/parity8.dam: an Analog Energy Transformer that predicts the parity of 8 bits.
+"""Weights for examples/parity8.dam: an Analog Energy Transformer predicting the parity of 8 bits.
 
 Run:  python examples/train_parity8.py      (numpy only; deterministic; ~1 minute on one core)
 Writes examples/parity8.npz and examples/parity8_tests.txt next to this file and prints a report.
@@ -16,9 +16,10 @@ Model (the semantics of parity8.dam; a layer name in the energy stands for its a
       tau_hop dhop/dt = mem v + c - hop
     next = argmax(dec v + dec_b) at t = 1   (index 0: parity 0 / even number of ones, 1: odd)
 
-Data: all 256 strings.  String k has bits[j] = (k >> (7 - j)) & 1, i.e. bits[0] is the most significant
-bit of k (the string is k written in binary, left to right).  Split: the first 204 entries of
-numpy.random.default_rng(0).permutation(256) are the training strings, the remaining 52 are held out.
+Data: all 256 strings.  String k has bits[j] = (k >> (7 - j)) & 1, i.e. bits[0] is the most
+significant bit of k (the string is k written in binary, left to right).  Split: the first 204
+entries of numpy.random.default_rng(0).permutation(256) are the training strings, the remaining 52
+are held out.
 
 Method: a CONSTRUCTED equilibrium solution (no gradient training), with the decoder fitted by least
 squares on the training strings.
@@ -30,28 +31,29 @@ squares on the training strings.
    k = 8.  The bias a0 < 0 centres v0 so that z stays near 1 over the whole range, which keeps the 9
    equilibrium levels v0*(0..8) roughly evenly spaced (the attention loop is a positive feedback
    through z; beta E0^2 is kept small so that the equilibrium is unique).
-2. A ReLU "staircase".  Hop neuron i (i = 0..6) reads and writes visible unit 0 with weight w0 and its
-   own visible unit 1+i with weight w1 (mem[i, 0] = w0, mem[i, 1+i] = w1; every other entry 0).  At
-   equilibrium v_{1+i} = w1 w0 / (1 - w1^2) * relu(v0 - t_i): a ramp of v0 that starts at the
-   threshold t_i = -c_i / w0.  The thresholds are placed just above the levels of counts 1..7,
-   t_i = v0*(i+1) + theta (v0*(i+2) - v0*(i+1)), and found by a fixed-point iteration because active
-   ramps feed back into v0.  So at count k exactly the ramps 0..k-2 are on, each with a clear margin
-   (no neuron sits at its threshold).
-3. Linear decoder.  score = dec[1]@v + dec_b[1] - dec[0]@v - dec_b[0] is a piecewise-linear function of
-   v0 with kinks just after each interior level: v0 (slope) + 7 ramps + bias can follow the 9-point
-   zigzag (-1)^(k+1) (the parity of the count, i.e. the task's definition, not data).  It is fitted by
-   least squares to that zigzag on the simulated states (RK4 dt = 1e-3) of one string per count
-   k = 0..8 at t = 1, 2, 3, so the readout is right during the late transient and at equilibrium, and
-   scaled so that max |dec| = 10.  Caveat: count 8 (11111111) does not occur among the 204 training
-   strings, so a decoder fitted on training data alone cannot know the last step of the zigzag; the
-   design uses the definition of parity instead, and the held-out split is an evaluation of the
-   construction, not a test of generalisation from data.
-4. Stability: mem >= 0 has sigma_max ~ 0.72 < 1 (energy bounded below), and with beta E0^2 small the
-   equilibrium for each count is unique and is reached from v(0) = 0 (checked: E non-increasing along
-   every trajectory, |dv/dt| reported at t = 1, 2, 3).
+2. A ReLU "staircase".  Hop neuron i (i = 0..6) reads and writes visible unit 0 with weight w0 and
+   its own visible unit 1+i with weight w1 (mem[i, 0] = w0, mem[i, 1+i] = w1; every other entry
+   0).  At equilibrium v_{1+i} = w1 w0 / (1 - w1^2) * relu(v0 - t_i): a ramp of v0 that starts at
+   the threshold t_i = -c_i / w0.  The thresholds are placed just above the levels of counts 1..7,
+   t_i = v0*(i+1) + theta (v0*(i+2) - v0*(i+1)), and found by a fixed-point iteration because
+   active ramps feed back into v0.  So at count k exactly the ramps 0..k-2 are on, each with a clear
+   margin (no neuron sits at its threshold).
+3. Linear decoder.  score = dec[1]@v + dec_b[1] - dec[0]@v - dec_b[0] is a piecewise-linear
+   function of v0 with kinks just after each interior level: v0 (slope) + 7 ramps + bias can follow
+   the 9-point zigzag (-1)^(k+1) (the parity of the count, i.e. the task's definition, not data).
+   It is fitted by least squares to that zigzag on the simulated states (RK4 dt = 1e-3) of one
+   string per count k = 0..8 at t = 1, 2, 3, so the readout is right during the late transient and
+   at equilibrium, and scaled so that max |dec| = 10.  Caveat: count 8 (11111111) does not occur
+   among the 204 training strings, so a decoder fitted on training data alone cannot know the last
+   step of the zigzag; the design uses the definition of parity instead, and the held-out split is
+   an evaluation of the construction, not a test of generalisation from data.
+4. Stability: mem >= 0 has sigma_max ~ 0.72 < 1 (energy bounded below), and with beta E0^2 small
+   the equilibrium for each count is unique and is reached from v(0) = 0 (checked: E
+   non-increasing along every trajectory, |dv/dt| reported at t = 1, 2, 3).
 
-Because embed[0] = 0 and the attention biases are equal, the model depends only on the count of ones,
-so train and held-out accuracy coincide by construction; every one of the 256 strings is verified.
+Because embed[0] = 0 and the attention biases are equal, the model depends only on the count of
+ones, so train and held-out accuracy coincide by construction; every one of the 256 strings is
+verified.
 """
 
 import os
@@ -77,7 +79,7 @@ N_RAMP = 7
 DEC_MAX = 10.0
 
 
-# ----------------------------------------------------------------------------------------------- data
+# --------------------------------------------------------------------------------------------- data
 def all_strings():
     k = np.arange(256)
     bits = ((k[:, None] >> (7 - np.arange(8))[None, :]) & 1).astype(np.int64)
@@ -129,7 +131,7 @@ def simulate(bits, P, dt, times, method="rk4", track_energy=False):
     """Integrate from t = 0; return {t: v(t)} (and the energy's largest increase if asked)."""
     ctx = P["embed"][bits]
     v, att, hop = initial_state(ctx, P)
-    want = {int(round(t / dt)): t for t in times}
+    want = {round(t / dt): t for t in times}
     out, worst_rise = {}, 0.0
     e_prev = energy(v, att, hop, ctx, P) if track_energy else None
     for step in range(1, max(want) + 1):
@@ -224,23 +226,23 @@ def main():
     bits, parity = all_strings()
     tr, te = split()
     counts_tr = sorted(set(bits[tr].sum(1).tolist()))
-    print("parity8: constructed Analog Energy Transformer (numpy %s)" % np.__version__)
+    print(f"parity8: constructed Analog Energy Transformer (numpy {np.__version__})")
     print("data: 256 strings, bits[j] = (k >> (7-j)) & 1; split default_rng(0).permutation(256): "
-          "%d train / %d held out; counts of ones present in train: %s" % (len(tr), len(te), counts_tr))
+          f"{len(tr)} train / {len(te)} held out; counts of ones present in train: {counts_tr}")
 
     t, lev = design_thresholds()
     P = build(t)
-    print("design: E0=%g a0=%g w0=%g w1=%g theta=%g  levels v0*(k), k=0..8: %s"
-          % (E0, A0, W0, W1, THETA, np.round(lev, 3).tolist()))
-    print("        ramp thresholds t_i (on v0): %s" % np.round(t, 3).tolist())
+    print(f"design: E0={E0:g} a0={A0:g} w0={W0:g} w1={W1:g} theta={THETA:g}  levels v0*(k), "
+          f"k=0..8: {np.round(lev, 3).tolist()}")
+    print(f"        ramp thresholds t_i (on v0): {np.round(t, 3).tolist()}")
     rep = np.array([[1] * k + [0] * (8 - k) for k in range(9)])   # one string per count of ones
     fit_decoder(P, rep, np.arange(9) % 2)
 
     sig = np.linalg.svd(P["mem"], compute_uv=False)
-    print("sigma_max(mem) = %.4f  (< 1: E bounded below)" % sig[0])
+    print(f"sigma_max(mem) = {sig[0]:.4f}  (< 1: E bounded below)")
     for key in ("embed", "mem"):
         assert (P[key] >= 0).all()
-    print("max |weight| per array: " + ", ".join("%s %.3f" % (k, np.abs(P[k]).max()) for k in
+    print("max |weight| per array: " + ", ".join(f"{k} {np.abs(P[k]).max():.3f}" for k in
                                                  ("embed", "mem", "a", "b", "c", "dec", "dec_b")))
 
     # accurate verification: RK4, dt = 1e-4, all 256 strings, energy tracked
@@ -252,19 +254,18 @@ def main():
         v, dvmax, _ = out[T]
         pred = predict(P, v)
         s = score(P, v) * np.where(parity == 1, 1, -1)
-        print("  t=%5.2f  train %3d/204 (%.3f)  held-out %2d/52 (%.3f)  min margin %+.4f  "
-              "max|dv/dt| %.2e  max|v - v(10)| %.2e"
-              % (T, (pred[tr] == parity[tr]).sum(), (pred[tr] == parity[tr]).mean(),
-                 (pred[te] == parity[te]).sum(), (pred[te] == parity[te]).mean(), s.min(),
-                 dvmax, np.abs(v - v_inf).max()))
-    print("  energy: largest increase between samples along all 256 trajectories %.2e "
-          "(<= 0 up to rounding: E is non-increasing)" % rise)
+        ok_tr, ok_te = pred[tr] == parity[tr], pred[te] == parity[te]
+        print(f"  t={T:5.2f}  train {ok_tr.sum():3d}/204 ({ok_tr.mean():.3f})  "
+              f"held-out {ok_te.sum():2d}/52 ({ok_te.mean():.3f})  min margin {s.min():+.4f}  "
+              f"max|dv/dt| {dvmax:.2e}  max|v - v(10)| {np.abs(v - v_inf).max():.2e}")
+    print(f"  energy: largest increase between samples along all 256 trajectories {rise:.2e} "
+          "(<= 0 up to rounding: E is non-increasing)")
 
     # the compiler's reference discretisation (forward Euler dt = 1e-3)
     out_e = simulate(bits, P, 1e-3, (1.0, 2.0, 3.0), method="euler")
     acc_e = {T: (predict(P, out_e[T][0]) == parity).mean() for T in out_e}
-    print("  forward Euler dt=1e-3: accuracy over all 256 at t=1,2,3: %s"
-          % ", ".join("%.3f" % acc_e[T] for T in (1.0, 2.0, 3.0)))
+    print("  forward Euler dt=1e-3: accuracy over all 256 at t=1,2,3: "
+          + ", ".join(f"{acc_e[T]:.3f}" for T in (1.0, 2.0, 3.0)))
 
     # sensitivity: 1% multiplicative noise on every weight (seeded), readout at t = 1
     rng = np.random.default_rng(1)
@@ -272,23 +273,24 @@ def main():
     for _ in range(10):
         Q = {k: v * (1 + 0.01 * rng.standard_normal(v.shape)) for k, v in P.items()}
         accs.append((predict(Q, simulate(bits, Q, 2e-3, (1.0,))[1.0][0]) == parity).mean())
-    print("  1%% weight noise (10 draws, RK4 dt=2e-3, t=1): accuracy min %.3f mean %.3f"
-          % (min(accs), float(np.mean(accs))))
+    print(f"  1% weight noise (10 draws, RK4 dt=2e-3, t=1): accuracy min {min(accs):.3f} "
+          f"mean {float(np.mean(accs)):.3f}")
 
     np.savez(NPZ, **{k: np.asarray(v, dtype=np.float64) for k, v in P.items()})
-    print("\nwrote %s" % NPZ)
+    print(f"\nwrote {NPZ}")
 
     acc_te = (predict(P, out[1.0][0])[te] == parity[te]).mean()
     min_pass = np.floor(acc_te * 100 + 1e-9) / 100
-    mp = "1" if min_pass >= 1 else ("%.2f" % min_pass)
-    lines = ['test "held-out parity" min_pass = %s {' % mp]
+    mp = "1" if min_pass >= 1 else f"{min_pass:.2f}"
+    lines = [f'test "held-out parity" min_pass = {mp} {{']
     for i in sorted(te.tolist()):
-        lines.append("    bits = [%s] -> next = [%d]" % (", ".join(str(x) for x in bits[i]), parity[i]))
+        row = ", ".join(str(x) for x in bits[i])
+        lines.append(f"    bits = [{row}] -> next = [{parity[i]:d}]")
     lines.append("}")
     with open(TESTS, "w") as f:
         f.write("\n".join(lines) + "\n")
-    print("wrote %s (%d held-out vectors, min_pass = %s)" % (TESTS, len(te), mp))
-    print("runtime %.1f s" % (time.time() - t_start))
+    print(f"wrote {TESTS} ({len(te)} held-out vectors, min_pass = {mp})")
+    print(f"runtime {time.time() - t_start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def build(spec: Spec, name: str = "m") -> ModelGraph:
     for wname, (table, sel) in spec.selected.items():
         t = frozen_array(table)
         rows = g.input(sel).size
-        g.add(WeightsOp(wname, (rows,) + t.shape[1:], table=t, select=sel))
+        g.add(WeightsOp(wname, (rows, *t.shape[1:]), table=t, select=sel))
     for lname, *_ in spec.layers:
         g.add(LegendreTerm(lname))
     for coef, a, w, b in spec.bilinear:

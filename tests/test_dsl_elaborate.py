@@ -96,7 +96,7 @@ def write_parity(tmp_path: Path) -> Path:
         b=rng.random(8), c=rng.random(16), dec=rng.random((2, 16)), dec_b=rng.random(2),
     )
     path = tmp_path / "parity8.dam"
-    path.write_text(spec_program("5.3"), encoding="utf-8")
+    path.write_text(spec_program("parity8"), encoding="utf-8")
     return path
 
 
@@ -154,7 +154,7 @@ def test_coefficients_are_folded() -> None:
 
 
 def test_transposed_weights_swap_the_layers() -> None:
-    g = build(HEAD.replace("[4, 3] = ", "[4, 3] = ") + "energy E = legendre(v) + legendre(h)"
+    g = build(HEAD + "energy E = legendre(v) + legendre(h)"
               " - v @ xi.T @ h\n")
     t = g.terms()[2]
     assert isinstance(t, BilinearTerm) and (t.a, t.weights, t.b, t.coef) == ("h", "xi", "v", -1.0)

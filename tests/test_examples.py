@@ -70,7 +70,9 @@ def test_energy_never_increases_along_example_trajectories(name: str) -> None:
     assert result.energy_trace is not None
     rises = np.diff(result.energy_trace, axis=0)
     scale = 1.0 + np.abs(result.energy_trace).max()
-    assert rises.max() <= 1e-6 * scale, f"E rose by {rises.max():.3g}"
+    # only rounding moves E near its minimum (measured 2e-15 of the scale): 1e-10 is far above
+    # rounding and far below any real rise
+    assert rises.max() <= 1e-10 * scale, f"E rose by {rises.max():.3g}"
     assert comp.warnings == []
 
 

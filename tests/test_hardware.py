@@ -43,6 +43,7 @@ def test_model_overrides_profile_overrides_defaults() -> None:
     ("100uS", "S", 1e-4), ("1GHz", "Hz", 1e9), ("2e-3", "F/m2", 2e-3), ("1.5", "", 1.5),
 ])
 def test_quantities_parse_with_prefix_and_unit(text: str, unit: str, value: float) -> None:
+    # one rounding of the decimal literal (2^-53) and of the prefix factor (measured exact)
     assert parse_quantity(text, unit) == pytest.approx(value, rel=1e-15)
 
 
@@ -138,7 +139,8 @@ UNIT_SUFFIXES = ("_ohm", "_f", "_s", "_v", "_a", "_w", "_j", "_m2", "_hz", "_sie
                  "_v_per_s", "_f_per_m2")
 DIMENSIONLESS = {"tau_margin", "levels", "a0", "neurons", "tau_model", "clamped", "entries",
                  "devices", "lost", "raised", "clipped", "max_abs_error", "rms_error",
-                 "max_abs_weight", "latency_model", "readout_t_model", "counts", "slowest_rate_per_s"}
+                 "max_abs_weight", "latency_model", "readout_t_model", "counts",
+                 "slowest_rate_per_s"}
 
 
 def walk(obj: object, path: str = "") -> list[tuple[str, object]]:
@@ -168,8 +170,10 @@ def test_report_numbers_are_finite_and_carry_units() -> None:
     assert rep["latency_s"] > 0 and rep["energy_j"] > 0 and rep["area_m2"] > 0
     assert rep["counts"]["IntegratorCell"] == 5 and rep["counts"]["conductance_devices"] == 16
     assert rep["conductance_histogram"]["devices"] == 16
-    # predicted latency (linearisation) is close to the simulated settle time
-    assert rep["latency_s"] == pytest.approx(rep["timing"]["settle_time_sim_s"], rel=0.2)
+    # predicted latency (linearisation) is close to the simulated settle time: ln(1000)/rate
+    # assumes a unit offset decaying at the slowest linear rate from the start, while the real
+    # transient begins nonlinear (measured 2.3% apart on xor)
+    assert rep["latency_s"] == pytest.approx(rep["timing"]["settle_time_sim_s"], rel=0.05)
     text = report_json(rep)
     assert json.loads(text) == rep and text == report_json(json.loads(text))
     md = render_markdown(rep)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +30,10 @@ def test_no_generic_top_level_names_are_installed(tmp_path: Path) -> None:
 
 
 def test_console_script_prints_help(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "denseamc.compiler.cli", "--help"], cwd=tmp_path,
-                         capture_output=True, text=True)
+    # The script pip installed for this interpreter, not whichever `denseamc` PATH finds first.
+    script = Path(sysconfig.get_path("scripts")) / "denseamc"
+    out = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "denseamc check MODEL.dam" in out.stdout or "check" in out.stdout
+    assert out.stdout.startswith("usage: denseamc ")
+    for command in ("compile", "check", "simulate"):
+        assert re.search(rf"^ +{command} +\S", out.stdout, re.M), out.stdout

@@ -29,6 +29,8 @@ from denseamc.compiler.verdicts import judge
 from denseamc.ir import DenseAMCError
 
 EXAMPLES = ("xor", "hamming74", "parity8")
+# v_unit. VACASK (reltol 1e-6) and the circuit backend (Dormand-Prince, rtol 1e-6) each carry
+# ~1e-6..1e-5 of integration error; measured up to 1.4e-5 (parity8), so a factor 7 is left.
 TIGHT = 1e-4
 
 
@@ -59,7 +61,7 @@ def test_examples_pass_and_agree_with_circuit(example: str,
     assert verdict.passed, [r.describe() for r in verdict.results if not r.passed]
     agreement = compare_with_circuit(circuit, run, simulate_circuit(circuit, inputs),
                                      tol_v_unit=TIGHT)
-    assert agreement.ok, "\n".join(agreement.lines())
+    assert agreement.ok and agreement.worst_net, "\n".join(agreement.lines())  # nets compared
 
 
 @pytest.mark.parametrize("scheme", ["dual_rail", "differential"])
@@ -70,16 +72,18 @@ def test_mixed_model_every_recipe(scheme: str, amplifier: str,
     run = run_veriloga(circuit, inputs, timeout_s=60)
     agreement = compare_with_circuit(circuit, run, simulate_circuit(circuit, inputs),
                                      tol_v_unit=TIGHT)
-    assert agreement.ok, "\n".join(agreement.lines())
+    assert agreement.ok and agreement.worst_net, "\n".join(agreement.lines())  # nets compared
 
 
 def test_spice_and_vacask_agree(mixed_circuit: Callable[[str, str], object]) -> None:
     _, circuit, inputs = mixed_circuit("differential", "nonideal")  # type: ignore[misc]
     a, b = run_spice(circuit, inputs), run_veriloga(circuit, inputs)
-    for n in a.voltages:
+    assert a.voltages.keys() == b.voltages.keys()
+    for n in a.voltages:  # measured 7e-8 V apart
         np.testing.assert_allclose(a.voltages[n], b.voltages[n],
                                    atol=TIGHT * circuit.scaling.v_unit, err_msg=n)
-    np.testing.assert_allclose(a.energy, b.energy, atol=1e-4)
+    # both solve to reltol 1e-6 on energies of order 1 (measured 7e-8 apart)
+    np.testing.assert_allclose(a.energy, b.energy, atol=1e-6)
 
 
 def test_spectre_top_level_structure(example_circuit: Callable[[str], object]) -> None:
@@ -135,5 +139,5 @@ def test_emitted_files_run_as_written(example: str,
     res = runners.run_vacask(files[f"veriloga/{example}.sim"], va, 60)
     first = {k: v[:1] for k, v in block_inputs(comp.graph.tests[0]).items()}
     ref = simulate_circuit(circuit, first)
-    for n, v in ref.voltages.items():
+    for n, v in ref.voltages.items():  # TIGHT: as for the comparison above
         assert abs(res[n][-1] - v[0]) <= TIGHT * circuit.scaling.v_unit, n
