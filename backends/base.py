@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar, TextIO
 
 from denseamc.backends.naming import Namer, provenance
-from denseamc.backends.netlists import Stimulus, default_stimulus
+from denseamc.backends.stimulus import Stimulus, default_stimulus
 from denseamc.backends.units import num
 from denseamc.ir.circuit import CircuitIR, Loc
 

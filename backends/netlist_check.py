@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from denseamc.backends import simrun
+from denseamc.backends.circuit_energy import circuit_energy
 from denseamc.backends.circuit_sim import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
-from denseamc.backends.netlists import Stimulus, circuit_energy, stimuli
 from denseamc.backends.spice import NgspiceEmitter, saved_nets
+from denseamc.backends.stimulus import Stimulus, stimuli
 from denseamc.backends.veriloga import VacaskEmitter, va_modules
 from denseamc.ir.circuit import CircuitIR, Loc
 from numpy.typing import NDArray

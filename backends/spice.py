@@ -49,8 +49,9 @@ import math
 
 import numpy as np
 from denseamc.backends.base import NetlistEmitter
+from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
-from denseamc.backends.netlists import Stimulus, energy_coefficients
+from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import integer, num, nums
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import (

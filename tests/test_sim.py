@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from denseamc.backends.judge import judge
-from denseamc.backends.sim import decode_outputs, energy, simulate
+from denseamc.backends.sim import decode_outputs, energy, model_rhs, simulate
 from denseamc.ir import (
     DenseAMCError,
     Lagrangian,
@@ -69,7 +69,7 @@ def rk4_reference(spec: Spec, x0: dict[str, np.ndarray], times: list[float], dt:
     out = {k: [] for k in x}
     t = 0.0
     for target in times:
-        n = max(1, int(round((target - t) / dt)))
+        n = max(1, round((target - t) / dt))
         h = (target - t) / n
         for _ in range(n):
             k1 = f(x)
@@ -214,7 +214,7 @@ def test_select_picks_weight_rows_per_batch_element() -> None:
         one = simulate(build(const), {"x": x[b:b + 1]}, t_end=1.0)
         for name in ("v", "att"):
             np.testing.assert_allclose(res.states[name][b], one.states[name][0], atol=1e-7)
-    with pytest.raises(DenseAMCError, match="0..2"):
+    with pytest.raises(DenseAMCError, match=r"0\.\.2"):
         simulate(g, {"s": np.array([[0, 3]]), "x": x[:1]}, t_end=1.0)
     with pytest.raises(DenseAMCError, match="integers"):
         simulate(g, {"s": np.array([[0, 0.5]]), "x": x[:1]}, t_end=1.0)
@@ -249,6 +249,20 @@ def test_adiabatic_layer_is_always_at_its_target() -> None:
     # and a very fast hidden layer approaches the adiabatic limit
     fast = simulate(hopfield(n_v, n_h, beta=beta, tau_v=1.0, tau_h=1e-4), {"cue": cue})
     np.testing.assert_allclose(fast.states["v"], res.states["v"], atol=1e-3)
+
+
+def test_model_rhs_is_the_gradient_flow() -> None:
+    # tau dx/dt = xi^T g(h) - v for the visible layer, xi g(v) - h for the hidden one
+    beta, n_v, n_h = 3.0, 6, 5
+    g = hopfield(n_v, n_h, beta=beta, tau_v=1.0, tau_h=0.1)
+    xi = np.asarray(g.weights("xi").value)
+    rng = np.random.default_rng(4)
+    v, h = rng.normal(size=(2, n_v)), rng.normal(size=(2, n_h))
+    rhs = model_rhs(g, {"cue": np.zeros((2, n_v))})({"v": v, "h": h})
+    # the same float64 operations in another order: agreement to a few ulps of the O(1) terms
+    np.testing.assert_allclose(rhs["v"], (_act(Lagrangian("softmax", beta), h) @ xi - v) / 1.0,
+                               atol=1e-12)
+    np.testing.assert_allclose(rhs["h"], (v @ xi.T - h) / 0.1, atol=1e-12)
 
 
 def _adiabatic_cycle(strength: float) -> tuple:
@@ -400,7 +414,7 @@ def test_divergence_is_reported() -> None:
     spec = Spec(layers=[("x", 2, Lagrangian("identity"), 1.0, "zero")],
                 weights={"w": np.eye(2) * 400.0}, bilinear=[(-1.0, "x", "w", "x")],
                 inputs=[("i", 2, "init", "x", range(2))])
-    with pytest.raises(DenseAMCError, match="non-finite|unbounded|blow up"):
+    with pytest.raises(DenseAMCError, match=r"non-finite|unbounded|blow up"):
         simulate(build(spec), {"i": np.ones((1, 2))}, t_end=5.0)
 
 

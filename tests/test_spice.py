@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from denseamc.backends import simrun
+from denseamc.backends.circuit_energy import circuit_energy
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.judge import judge
 from denseamc.backends.netlist_check import compare_with_circuit, run_spice
-from denseamc.backends.netlists import circuit_energy, stimuli
 from denseamc.backends.sim import energy as model_energy
 from denseamc.backends.spice import NgspiceEmitter
+from denseamc.backends.stimulus import stimuli
 from denseamc.compiler.check import block_inputs
 
 EXAMPLES = ("xor", "hamming74", "parity8")
