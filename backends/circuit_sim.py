@@ -13,9 +13,9 @@ differential tie-back resistors, selected crossbars with the per-input conductan
 - **Ideal amplifiers** (`circuit.amplifier.ideal`): V_s = 0 (virtual ground), so
       C_F dV_out/dt = -V_out / R_F - I_in          (C_F > 0, one state per cell)
       V_out = -R_F I_in                            (C_F = 0, algebraic)
-  Algebraic cells (tau = 0 layers, differential inverters) are solved by fixed-point sweeps of
-  the whole evaluation (activations -> currents -> algebraic outputs) until they change by less
-  than 1e-12 v_unit; a chain of depth k converges in k + 1 sweeps.
+  Algebraic cells (tau = 0 layers, differential inverters) are solved by `fixed_point` sweeps
+  of the whole evaluation (activations -> currents -> algebraic outputs), warm-started from the
+  previous solution; a chain of depth k converges in k + 1 sweeps.
 - **Non-ideal amplifiers**: single-pole op-amps, dV_out/dt = wp (-a0 V_s - V_out) with
   wp = 2 pi gbw / a0, limited to +-slew, and held at the rails +-v_rail (= vdd/2); activation
   outputs are clipped to the rails. A C_F > 0 cell has a second state, the capacitor voltage
@@ -24,15 +24,15 @@ differential tie-back resistors, selected crossbars with the per-input conductan
   States start at the ideal initial operating point. The result reports the deviation from the
   ideal circuit (same inputs, same times).
 
-Initial state: cells start at 0 V; init inputs (`InitialCondition`) set theirs; then each
-`init=settled` layer, in declaration order, starts at its target -R_F I_in computed from the
-others (init inputs on it override); clamps hold their nets throughout. This mirrors the model
-backend (backends/sim.py).
+Inputs are checked by `inputs.check_circuit_inputs`. Initial state: the static solve of the
+netlists (`static_solve.initial_cell_voltages`: init inputs, then `init=settled` layers in
+declaration order, as the model backend does); clamps hold their nets throughout.
 
-Integration: Dormand-Prince 5(4) with error control (rtol 1e-6, atol 1e-8 v_unit by default),
-batch-wide steps. Settle time: the earliest time after which every free neuron's state stays
-within settle_tol * max(1, |x_final|) of its value at t_end (as in the model backend), found on a
-uniform grid of recorded states (at least 400 points) and linear interpolation.
+Integration: Dormand-Prince 5(4) (`sim.dopri`) with error control (rtol 1e-6, atol 1e-8 v_unit
+by default), batch-wide steps. Settle time: the earliest time after which every free neuron's
+state stays within settle_tol * max(1, |x_final|) of its value at t_end (as in the model
+backend), found on a uniform grid of recorded states (at least 400 points) and linear
+interpolation.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ import numpy as np
 from denseamc.backends.inputs import InputBatch, check_circuit_inputs
 from denseamc.backends.sim.dopri import Grid, dopri
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
+from denseamc.backends.static_solve import initial_cell_voltages
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
 from numpy.typing import NDArray
@@ -247,34 +248,12 @@ class _Plan:
 
     # -- initial state and readout -----------------------------------------------------------------
     def initial_outputs(self) -> Array:
-        """Ideal initial cell outputs (B, n_cells), algebraic cells solved."""
-        B = self.batch
-        v_out = np.zeros((B, self.n_cells))
+        """Ideal initial cell outputs (B, n_cells): the capacitor cells from the static solve
+        (`static_solve.initial_cell_voltages`), then the algebraic cells solved."""
+        v0 = initial_cell_voltages(self.c, self.inputs)
+        v_out = np.zeros((self.batch, self.n_cells))
         for k, c in enumerate(self.cells):
-            v_out[:, k] = c.v0
-        out_cell = {c.out_net: k for k, c in enumerate(self.cells)}
-        ics: dict[str, list[tuple[int, Array]]] = {}
-        for ic in self.c.initial_conditions:
-            k = out_cell[ic.net]
-            val = ic.gain_v * self.inputs.arrays[ic.input][:, ic.index]
-            ics.setdefault(self.cells[k].layer, []).append((k, val))
-
-        def apply(layer: str) -> None:
-            for k, val in ics.get(layer, []):
-                v_out[:, k] = val
-
-        for layer in self.c.layers:
-            apply(layer.name)
-        for layer in self.c.layers:
-            if layer.init != "settled" or layer.tau == 0:
-                continue
-            ks = [k for k, c in enumerate(self.cells)
-                  if c.layer == layer.name and c.role == "neuron" and c.c_f > 0]
-            if not ks:
-                continue
-            _, _, i_in = self.solve_ideal(v_out)
-            v_out[:, ks] = -self.r_f[ks] * i_in[:, ks]
-            apply(layer.name)
+            v_out[:, k] = v0.get(c.name, c.v0)
         self.solve_ideal(v_out)
         return v_out
 
