@@ -103,7 +103,17 @@ class _Plan:
         self.alg = np.flatnonzero(self.c_f == 0)
         self.cell_of_sum = {c.sum_net: k for k, c in enumerate(cells)}
 
-        # driven nets: cell outputs, clamp sources, activation outputs
+        self._index_driven_nets()
+        self._conductances()
+        self.i_bias = np.zeros(self.n_cells)
+        for cs in circuit.current_sources:
+            self.i_bias[self.cell_of_sum[cs.net]] += cs.amps
+        self._alg_guess = np.zeros((B, len(self.alg)))
+        self.nfev = 0
+
+    def _index_driven_nets(self) -> None:
+        """Number the driven nets: cell outputs, clamp sources, activation outputs."""
+        circuit, B = self.c, self.batch
         drv: dict[str, int] = {}
 
         def add(net: str) -> int:
@@ -112,11 +122,11 @@ class _Plan:
             drv[net] = len(drv)
             return drv[net]
 
-        self.out_k = np.array([add(c.out_net) for c in cells], dtype=np.int64)
+        self.out_k = np.array([add(c.out_net) for c in self.cells], dtype=np.int64)
         self.clamp_k = np.array([add(v.net) for v in circuit.voltage_sources], dtype=np.int64)
         self.clamp_v = np.zeros((B, len(circuit.voltage_sources)))
         for j, v in enumerate(circuit.voltage_sources):
-            self.clamp_v[:, j] = v.volts + v.gain_v * inputs.arrays[v.input][:, v.index]
+            self.clamp_v[:, j] = v.volts + v.gain_v * self.inputs.arrays[v.input][:, v.index]
         self.acts: list[tuple[Activation, IntArray, IntArray, IntArray, IntArray]] = []
         for a in circuit.activations:
             p = np.array([add(n) for n in a.out_p_nets], dtype=np.int64)
@@ -130,6 +140,10 @@ class _Plan:
         self.drv = drv
         self.n_drv = len(drv)
 
+    def _conductances(self) -> None:
+        """G (n_drv, n_cells) from driven nets into summing nodes; per batch element when
+        selected crossbars make it depend on the inputs."""
+        circuit, B, drv = self.c, self.batch, self.drv
         g = np.zeros((self.n_drv, self.n_cells))
         for xb in circuit.crossbars:
             r = np.array([drv[n] for n in xb.row_nets])
@@ -147,7 +161,7 @@ class _Plan:
         if circuit.selected_crossbars:
             gb = np.broadcast_to(g, (B, *g.shape)).copy()
             for sx in circuit.selected_crossbars:
-                gsel = sx.conductance(inputs.selects[sx.select])
+                gsel = sx.conductance(self.inputs.selects[sx.select])
                 r = np.array([drv[n] for n in sx.row_nets])
                 cidx = np.array([self.cell_of_sum[n] for n in sx.col_nets])
                 gb[:, r[:, None], cidx[None, :]] += gsel
@@ -155,11 +169,6 @@ class _Plan:
             self.g_col = gb.sum(axis=1)  # (B, n_cells)
         else:
             self.g_col = np.broadcast_to(g.sum(axis=0), (B, self.n_cells))
-        self.i_bias = np.zeros(self.n_cells)
-        for cs in circuit.current_sources:
-            self.i_bias[self.cell_of_sum[cs.net]] += cs.amps
-        self._alg_guess = np.zeros((B, len(self.alg)))
-        self.nfev = 0
 
     # -- evaluation ------------------------------------------------------------------------------
     def voltages(self, v_out: Array) -> Array:
