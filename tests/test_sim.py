@@ -112,6 +112,8 @@ def test_matches_independent_rk4(kind: str, stiff: bool) -> None:
     ref = rk4_reference(spec, x0, TIMES, dt=tau_b / 20)
     res = simulate(g, {"ia": x0["a"], "ib": x0["b"]}, t_end=1.0, record=TIMES)
     assert res.times is not None and np.allclose(res.times, TIMES)
+    # RK4 at dt = tau_b / 20 is fourth order: ~(1/20)^4 = 6e-6 on these O(1) states; the
+    # simulator at rtol 1e-6 is more accurate than that; 1e-4 leaves a margin of ~10
     for name in ("a", "b"):
         np.testing.assert_allclose(res.trajectories[name], ref[name], atol=1e-4, rtol=0)
         np.testing.assert_allclose(res.states[name], ref[name][-1], atol=1e-4, rtol=0)
@@ -156,6 +158,8 @@ def test_batch_equals_one_at_a_time(seed: int, n_layers: int, clamp: bool) -> No
     batch = simulate(g, inputs, t_end=1.5)
     for b in range(4):
         one = simulate(g, {k: v[b:b + 1] for k, v in inputs.items()}, t_end=1.5)
+        # batch-wide steps differ from a solo run's: both results carry the method's global
+        # error at rtol 1e-6 (0.05-0.3 x rtol on the test models, times the states' size)
         for name, x in one.states.items():
             np.testing.assert_allclose(batch.states[name][b], x[0], atol=2e-5, rtol=2e-5)
         np.testing.assert_allclose(batch.energy[b], one.energy[0], atol=1e-5, rtol=1e-5)
@@ -177,6 +181,7 @@ def test_clamp_holds_neurons_and_drives_the_rest() -> None:
                                   np.broadcast_to(cval, (len(TIMES), 3, 2)))
     x0 = {"a": np.zeros((3, 4)), "b": xb}
     ref = rk4_reference(spec, x0, TIMES, dt=0.01, clamp={"a": ([1, 3], cval)})
+    # RK4 at dt = tau_b / 30: ~(1/30)^4 = 1e-6; 1e-5 leaves a margin of ~10
     np.testing.assert_allclose(res.trajectories["a"], ref["a"], atol=1e-5)
     np.testing.assert_allclose(res.trajectories["b"], ref["b"], atol=1e-5)
 
@@ -212,6 +217,8 @@ def test_select_picks_weight_rows_per_batch_element() -> None:
         const = Spec(layers=sel_spec.layers, weights={"ctx": table[s[b]]},
                      bilinear=sel_spec.bilinear, inputs=[("x", 4, "init", "v", range(4))])
         one = simulate(build(const), {"x": x[b:b + 1]}, t_end=1.0)
+        # the same equations with batch-wide vs solo steps: they differ by the method's global
+        # error (0.05-0.3 x rtol = 1e-6 on the test models)
         for name in ("v", "att"):
             np.testing.assert_allclose(res.states[name][b], one.states[name][0], atol=1e-7)
     with pytest.raises(DenseAMCError, match=r"0\.\.2"):
@@ -326,6 +333,8 @@ def test_fixed_step_agrees_with_adaptive(stiff: bool) -> None:
     ada = simulate(g, {"cue": cue})
     fix = simulate(g, {"cue": cue}, method="fixed", dt=0.01)
     eul = simulate(g, {"cue": cue}, method="euler", dt=1e-4 if stiff else 1e-3)
+    # fixed ETD(3,5) at dt = 0.01 is fifth order (error well below 1e-7); forward Euler is first
+    # order: error ~ dt / tau_h x the state's size, 5e-3 for the chosen dt
     for name in ("v", "h"):
         np.testing.assert_allclose(fix.states[name], ada.states[name], atol=1e-7)
         np.testing.assert_allclose(eul.states[name], ada.states[name], atol=5e-3)
@@ -346,6 +355,8 @@ def test_settle_time_of_a_linear_decay() -> None:
     x_t = 2.0 * (1 - np.exp(-t_end / 0.5))
     expect = -0.5 * np.log((1e-3 * x_t) / 2.0 + np.exp(-t_end / 0.5))
     assert res.settle_time.shape == (1,)
+    # the crossing lies between accepted steps ~5 tau apart; log interpolation is exact for a
+    # pure exponential, so only the states' error remains (1e-5 seen); 0.1 tau is a loose bound
     assert abs(res.settle_time[0] - expect) < 0.05, (res.settle_time, expect)
 
 
