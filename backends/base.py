@@ -26,7 +26,7 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 from denseamc.backends.naming import Namer, provenance
-from denseamc.backends.netlists import Stimulus, default_stimulus
+from denseamc.backends.stimulus import Stimulus, default_stimulus
 from denseamc.backends.units import num, nums
 from denseamc.ir import InternalCompilerError
 from denseamc.ir.circuit import (

@@ -13,9 +13,9 @@ differential tie-back resistors, selected crossbars with the per-input conductan
 - **Ideal amplifiers** (`circuit.amplifier.ideal`): V_s = 0 (virtual ground), so
       C_F dV_out/dt = -V_out / R_F - I_in          (C_F > 0, one state per cell)
       V_out = -R_F I_in                            (C_F = 0, algebraic)
-  Algebraic cells (tau = 0 layers, differential inverters) are solved by fixed-point sweeps of
-  the whole evaluation (activations -> currents -> algebraic outputs) until they change by less
-  than 1e-12 v_unit; a chain of depth k converges in k + 1 sweeps.
+  Algebraic cells (tau = 0 layers, differential inverters) are solved by `fixed_point` sweeps
+  of the whole evaluation (activations -> currents -> algebraic outputs), warm-started from the
+  previous solution; a chain of depth k converges in k + 1 sweeps.
 - **Non-ideal amplifiers**: single-pole op-amps, dV_out/dt = wp (-a0 V_s - V_out) with
   wp = 2 pi gbw / a0, limited to +-slew, and held at the rails +-v_rail (= vdd/2); activation
   outputs are clipped to the rails. A C_F > 0 cell has a second state, the capacitor voltage
@@ -24,47 +24,33 @@ differential tie-back resistors, selected crossbars with the per-input conductan
   States start at the ideal initial operating point. The result reports the deviation from the
   ideal circuit (same inputs, same times).
 
-Initial state: cells start at 0 V; init inputs (`InitialCondition`) set theirs; then each
-`init=settled` layer, in declaration order, starts at its target -R_F I_in computed from the
-others (init inputs on it override); clamps hold their nets throughout. This mirrors the model
-backend (backends/sim.py).
+Inputs are checked by `inputs.check_circuit_inputs`. Initial state: the static solve of the
+netlists (`static_solve.initial_cell_voltages`: init inputs, then `init=settled` layers in
+declaration order, as the model backend does); clamps hold their nets throughout.
 
-Integration: Dormand-Prince 5(4) with error control (rtol 1e-6, atol 1e-8 v_unit by default),
-batch-wide steps. Settle time: the earliest time after which every free neuron's state stays
-within settle_tol * max(1, |x_final|) of its value at t_end (as in the model backend), found on a
-uniform grid of recorded states (at least 400 points) and linear interpolation.
+Integration: Dormand-Prince 5(4) (`sim.dopri`) with error control (rtol 1e-6, atol 1e-8 v_unit
+by default), batch-wide steps. Settle time: the earliest time after which every free neuron's
+state stays within settle_tol * max(1, |x_final|) of its value at t_end (as in the model
+backend), found on a uniform grid of recorded states (at least 400 points) and linear
+interpolation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+from denseamc.backends.inputs import InputBatch, check_circuit_inputs
+from denseamc.backends.sim.dopri import Grid, dopri
+from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
+from denseamc.backends.static_solve import initial_cell_voltages
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
-from denseamc.ir.circuit import CircuitIR, IntegratorCell
+from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
-
-_FP_MAXITER = 200
-_MAX_STEPS = 2_000_000
-
-# Dormand-Prince 5(4) tableau
-_C = np.array([0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0])
-_A = [
-    [],
-    [1 / 5],
-    [3 / 40, 9 / 40],
-    [44 / 45, -56 / 15, 32 / 9],
-    [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],
-    [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656],
-    [35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84],
-]
-_B5 = np.array([35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0])
-_B4 = np.array([5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40])
-
+IntArray = NDArray[np.int64]
 
 @dataclass
 class CircuitSimResult:
@@ -96,8 +82,9 @@ class CircuitSimResult:
 class _Plan:
     """Index every net and component once; evaluate node equations for a batch."""
 
-    def __init__(self, circuit: CircuitIR, inputs: Mapping[str, Any], ideal: bool) -> None:
+    def __init__(self, circuit: CircuitIR, inputs: InputBatch, ideal: bool) -> None:
         self.c = circuit
+        self.inputs = inputs
         self.ideal = ideal
         self.v_unit = circuit.scaling.v_unit
         amp = circuit.amplifier
@@ -105,8 +92,7 @@ class _Plan:
         self.slew = amp.slew_v_per_s
         self.a0 = amp.a0
         self.wp = 2 * np.pi * amp.gbw_hz / amp.a0
-        self.batch = self._batch(inputs)
-        B = self.batch
+        self.batch = B = inputs.batch
 
         cells = circuit.cells
         self.cells = cells
@@ -117,7 +103,17 @@ class _Plan:
         self.alg = np.flatnonzero(self.c_f == 0)
         self.cell_of_sum = {c.sum_net: k for k, c in enumerate(cells)}
 
-        # driven nets: cell outputs, clamp sources, activation outputs
+        self._index_driven_nets()
+        self._conductances()
+        self.i_bias = np.zeros(self.n_cells)
+        for cs in circuit.current_sources:
+            self.i_bias[self.cell_of_sum[cs.net]] += cs.amps
+        self._alg_guess = np.zeros((B, len(self.alg)))
+        self.nfev = 0
+
+    def _index_driven_nets(self) -> None:
+        """Number the driven nets: cell outputs, clamp sources, activation outputs."""
+        circuit, B = self.c, self.batch
         drv: dict[str, int] = {}
 
         def add(net: str) -> int:
@@ -126,13 +122,12 @@ class _Plan:
             drv[net] = len(drv)
             return drv[net]
 
-        self.out_k = np.array([add(c.out_net) for c in cells], dtype=np.int64)
+        self.out_k = np.array([add(c.out_net) for c in self.cells], dtype=np.int64)
         self.clamp_k = np.array([add(v.net) for v in circuit.voltage_sources], dtype=np.int64)
         self.clamp_v = np.zeros((B, len(circuit.voltage_sources)))
         for j, v in enumerate(circuit.voltage_sources):
-            vals = _input(inputs, v.input, B)
-            self.clamp_v[:, j] = v.volts + v.gain_v * vals[:, v.index]
-        self.acts = []
+            self.clamp_v[:, j] = v.volts + v.gain_v * self.inputs.arrays[v.input][:, v.index]
+        self.acts: list[tuple[Activation, IntArray, IntArray, IntArray, IntArray]] = []
         for a in circuit.activations:
             p = np.array([add(n) for n in a.out_p_nets], dtype=np.int64)
             own = [i for i, n in enumerate(a.out_n_nets) if n not in a.in_nets]
@@ -145,6 +140,10 @@ class _Plan:
         self.drv = drv
         self.n_drv = len(drv)
 
+    def _conductances(self) -> None:
+        """G (n_drv, n_cells) from driven nets into summing nodes; per batch element when
+        selected crossbars make it depend on the inputs."""
+        circuit, B, drv = self.c, self.batch, self.drv
         g = np.zeros((self.n_drv, self.n_cells))
         for xb in circuit.crossbars:
             r = np.array([drv[n] for n in xb.row_nets])
@@ -162,12 +161,7 @@ class _Plan:
         if circuit.selected_crossbars:
             gb = np.broadcast_to(g, (B, *g.shape)).copy()
             for sx in circuit.selected_crossbars:
-                sel = np.asarray(_input(inputs, sx.select, B), dtype=np.float64)
-                n_opt = sx.n_options
-                if np.any(sel != np.round(sel)) or np.any(sel < 0) or np.any(sel >= n_opt):
-                    raise DenseAMCError(error(
-                        f"select input '{sx.select}' needs integers in 0..{n_opt - 1}"))
-                gsel = sx.conductance(sel.astype(np.int64))
+                gsel = sx.conductance(self.inputs.selects[sx.select])
                 r = np.array([drv[n] for n in sx.row_nets])
                 cidx = np.array([self.cell_of_sum[n] for n in sx.col_nets])
                 gb[:, r[:, None], cidx[None, :]] += gsel
@@ -175,18 +169,6 @@ class _Plan:
             self.g_col = gb.sum(axis=1)  # (B, n_cells)
         else:
             self.g_col = np.broadcast_to(g.sum(axis=0), (B, self.n_cells))
-        self.i_bias = np.zeros(self.n_cells)
-        for cs in circuit.current_sources:
-            self.i_bias[self.cell_of_sum[cs.net]] += cs.amps
-        self._alg_guess = np.zeros((B, len(self.alg)))
-        self.nfev = 0
-
-    @staticmethod
-    def _batch(inputs: Mapping[str, Any]) -> int:
-        sizes = {np.atleast_2d(np.asarray(v)).shape[0] for v in inputs.values()}
-        if len(sizes) > 1:
-            raise DenseAMCError(error(f"inputs have different batch sizes {sorted(sizes)}"))
-        return sizes.pop() if sizes else 1
 
     # -- evaluation ------------------------------------------------------------------------------
     def voltages(self, v_out: Array) -> Array:
@@ -214,22 +196,26 @@ class _Plan:
 
     def solve_ideal(self, v_out: Array) -> tuple[Array, Array, Array]:
         """Fill the algebraic cells of v_out (in place); return (v_out, V, I_in)."""
-        if self.alg.size:
-            v_out[:, self.alg] = self._alg_guess
-        for _ in range(_FP_MAXITER):
+        if not self.alg.size:
             v = self.voltages(v_out)
-            i_in = self.drive_currents(v) + self.i_bias
-            if not self.alg.size:
-                return v_out, v, i_in
-            new = -self.r_f[self.alg] * i_in[:, self.alg]
-            done = np.max(np.abs(new - v_out[:, self.alg]), initial=0.0) <= 1e-12 * self.v_unit
+            return v_out, v, self.drive_currents(v) + self.i_bias
+        v_out[:, self.alg] = self._alg_guess
+        last: dict[str, Array] = {}
+
+        def sweep() -> tuple[float, float]:
+            v = self.voltages(v_out)
+            last["i_in"] = i_in = self.drive_currents(v) + self.i_bias
+            last["new"] = new = -self.r_f[self.alg] * i_in[:, self.alg]
+            change = float(np.max(np.abs(new - v_out[:, self.alg]), initial=0.0))
             v_out[:, self.alg] = new
-            if done:
-                self._alg_guess = new
-                return v_out, self.voltages(v_out), i_in
-        raise DenseAMCError(error(
-            "circuit simulation: the tau = 0 stages did not settle (an algebraic loop with "
-            f"loop gain >= 1) after {_FP_MAXITER} sweeps"))
+            return change, float(np.max(np.abs(new), initial=0.0))
+
+        if not fixed_point(sweep, scale=self.v_unit):
+            raise DenseAMCError(error(
+                "circuit simulation: the tau = 0 stages did not settle (an algebraic loop with "
+                f"loop gain >= 1) after {MAXITER} sweeps"))
+        self._alg_guess = last["new"]
+        return v_out, self.voltages(v_out), last["i_in"]
 
     def rhs_ideal(self, y: Array) -> Array:
         self.nfev += 1
@@ -270,35 +256,13 @@ class _Plan:
         return np.concatenate([dvo, dvc], axis=1)
 
     # -- initial state and readout -----------------------------------------------------------------
-    def initial_outputs(self, inputs: Mapping[str, Any]) -> Array:
-        """Ideal initial cell outputs (B, n_cells), algebraic cells solved."""
-        B = self.batch
-        v_out = np.zeros((B, self.n_cells))
+    def initial_outputs(self) -> Array:
+        """Ideal initial cell outputs (B, n_cells): the capacitor cells from the static solve
+        (`static_solve.initial_cell_voltages`), then the algebraic cells solved."""
+        v0 = initial_cell_voltages(self.c, self.inputs)
+        v_out = np.zeros((self.batch, self.n_cells))
         for k, c in enumerate(self.cells):
-            v_out[:, k] = c.v0
-        out_cell = {c.out_net: k for k, c in enumerate(self.cells)}
-        ics: dict[str, list[tuple[int, Array]]] = {}
-        for ic in self.c.initial_conditions:
-            k = out_cell[ic.net]
-            val = ic.gain_v * _input(inputs, ic.input, B)[:, ic.index]
-            ics.setdefault(self.cells[k].layer, []).append((k, val))
-
-        def apply(layer: str) -> None:
-            for k, val in ics.get(layer, []):
-                v_out[:, k] = val
-
-        for layer in self.c.layers:
-            apply(layer.name)
-        for layer in self.c.layers:
-            if layer.init != "settled" or layer.tau == 0:
-                continue
-            ks = [k for k, c in enumerate(self.cells)
-                  if c.layer == layer.name and c.role == "neuron" and c.c_f > 0]
-            if not ks:
-                continue
-            _, _, i_in = self.solve_ideal(v_out)
-            v_out[:, ks] = -self.r_f[ks] * i_in[:, ks]
-            apply(layer.name)
+            v_out[:, k] = v0.get(c.name, c.v0)
         self.solve_ideal(v_out)
         return v_out
 
@@ -309,68 +273,6 @@ class _Plan:
             ks = [self.drv[f"{layer.name}_x_{i}"] for i in range(layer.size)]
             out[layer.name] = -v[:, ks] / self.v_unit
         return out
-
-
-def _input(inputs: Mapping[str, Any], name: str, batch: int) -> Array:
-    if name not in inputs:
-        raise DenseAMCError(error(f"circuit simulation needs input '{name}'"))
-    arr = np.atleast_2d(np.asarray(inputs[name], dtype=np.float64))
-    if arr.shape[0] != batch:
-        raise DenseAMCError(error(f"input '{name}' has batch {arr.shape[0]}, expected {batch}"))
-    return arr
-
-
-def _dopri(f: Any, y0: Array, t_end: float, rtol: float, atol: float, h_max: float,
-           on_step: Any) -> dict[str, int]:
-    """Integrate y' = f(y) from 0 to t_end with Dormand-Prince 5(4); on_step(t0, y0, t1, y1)."""
-    t, y = 0.0, y0
-    if y.shape[1] == 0 or t_end <= 0:
-        on_step(0.0, y, t_end, y)
-        return {"steps": 0, "rejected": 0}
-    k1 = f(y)
-    scale0 = atol + rtol * np.abs(y)
-    d0, d1 = np.sqrt(np.mean((y / scale0) ** 2)), np.sqrt(np.mean((k1 / scale0) ** 2))
-    h = min(h_max, 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * t_end)
-    steps = rejected = 0
-    while t < t_end:
-        if steps + rejected > _MAX_STEPS:
-            raise DenseAMCError(error("circuit simulation: too many steps (the circuit is too "
-                                      "stiff for the readout time)"))
-        h = min(h, t_end - t)
-        ks = [k1]
-        for i in range(1, 7):
-            yi = y + h * sum(a * k for a, k in zip(_A[i], ks, strict=False))
-            ks.append(f(yi))
-        y5 = y + h * sum(b * k for b, k in zip(_B5, ks, strict=True) if b != 0.0)
-        err = h * sum((b5 - b4) * k for b5, b4, k in zip(_B5, _B4, ks, strict=True))
-        scale = atol + rtol * np.maximum(np.abs(y), np.abs(y5))
-        e = float(np.max(np.sqrt(np.mean((err / scale) ** 2, axis=1))))
-        if not np.isfinite(e):
-            raise DenseAMCError(error("circuit simulation diverged (non-finite voltages)"))
-        if e <= 1.0:
-            on_step(t, y, t + h, y5)
-            t, y, k1 = t + h, y5, ks[6]
-            steps += 1
-        else:
-            rejected += 1
-        h = min(h_max, h * min(10.0, max(0.2, 0.9 * (e if e > 0 else 1e-10) ** -0.2)))
-    return {"steps": steps, "rejected": rejected}
-
-
-class _Grid:
-    """Records cell outputs on a uniform time grid by linear interpolation of accepted steps."""
-
-    def __init__(self, t_end: float, n: int, width: int, batch: int) -> None:
-        self.t = np.linspace(0.0, t_end, n)
-        self.v = np.zeros((n, batch, width))
-        self.next = 0
-
-    def __call__(self, t0: float, y0: Array, t1: float, y1: Array) -> None:
-        while self.next < len(self.t) and self.t[self.next] <= t1 + 1e-15 * max(t1, 1.0):
-            tk = self.t[self.next]
-            w = 0.0 if t1 == t0 else (tk - t0) / (t1 - t0)
-            self.v[self.next] = (1 - w) * y0 + w * y1
-            self.next += 1
 
 
 def _settle(traj: dict[str, Array], t: Array, clamped: dict[str, tuple[int, ...]],
@@ -401,7 +303,7 @@ def _settle(traj: dict[str, Array], t: Array, clamped: dict[str, tuple[int, ...]
 
 def simulate_circuit(
     circuit: CircuitIR,
-    inputs: Mapping[str, Any],
+    inputs: Mapping[str, object],
     *,
     t_end: float | None = None,
     record: bool = False,
@@ -419,13 +321,13 @@ def simulate_circuit(
     amplifiers and `deviation`, the ideal circuit is simulated too and the difference reported.
     """
     amp_ideal = circuit.amplifier.ideal if ideal is None else ideal
-    plan = _Plan(circuit, inputs, amp_ideal)
+    plan = _Plan(circuit, check_circuit_inputs(circuit, inputs), amp_ideal)
     tau_unit = circuit.scaling.tau_unit_s
     t_model = circuit.readout_t if t_end is None else float(t_end)
     t_s = t_model * tau_unit
     atol = 1e-8 * plan.v_unit if atol_v is None else atol_v
     B = plan.batch
-    v0 = plan.initial_outputs(inputs)
+    v0 = plan.initial_outputs()
     f: Callable[[Array], Array]
     if amp_ideal:
         y0 = v0[:, plan.dyn].copy()
@@ -435,8 +337,8 @@ def simulate_circuit(
         f = plan.rhs_nonideal
     n_neurons = sum(layer.size for layer in circuit.layers)
     n_grid = grid or int(np.clip(4e7 / max(1, B * n_neurons * 8), 400, 2000))
-    rec = _Grid(t_s, n_grid, y0.shape[1], B)
-    stats = _dopri(f, y0, t_s, rtol, atol, h_max=t_s / 50 if t_s > 0 else 1.0, on_step=rec)
+    rec = Grid(t_s, n_grid, y0.shape[1], B)
+    stats = dopri(f, y0, t_s, rtol, atol, h_max=t_s / 50 if t_s > 0 else 1.0, on_step=rec)
     stats["fevals"] = plan.nfev
 
     def readout(y: Array) -> tuple[Array, Array, Array]:
@@ -494,10 +396,10 @@ def decode(circuit: CircuitIR, v: Array, drv: Mapping[str, int]) -> dict[str, Ar
     return out
 
 
-def cell_equation_rhs(circuit: CircuitIR, v_out: Array, inputs: Mapping[str, Any]) -> Array:
+def cell_equation_rhs(circuit: CircuitIR, v_out: Array, inputs: Mapping[str, object]) -> Array:
     """dV_out/dt of every C_F > 0 cell (ideal amplifiers) at given cell outputs (B, n_cells);
     algebraic cells are solved first. For tests: the node equations at arbitrary voltages."""
-    plan = _Plan(circuit, inputs, True)
+    plan = _Plan(circuit, check_circuit_inputs(circuit, inputs), True)
     v = v_out.copy()
     plan.solve_ideal(v)
     return plan.rhs_ideal(v[:, plan.dyn])

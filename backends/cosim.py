@@ -11,7 +11,7 @@ directory with a clean environment and a timeout (see `backends/runners.py`).
 Both return a `NetlistRun`: node voltages at the readout time (the last transient point, which
 is exactly the readout time), the states x = -V(x net)/v_unit per layer, the outputs decoded by
 the circuit backend's rule (`circuit_sim.decode`: sign / value / argmax of g = V(gp)/v_unit),
-the energy at the readout time in model units (`netlists.circuit_energy` on the saved
+the energy at the readout time in model units (`circuit_energy.circuit_energy` on the saved
 voltages; with `run_spice(..., energy_probe=True)` the netlist's own `b_energy` B-source, the
 same formula), and the wall time of each simulator run (process start to raw file read, with
 as many runs in parallel as there are cores).
@@ -31,12 +31,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from denseamc.backends.base import saved_nets
+from denseamc.backends.circuit_energy import circuit_energy
 from denseamc.backends.circuit_sim import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
-from denseamc.backends.netlists import Stimulus, circuit_energy, stimuli
 from denseamc.backends.rawfile import RawResult
 from denseamc.backends.runners import SimulatorError, compile_va, run_ngspice, run_vacask
 from denseamc.backends.spice import NgspiceEmitter
+from denseamc.backends.stimulus import Stimulus, stimuli
 from denseamc.backends.veriloga import VacaskEmitter, va_modules
 from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.loc import Loc

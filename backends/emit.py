@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 
 from denseamc.backends.base import NetlistEmitter
 from denseamc.backends.naming import Namer
-from denseamc.backends.netlists import default_stimulus
+from denseamc.backends.stimulus import default_stimulus
 from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.tables import conductance_tables

@@ -3,7 +3,7 @@
 `SpiceEmitter` holds the element recipes, written in SPICE3 syntax plus behavioural B-sources;
 `NgspiceEmitter` adds what is specific to ngspice (its `.options` names). Both print one netlist
 for one `Stimulus` (input values: clamp voltages, initial states, select levels; see
-backends/netlists.py), through the shared walk of backends/base.py: this file holds only the
+backends/stimulus.py), through the shared walk of backends/base.py: this file holds only the
 SPICE line templates, the realisations of cells and activations, the energy probe and the
 analysis. Every identifier comes from a `Namer` and every number from `units.num`;
 no model text is printed, not even in comments (a comment names only `<legal file name>:<line>`).
@@ -53,8 +53,9 @@ from __future__ import annotations
 import math
 
 from denseamc.backends.base import SWITCH_ROFF, SWITCH_RON, NetlistEmitter
+from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
-from denseamc.backends.netlists import Stimulus, energy_coefficients
+from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import integer, num
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell, net
 from denseamc.ir.lagrangians import Softmax

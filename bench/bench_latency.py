@@ -43,9 +43,9 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from denseamc.backends import runners  # noqa: E402
 from denseamc.backends.naming import Namer  # noqa: E402
-from denseamc.backends.netlists import stimuli  # noqa: E402
 from denseamc.backends.sim import simulate  # noqa: E402
 from denseamc.backends.spice import NgspiceEmitter  # noqa: E402
+from denseamc.backends.stimulus import stimuli  # noqa: E402
 from denseamc.compiler.pipeline import Compilation, compile_model  # noqa: E402
 from denseamc.compiler.report import slowest_rate  # noqa: E402
 

@@ -15,6 +15,7 @@ from circuitgen import (
     xor_graph,
 )
 from denseamc.backends.circuit_sim import simulate_circuit
+from denseamc.backends.sim import simulate
 from denseamc.compiler.lowering import lower
 from denseamc.ir import ModelGraph
 from denseamc.ir.hardware import resolve_hardware
@@ -29,15 +30,8 @@ AGREE = 1e-5
 
 
 def model_states(graph: ModelGraph, inputs: dict) -> dict[str, np.ndarray]:
-    """The model backend's states at readout (backends/sim.py), or the scipy oracle."""
-    try:
-        from denseamc.backends.sim import simulate
-    except ImportError:  # pragma: no cover - before the model backend landed
-        batch = next(iter(inputs.values())).shape[0]
-        rows = [reference_simulate(graph, {k: v[b] for k, v in inputs.items()})
-                for b in range(batch)]
-        return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
-    return simulate(graph, inputs, rtol=1e-9, atol=1e-11).states  # 1e3 tighter than the circuit's
+    """The model backend's states at readout (backends/sim), at tight tolerances."""
+    return simulate(graph, inputs, rtol=1e-9, atol=1e-11).states
 
 
 def max_dev(a: dict, b: dict) -> float:
@@ -82,8 +76,6 @@ def test_random_models_agree_with_model_backend(seed: int, adiabatic: bool, sche
 
 def _example(name: str) -> ModelGraph:
     path = EXAMPLES / f"{name}.dam"
-    if not path.exists():
-        pytest.skip(f"{path.name} not in examples/ yet")
     from denseamc.compiler.passes.energy import AnalyzeEnergy
     from denseamc.dsl import load_model
 
@@ -93,11 +85,10 @@ def _example(name: str) -> ModelGraph:
 
 
 def _example_inputs(g: ModelGraph) -> dict[str, np.ndarray]:
-    if g.tests and g.tests[0].vectors:
-        vecs = [v for block in g.tests for v in block.vectors]
-        return {n: np.stack([np.asarray(v.inputs[n], dtype=float) for v in vecs])
-                for n in vecs[0].inputs}
-    return random_inputs(g, 16, 0)
+    """Every vector of every test block of an example (each example has one)."""
+    vecs = [v for block in g.tests for v in block.vectors]
+    return {n: np.stack([np.asarray(v.inputs[n], dtype=float) for v in vecs])
+            for n in vecs[0].inputs}
 
 
 @pytest.mark.parametrize("name", ["xor", "hamming74", "parity8"])
@@ -114,8 +105,6 @@ def test_examples_agree_with_model_backend(name: str) -> None:
         inputs = {"r": flips}
     c = lower(g, resolve_hardware(g.hardware, {"amplifier": "ideal"}))
     r = simulate_circuit(c, inputs)
-    from denseamc.backends.sim import simulate
-
     # the circuit's weights are the device-mapped ones; with g_min = 0 they are exact
     c0 = lower(g, resolve_hardware(g.hardware, {"amplifier": "ideal", "g_min": 0.0}))
     r0 = simulate_circuit(c0, inputs)
@@ -159,21 +148,19 @@ def test_settle_time_and_record() -> None:
     assert r.trajectories is not None and r.times_s is not None
     assert r.trajectories["v"].shape[1:] == (1, 3)
     assert 0 < r.settle_time[0] < c.readout_t
-    assert r.settle_time_s[0] == pytest.approx(r.settle_time[0] * c.scaling.tau_unit_s)  # rounding
-    from denseamc.backends.sim import simulate
-
+    assert r.settle_time_s[0] == pytest.approx(r.settle_time[0] * c.scaling.tau_unit_s)
     ref = simulate(g, {"x": np.array([[-1, 1.0]])})
-    # the circuit backend interpolates the band crossing linearly between its steps (up to a
-    # fiftieth of the run), the model backend in log(violation) between its own: measured 6e-4
-    assert r.settle_time[0] == pytest.approx(ref.settle_time[0], rel=0.02)
+    # the circuit's final state is within ~1e-6 (its rtol) of the model's, which moves the
+    # crossing of the 1e-3 band by ~1e-3 of a time constant (6e-4 relative seen); locating the
+    # crossing between samples differently (linear vs log interpolation) adds ~3e-7; 2e-3 leaves
+    # a margin of 3
+    assert r.settle_time[0] == pytest.approx(ref.settle_time[0], rel=2e-3)
 
 
 def test_settled_init_matches_model_backend() -> None:
     g = parity_like_graph(5)
     inputs = random_inputs(g, 4, 5)
     r = simulate_circuit(lower(g, ideal_hw(g)), inputs, t_end=0.0)
-    from denseamc.backends.sim import simulate
-
     ref = simulate(g, inputs, t_end=1e-9)
     # both start every settled layer at its target; the model has run for 1e-9 (measured 3e-9)
     assert max_dev(r.states, ref.states) < 1e-6

@@ -22,11 +22,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from denseamc.backends import runners
+from denseamc.backends.circuit_energy import circuit_energy
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.cosim import compare_with_circuit, run_spice
-from denseamc.backends.netlists import circuit_energy, stimuli
+from denseamc.backends.stimulus import stimuli
 from denseamc.backends.sim import energy as model_energy
 from denseamc.backends.spice import NgspiceEmitter
+from denseamc.backends.stimulus import stimuli
 from denseamc.compiler.check import block_inputs
 from denseamc.compiler.verdicts import judge
 

@@ -1,0 +1,96 @@
+"""Settle time of a simulation, from its states sampled at increasing times.
+
+`settle_time[b]` is the earliest time T_s such that, for every recorded t >= T_s up to t_end,
+every free (not clamped) neuron of every layer of batch element b stays within
+`tol * max(1, |x_final|)` of its state at t_end. The recorded times are the simulator's samples
+(the model's accepted steps, the circuit's output grid); between the last sample outside the band
+and the next one, T_s is located by interpolating the logarithm of the worst violation (exact
+for an exponential relaxation). In the last interval, whose end is t_end itself (violation 0 by
+definition), the decay rate of the interval before it is continued. It measures settling towards
+the state at t_end, so it is only meaningful when the state has stopped moving by then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+States = Mapping[str, Array]
+
+
+def _violations(states_at: Callable[[int], States], n_times: int, batch: int,
+                clamped: Mapping[str, Sequence[int]], tol: float) -> Array:
+    """(T, B) worst |x - x_final| / band over free neurons, filled from the end backwards as far
+    as the crossing needs (one point before every element's last out-of-band point)."""
+    final = states_at(n_times - 1)
+    masks: dict[str, NDArray[np.bool_]] = {}
+    fin: dict[str, Array] = {}
+    inv: dict[str, Array] = {}
+    for name, x in final.items():
+        m = np.ones(x.shape[-1], dtype=bool)
+        m[list(clamped.get(name, ()))] = False
+        if m.any():
+            masks[name] = m
+            fin[name] = x[:, m]
+            inv[name] = 1.0 / (tol * np.maximum(1.0, np.abs(fin[name])))
+    viol = np.zeros((n_times, batch))
+    found = np.full(batch, -1)
+    for k in range(n_times - 1, -1, -1):
+        sk = states_at(k)
+        worst = np.zeros(batch)
+        for name, f in fin.items():
+            d = np.abs(sk[name][:, masks[name]] - f)
+            d *= inv[name]
+            np.maximum(worst, d.max(axis=1), out=worst)
+        viol[k] = worst
+        found = np.where((found < 0) & (worst > 1.0), k, found)
+        if (found >= 0).all() and k < found.min():
+            break
+    return viol
+
+
+def settle_time(times: Sequence[float] | Array, states_at: Callable[[int], States], batch: int,
+                clamped: Mapping[str, Sequence[int]], tol: float) -> Array:
+    """Settle time (B,) from the states at `times` (states_at(k): layer -> (B, n) at times[k];
+    `clamped`: layer -> clamped neuron indices); see the module docstring."""
+    T = len(times)
+    if T == 0:
+        return np.zeros(batch)
+    viol = _violations(states_at, T, batch, clamped, tol)
+    return _crossing(np.asarray(times, dtype=np.float64), viol)
+
+
+def _crossing(t: Array, viol: Array) -> Array:
+    """Where each column of viol (T, B) last falls to 1, interpolated (module docstring)."""
+    T, B = viol.shape
+    above = viol > 1.0  # (T, B)
+    any_above = above.any(axis=0)
+    # last index where the violation is above 1
+    last = T - 1 - np.argmax(above[::-1], axis=0)
+    nxt = np.minimum(last + 1, T - 1)
+    v0 = viol[last, np.arange(B)]
+    v1 = viol[nxt, np.arange(B)]
+    t0, t1 = t[last], t[nxt]
+    # relaxation is exponential: interpolate log(violation) between the two points (linearly
+    # when the later one is exactly settled, e.g. the final point itself)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lin = (v0 - 1.0) / (v0 - v1)
+        expo = np.log(v0) / (np.log(v0) - np.log(v1))
+    frac = np.where(v1 > 0, expo, lin)
+    frac = np.where(np.isfinite(frac) & (v0 > v1), frac, 1.0)
+    # in the last interval (violation 0 at t_end by definition) continue the decay rate of the
+    # interval before it, when there is one and the violation was decaying
+    prev = np.maximum(last - 1, 0)
+    vp = viol[prev, np.arange(B)]
+    tp = t[prev]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.log(vp / v0) / (t0 - tp)
+        ext = np.log(v0) / rate / np.where(t1 > t0, t1 - t0, 1.0)
+    use_ext = (v1 == 0) & (last >= 1) & (vp > v0) & np.isfinite(ext) & (ext > 0)
+    frac = np.where(use_ext, ext, frac)
+    out: Array = np.where(any_above, t0 + np.clip(frac, 0.0, 1.0) * (t1 - t0), 0.0)
+    return out
+
