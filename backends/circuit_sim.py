@@ -29,10 +29,8 @@ netlists (`static_solve.initial_cell_voltages`: init inputs, then `init=settled`
 declaration order, as the model backend does); clamps hold their nets throughout.
 
 Integration: Dormand-Prince 5(4) (`sim.dopri`) with error control (rtol 1e-6, atol 1e-8 v_unit
-by default), batch-wide steps. Settle time: the earliest time after which every free neuron's
-state stays within settle_tol * max(1, |x_final|) of its value at t_end (as in the model
-backend), found on a uniform grid of recorded states (at least 400 points) and linear
-interpolation.
+by default), batch-wide steps. Settle time: `sim.settle.settle_time` (the model
+backend's definition), on a uniform grid of recorded states (at least 400 points).
 """
 
 from __future__ import annotations
@@ -44,6 +42,7 @@ import numpy as np
 from denseamc.backends.inputs import InputBatch, check_circuit_inputs
 from denseamc.backends.sim.dopri import Grid, dopri
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
+from denseamc.backends.sim.settle import settle_time
 from denseamc.backends.static_solve import initial_cell_voltages
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
@@ -275,32 +274,6 @@ class _Plan:
         return out
 
 
-def _settle(traj: dict[str, Array], t: Array, clamped: dict[str, tuple[int, ...]],
-            tol: float) -> Array:
-    batch = next(iter(traj.values())).shape[1]
-    worst = np.zeros((len(t), batch))
-    for name, x in traj.items():
-        m = np.ones(x.shape[2], dtype=bool)
-        m[list(clamped.get(name, ()))] = False
-        if not m.any():
-            continue
-        f = x[-1][:, m]
-        d = np.abs(x[:, :, m] - f) / (tol * np.maximum(1.0, np.abs(f)))
-        worst = np.maximum(worst, d.max(axis=2))
-    out = np.zeros(batch)
-    for b in range(batch):
-        above = np.flatnonzero(worst[:, b] > 1.0)
-        if above.size:
-            k = above[-1]
-            if k + 1 < len(t):
-                w0, w1 = worst[k, b], worst[k + 1, b]
-                frac = (w0 - 1.0) / (w0 - w1) if w0 != w1 else 1.0
-                out[b] = t[k] + frac * (t[k + 1] - t[k])
-            else:
-                out[b] = t[-1]
-    return out
-
-
 def simulate_circuit(
     circuit: CircuitIR,
     inputs: Mapping[str, object],
@@ -360,7 +333,8 @@ def simulate_circuit(
             traj[name].append(x)
     traj_arr = {k: np.stack(v) for k, v in traj.items()}
     clamped = {layer.name: layer.clamped for layer in circuit.layers}
-    settle_s = _settle(traj_arr, rec.t, clamped, settle_tol)
+    settle_s = settle_time(rec.t, lambda k: {n: x[k] for n, x in traj_arr.items()}, B, clamped,
+                           settle_tol)
 
     v_end, _, vs_end = readout(rec.v[-1])
     states = plan.states_from_voltages(v_end)

@@ -60,9 +60,8 @@ Outputs, energy and settling
 ----------------------------
 Outputs are decoded from the activations at t_end (`decode_outputs`). The energy is
 E = sum legendre(x) + sum coef g_a^T W g_b + sum coef w.g (`energy`). `settle_time` is defined
-in `settle.py`; here it is evaluated on the integrator's accepted steps (and on the recorded
-times, if any); default settle_tol = 1e-3. (The circuit simulator still locates the crossing
-by linear interpolation of its own; switching it to `settle.py` changes report goldens.)
+once, for this and the circuit simulator, in `settle.py`; here it is evaluated on the
+integrator's accepted steps (and on the recorded times, if any); default settle_tol = 1e-3.
 
 Files
 -----

@@ -1,4 +1,4 @@
-"""Settle time of a simulation, from its states sampled at increasing times.
+"""Settle time: the one definition the model and the circuit simulators share.
 
 `settle_time[b]` is the earliest time T_s such that, for every recorded t >= T_s up to t_end,
 every free (not clamped) neuron of every layer of batch element b stays within
