@@ -19,12 +19,15 @@ After analyze-energy, additionally:
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import numpy as np
 from denseamc.ir.diagnostics import Diagnostic, error
-from denseamc.ir.model import BiasTerm, BilinearTerm, LegendreTerm, ModelGraph
+from denseamc.ir.model import Array, BiasTerm, BilinearTerm, LegendreTerm, ModelGraph
+from denseamc.ir.span import Span
 
 
-def _array_ok(a: object) -> bool:
+def _array_ok(a: object) -> TypeGuard[Array]:
     return (isinstance(a, np.ndarray) and a.dtype == np.float64 and not a.flags.writeable
             and bool(np.all(np.isfinite(a))))
 
@@ -33,8 +36,8 @@ def verify(graph: ModelGraph) -> list[Diagnostic]:
     """Return every violation of the invariants above (empty when the IR is sound)."""
     diags: list[Diagnostic] = []
 
-    def bad(message: str, loc: object = None) -> None:
-        diags.append(error(f"IR invariant violated: {message}", loc))  # type: ignore[arg-type]
+    def bad(message: str, loc: Span | None = None) -> None:
+        diags.append(error(f"IR invariant violated: {message}", loc))
 
     layers = {lay.name: lay for lay in graph.layers()}
     weights = {w.name: w for w in graph.all_weights()}
@@ -50,7 +53,7 @@ def verify(graph: ModelGraph) -> list[Diagnostic]:
             if (not _array_ok(w.table) or sel is None or sel.mode != "select"
                     or w.shape[0] != sel.size or w.table.shape[1:] != w.shape[1:]):
                 bad(f"selected weights {w.name!r} do not match their table or input", w.loc)
-        elif not _array_ok(w.value) or w.value.shape != w.shape:  # type: ignore[union-attr]
+        elif not _array_ok(w.value) or w.value.shape != w.shape:
             bad(f"weights {w.name!r} are not a finite read-only array of shape {w.shape}", w.loc)
     for t in graph.terms():
         names = ([t.layer] if isinstance(t, (LegendreTerm, BiasTerm)) else [])
@@ -65,19 +68,19 @@ def verify(graph: ModelGraph) -> list[Diagnostic]:
             if i.layer is not None or i.indices:
                 bad(f"select input {i.name!r} names a layer", i.loc)
             continue
-        lay = layers.get(i.layer or "")
-        if lay is None or len(i.indices) != i.size or len(set(i.indices)) != i.size or any(
-                not 0 <= k < lay.size for k in i.indices):
+        held = layers.get(i.layer or "")
+        if held is None or len(i.indices) != i.size or len(set(i.indices)) != i.size or any(
+                not 0 <= k < held.size for k in i.indices):
             bad(f"input {i.name!r} drives bad neurons {i.indices} of {i.layer!r}", i.loc)
             continue
         for k in i.indices:
-            if (lay.name, k) in driven:
-                bad(f"neuron {lay.name}[{k}] driven by {driven[lay.name, k]!r} and {i.name!r}",
+            if (held.name, k) in driven:
+                bad(f"neuron {held.name}[{k}] driven by {driven[held.name, k]!r} and {i.name!r}",
                     i.loc)
-            driven[lay.name, k] = i.name
+            driven[held.name, k] = i.name
     for o in graph.outputs():
-        lay = layers.get(o.layer)
-        if lay is None or any(not 0 <= k < lay.size for k in o.indices):
+        read = layers.get(o.layer)
+        if read is None or any(not 0 <= k < read.size for k in o.indices):
             bad(f"output {o.name!r} reads bad neurons of {o.layer!r}", o.loc)
         elif o.kind == "argmax" and (o.decoder is None or o.offset is None
                                      or o.decoder.shape != (o.offset.shape[0], len(o.indices))):
