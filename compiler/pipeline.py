@@ -51,7 +51,6 @@ STAGES: tuple[tuple[str, tuple[Pass[Any, Any], ...]], ...] = (
 #: Every pass by name, in pipeline order (the names `--dump-ir-after`/`--stop-after` accept).
 PASSES: dict[str, type[Pass[Any, Any]]] = {p.name: type(p) for _, ps in STAGES for p in ps}
 _STAGE_OF = {p.name: stage for stage, ps in STAGES for p in ps}
-_LOWERING = dict(STAGES)["lower"]
 
 
 class _Stopped(Exception):
@@ -107,15 +106,18 @@ class Compilation:
         """What the report shows (runs the `analyze` stage the first time)."""
         if self._analysis is None:
             lowered = Lowered(self.graph, self.hardware, self.circuit)
-            self._analysis = self._step(AnalyzeCircuit(), lowered)
-            self.warn(self._analysis.diagnostics)
+            _, results = self._run("analyze", lowered)
+            self._analysis = next(r for r in results if isinstance(r, CircuitAnalysis))
         return self._analysis
 
     def warn(self, diags: Sequence[Diagnostic]) -> None:
+        """Add warnings not seen yet: a warning reaches the user once however often found."""
         self.warnings += [d for d in diags if d not in self.warnings]
 
     def run_requested(self) -> None:
         """Run every stage a dump or `--stop-after` asks for, up to the stop."""
+        if self.stopped:
+            return
         wanted = {_STAGE_OF[n] for n in [*self.dump_after, self.stop_after] if n in _STAGE_OF}
         if "all" in self.dump_after:
             wanted = set(dict(STAGES))
@@ -129,30 +131,37 @@ class Compilation:
 
     def _front_end(self) -> None:
         try:
-            program = self._step(Parse(), self.path)
-            self._graph = self._step(Elaborate(), program)
-            self.warn(self._step(AnalyzeEnergy(), self._graph))
+            self._graph, _ = self._run("frontend", self.path)
         except _Stopped:
             self.stopped = True
 
     def _lower(self, graph: ModelGraph, hw: Hardware) -> CircuitIR:
-        builder = CircuitBuilder(graph, hw)
-        for p in _LOWERING:
-            self._step(p, builder, complete=p is _LOWERING[-1])
-        circuit = builder.freeze()
+        builder, _ = self._run("lower", CircuitBuilder(graph, hw))
+        circuit: CircuitIR = builder.freeze()
         self.warn(circuit.diagnostics)
         return circuit
 
-    def _step(self, p: Pass[Any, Any], ir: Any, *, complete: bool = True) -> Any:
-        """Run one pass on the IR in hand, then verify, dump and stop as asked."""
-        out = p.run(ir)
-        after = ir if out is None or isinstance(out, list) or p.kind == "analysis" else out
-        verify_ir(p.name, after, complete=complete)
-        if p.name in self.dump_after or "all" in self.dump_after or p.name == self.stop_after:
-            self.dumps[p.name] = out.dump() if p.kind == "analysis" else dump_ir(after)
-        if p.name == self.stop_after:
-            raise _Stopped
-        return out
+    def _run(self, stage: str, ir: Any) -> tuple[Any, list[Any]]:
+        """Run the passes of `stage` in order from `ir`: return the IR they leave and the
+        analyses' results. After each pass: verify (the stage's IR is complete only after its
+        last pass), dump, stop, as asked."""
+        passes = dict(STAGES)[stage]
+        results: list[Any] = []
+        for p in passes:
+            out = p.run(ir)
+            if p.kind == "analysis":
+                results.append(out)
+                self.warn(out.diagnostics)
+            elif isinstance(out, list):  # changed in place; these are its warnings
+                self.warn(out)
+            elif out is not None:  # a new IR
+                ir = out
+            verify_ir(p.name, ir, complete=p is passes[-1])
+            if p.name in self.dump_after or "all" in self.dump_after or p.name == self.stop_after:
+                self.dumps[p.name] = out.dump() if p.kind == "analysis" else dump_ir(ir)
+            if p.name == self.stop_after:
+                raise _Stopped
+        return ir, results
 
 
 def compile_model(path: Path, dump_after: Sequence[str] = (), hardware_profile: Path | None = None,
