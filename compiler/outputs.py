@@ -87,4 +87,3 @@ def _outputs(comp: Compilation, kinds: Sequence[str]) -> Iterator[tuple[str, str
         from denseamc.backends.netlists import iter_netlists
 
         yield from iter_netlists(comp.circuit, prefixes=paths)
-

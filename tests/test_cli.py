@@ -168,6 +168,20 @@ def test_check_exit_status_follows_the_verdict(tmp_path: Path,
                                             "(1 test blocks)")
 
 
+def test_lowering_runs_only_when_needed(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Hardware that cannot build the weights stops the circuit, not the behavioural model."""
+    profile = tmp_path / "nonnegative.yaml"
+    profile.write_text("scheme: nonnegative\n")  # xor has negative weights
+    assert main(["check", str(XOR), "--hardware", str(profile)]) == 0
+    circuit = ["check", str(XOR), "--hardware", str(profile), "--backend", "circuit"]
+    assert main(circuit) == EXIT_USER
+    assert "scheme nonnegative cannot build a negative weight" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main([str(XOR), "-o", str(out), "--hardware", str(profile), "--emit", "ir"]) == 0
+    assert [p.name for p in out.iterdir()] == ["ir.txt"]
+
+
 def test_simulate_prints_outputs_and_json(capsys: pytest.CaptureFixture[str],
                                           tmp_path: Path) -> None:
     assert main(["simulate", str(XOR), "--input", "x=[1,-1]"]) == 0
