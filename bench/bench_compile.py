@@ -78,7 +78,8 @@ import json, sys, time
 from pathlib import Path
 t = {}
 t0 = time.perf_counter()
-from denseamc.compiler.pipeline import EMITTERS, compile_model, emit
+from denseamc.compiler.outputs import EMITTERS, emit
+from denseamc.compiler.pipeline import compile_model
 from denseamc.compiler.outdir import write_output_dir
 t["imports"] = time.perf_counter() - t0
 t0 = time.perf_counter(); comp = compile_model(Path(sys.argv[1]))

@@ -46,8 +46,8 @@ from denseamc.backends.naming import Namer  # noqa: E402
 from denseamc.backends.sim import simulate  # noqa: E402
 from denseamc.backends.spice import NgspiceEmitter  # noqa: E402
 from denseamc.backends.stimulus import stimuli  # noqa: E402
+from denseamc.compiler.passes.linearise import slowest_rate  # noqa: E402
 from denseamc.compiler.pipeline import Compilation, compile_model  # noqa: E402
-from denseamc.compiler.report import slowest_rate  # noqa: E402
 
 BETA, TAU_V, TAU_H, T_READ, FLIP, SETTLE = 20.0, 1.0, 0.1, 15.0, 0.1, 1e-3
 

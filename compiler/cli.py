@@ -39,7 +39,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from denseamc.compiler.pipeline import EMITTERS, STAGES
+    from denseamc.compiler.outputs import EMITTERS
+    from denseamc.compiler.pipeline import PASSES
 
     top = argparse.ArgumentParser(
         prog="denseamc",
@@ -57,11 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="output directory (replaced only when the compile succeeds)")
     comp.add_argument("--emit", default=",".join(EMITTERS), metavar="KINDS",
                       help="comma-separated outputs to write: " + ", ".join(
-                          f"{k} ({v[0]})" for k, v in EMITTERS.items()) + " (default: all)")
-    comp.add_argument("--dump-ir-after", action="append", default=[], metavar="STAGE",
-                      choices=[*STAGES, "all"],
-                      help="also write the IR after STAGE as ir.after-STAGE.txt "
-                      f"({', '.join(STAGES)}, or all); repeatable")
+                          f"{k} ({v.help})" for k, v in EMITTERS.items()) + " (default: all)")
+    comp.add_argument("--dump-ir-after", action="append", default=[], metavar="PASS",
+                      choices=[*PASSES, "all"],
+                      help="also write the IR after PASS as ir.after-PASS.txt "
+                      f"({', '.join(PASSES)}, or all); repeatable")
+    comp.add_argument("--stop-after", choices=list(PASSES), metavar="PASS",
+                      help="run the passes up to PASS and write only the IR after it "
+                      "(ir.after-PASS.txt) and any --dump-ir-after dumps")
 
     chk = sub.add_parser("check", help="run every test vector of the model on a backend")
     _add_common(chk)

@@ -8,7 +8,8 @@ import sys
 
 import numpy as np
 from denseamc.compiler.outdir import write_output_dir
-from denseamc.compiler.pipeline import EMITTERS, compile_model, emit
+from denseamc.compiler.outputs import EMITTERS, emit
+from denseamc.compiler.pipeline import Compilation, compile_model
 from denseamc.ir import DenseAMCError, Diagnostic, Severity
 
 
@@ -16,7 +17,7 @@ def _usage_error(message: str) -> DenseAMCError:
     return DenseAMCError(Diagnostic(Severity.ERROR, message))
 
 
-def _print_warnings(comp) -> None:  # type: ignore[no-untyped-def]
+def _print_warnings(comp: Compilation) -> None:
     for w in comp.warnings:
         print(w.render(), file=sys.stderr)
 
@@ -27,7 +28,8 @@ def compile_command(args: argparse.Namespace) -> int:
     if unknown:
         raise _usage_error(f"--emit: unknown output kind(s) {', '.join(unknown)}; "
                            f"expected some of {', '.join(EMITTERS)}")
-    comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware)
+    comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware,
+                         stop_after=args.stop_after)
     written = write_output_dir(args.out_dir, emit(comp, kinds))
     _print_warnings(comp)
     print(f"denseamc: wrote {written} files to {args.out_dir}", file=sys.stderr)

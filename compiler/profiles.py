@@ -89,27 +89,31 @@ def load_profile(path: str | Path) -> dict[str, HardwareSetting]:
     diags: list[Diagnostic] = []
     for knode, vnode in root.value:
         key = str(knode.value)
-        kspan, vspan = _span(src, knode), _span(src, vnode)
         if key in out:
-            diags.append(error(f"hardware setting '{key}' appears twice", kspan))
+            diags.append(error(f"hardware setting '{key}' appears twice", _span(src, knode)))
             continue
-        if key not in KEYS:
-            diags.append(error(f"unknown hardware setting '{key}'", kspan, *_suggest(key)))
-            continue
-        if not isinstance(vnode, yaml.ScalarNode):
-            diags.append(error(f"hardware '{key}' needs a single value", vspan))
-            continue
-        value = _scalar(vnode)
-        if value is None or isinstance(value, bool):
-            diags.append(error(f"hardware '{key}': expected a value, got {vnode.value!r}", vspan))
-            continue
-        if not isinstance(value, int | float | str):
-            value = str(vnode.value)
-        _, diag = check_value(key, value, vspan)
-        if diag is not None:
-            diags.append(diag)
-            continue
-        out[key] = HardwareSetting(key, value, vspan)
+        setting = _setting(src, knode, vnode)
+        if isinstance(setting, Diagnostic):
+            diags.append(setting)
+        else:
+            out[key] = setting
     if diags:
         raise DenseAMCError(diags)
     return out
+
+
+def _setting(src: SourceFile, knode: yaml.Node, vnode: yaml.Node) -> HardwareSetting | Diagnostic:
+    """One `key: value` line of a profile, checked; or what is wrong with it."""
+    key = str(knode.value)
+    kspan, vspan = _span(src, knode), _span(src, vnode)
+    if key not in KEYS:
+        return error(f"unknown hardware setting '{key}'", kspan, *_suggest(key))
+    if not isinstance(vnode, yaml.ScalarNode):
+        return error(f"hardware '{key}' needs a single value", vspan)
+    value = _scalar(vnode)
+    if value is None or isinstance(value, bool):
+        return error(f"hardware '{key}': expected a value, got {vnode.value!r}", vspan)
+    if not isinstance(value, int | float | str):
+        value = str(vnode.value)
+    _, diag = check_value(key, value, vspan)
+    return diag if diag is not None else HardwareSetting(key, value, vspan)

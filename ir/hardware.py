@@ -143,14 +143,6 @@ class Hardware:
         """Largest signal swing either side of the reference: vdd / 2."""
         return self.vdd / 2.0
 
-    def as_dict(self) -> dict[str, float | int | str]:
-        """Every key with its value ("auto" for auto), for reports."""
-        out: dict[str, float | int | str] = {}
-        for k in KEYS:
-            v = getattr(self, k)
-            out[k] = "auto" if v is None else v
-        return out
-
 
 def _suggest(key: str) -> tuple[str, ...]:
     close = difflib.get_close_matches(key, list(KEYS), n=1, cutoff=0.5)

@@ -41,8 +41,7 @@ def example_circuit() -> Callable[[str], object]:
 
     def get(name: str) -> object:
         if name not in cache:
-            from denseamc.compiler.lowering import lower
-            from denseamc.compiler.pipeline import compile_model
+            from denseamc.compiler.pipeline import compile_model, lower
 
             comp = compile_model(EXAMPLES / f"{name}.dam")
             cache[name] = (comp, lower(comp.graph))
@@ -93,8 +92,7 @@ def mixed_circuit(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, st
     def get(scheme: str, amplifier: str) -> object:
         key = (scheme, amplifier)
         if key not in cache:
-            from denseamc.compiler.lowering import lower
-            from denseamc.compiler.pipeline import compile_model
+            from denseamc.compiler.pipeline import compile_model, lower
 
             path = root / f"mixed_{scheme}_{amplifier}.dam"
             path.write_text(MIXED_DAM.replace("SCHEME", scheme).replace("AMPLIFIER", amplifier))

@@ -16,7 +16,7 @@ from circuitgen import (
 )
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.sim import simulate
-from denseamc.compiler.lowering import lower
+from denseamc.compiler.pipeline import lower
 from denseamc.ir import ModelGraph
 from denseamc.ir.hardware import resolve_hardware
 from hypothesis import given, settings

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from denseamc.compiler import pipeline
+from denseamc.compiler import outputs, pipeline
 from denseamc.compiler.cli import EXIT_INTERNAL, EXIT_USER, main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -40,16 +40,59 @@ def test_compile_is_byte_identical_across_runs(tmp_path: Path) -> None:
     assert a == b
 
 
+PASS_NAMES = ["parse", "elaborate", "analyze-energy", "scale", "lower-cells", "lower-crossbars",
+              "lower-activations", "lower-io", "analyze-circuit"]
+
+
+def test_pipeline_lists_every_pass_in_order() -> None:
+    assert list(pipeline.PASSES) == PASS_NAMES
+
+
 def test_emit_subset_and_ir_dumps(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main([str(XOR), "-o", str(out), "--emit", "ir,dynamics",
                  "--dump-ir-after", "all"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "dynamics.json", "ir.after-analyze-energy.txt", "ir.after-elaborate.txt",
-        "ir.after-lower.txt", "ir.txt"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["dynamics.json", "ir.txt"] + [f"ir.after-{name}.txt" for name in PASS_NAMES])
+    assert "Program @" in (out / "ir.after-parse.txt").read_text()
     assert "dynamics:" in (out / "ir.after-analyze-energy.txt").read_text()
     assert "dynamics:" not in (out / "ir.after-elaborate.txt").read_text()
-    assert "IntegratorCell" in (out / "ir.after-lower.txt").read_text()
+    assert "IntegratorCell" not in (out / "ir.after-scale.txt").read_text()
+    assert "Activation" not in (out / "ir.after-lower-crossbars.txt").read_text()
+    assert "Readout" in (out / "ir.after-lower-io.txt").read_text()
+    assert "latency_s = " in (out / "ir.after-analyze-circuit.txt").read_text()
+
+
+def test_dump_after_the_last_lowering_pass_is_the_circuit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main([str(XOR), "-o", str(out), "--emit", "circuit",
+                 "--dump-ir-after", "lower-io"]) == 0
+    assert (out / "ir.after-lower-io.txt").read_text() == (out / "circuit.txt").read_text()
+
+
+def test_stop_after_writes_only_the_ir_so_far(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main([str(XOR), "-o", str(out), "--stop-after", "lower-cells",
+                 "--dump-ir-after", "elaborate"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ir.after-elaborate.txt", "ir.after-lower-cells.txt"]
+    assert main([str(XOR), "-o", str(out), "--stop-after", "parse"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["ir.after-parse.txt"]
+
+
+def test_report_warnings_reach_the_terminal_once(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    profile = tmp_path / "clip.yaml"
+    profile.write_text("r_f: 10k\n")  # clips a weight on two crossbars: two lowering warnings
+    assert main([str(EXAMPLES / "parity8.dam"), "-o", str(out), "--hardware", str(profile)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    md = (out / "report.md").read_text()
+    listed = md.split("## Warnings", 1)[1].split("## Notes", 1)[0].split("\n- ")[1:]
+    assert len(listed) == 3 and len(listed) == len(set(listed))
+    warnings = [line for line in err if ": warning: " in line]
+    assert len(warnings) == len(listed) and len(set(warnings)) == len(warnings)
+    assert any("predicted settle time" in w for w in warnings)
 
 
 def test_unknown_emit_kind_is_a_user_error(tmp_path: Path,
@@ -86,7 +129,7 @@ def test_failure_while_emitting_leaves_nothing(tmp_path: Path,
     def explode(comp: pipeline.Compilation) -> Iterator[tuple[str, str]]:
         yield "report.json", "{}"
         raise RuntimeError("emitter bug")
-    monkeypatch.setitem(pipeline.EMITTERS, "report", ("boom", explode))
+    monkeypatch.setitem(outputs.EMITTERS, "report", outputs.OutputKind("boom", explode))
     assert main([str(XOR), "-o", str(tmp_path / "new" / "out")]) == EXIT_INTERNAL
     assert list(tmp_path.iterdir()) == []
 
@@ -123,6 +166,20 @@ def test_check_exit_status_follows_the_verdict(tmp_path: Path,
     assert "FAIL: test \"truth table\" vector 1: x = [-1, -1] -> y: expected [1], got [-1]" in out
     assert out.strip().splitlines()[-1] == ("FAIL: 3 passed, 1 failed on backend model "
                                             "(1 test blocks)")
+
+
+def test_lowering_runs_only_when_needed(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Hardware that cannot build the weights stops the circuit, not the behavioural model."""
+    profile = tmp_path / "nonnegative.yaml"
+    profile.write_text("scheme: nonnegative\n")  # xor has negative weights
+    assert main(["check", str(XOR), "--hardware", str(profile)]) == 0
+    circuit = ["check", str(XOR), "--hardware", str(profile), "--backend", "circuit"]
+    assert main(circuit) == EXIT_USER
+    assert "scheme nonnegative cannot build a negative weight" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main([str(XOR), "-o", str(out), "--hardware", str(profile), "--emit", "ir"]) == 0
+    assert [p.name for p in out.iterdir()] == ["ir.txt"]
 
 
 def test_simulate_prints_outputs_and_json(capsys: pytest.CaptureFixture[str],

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 from denseamc.backends.emit import emit_netlists
-from denseamc.compiler.pipeline import EMITTERS, compile_model, emit
+from denseamc.compiler.outputs import EMITTERS, emit
+from denseamc.compiler.pipeline import compile_model
 
 EXAMPLES = ("xor", "hamming74", "parity8")
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -61,8 +62,7 @@ def test_emitted_files_match_golden(example: str, update_golden: bool, golden_di
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_emission_is_byte_identical_across_compilations(example: str) -> None:
     """Same input, same bytes: two independent compilations emit identical files."""
-    from denseamc.compiler.lowering import lower
-    from denseamc.compiler.pipeline import compile_model
+    from denseamc.compiler.pipeline import compile_model, lower
 
     root = Path(__file__).resolve().parent.parent / "examples"
     outs = []

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from circuitgen import at, parity_like_graph, random_inputs, xor_graph
 from denseamc.backends.circuit_sim import simulate_circuit
-from denseamc.compiler.lowering import lower
+from denseamc.compiler.passes.analyze_circuit import analyze_circuit
+from denseamc.compiler.passes.base import Lowered
+from denseamc.compiler.pipeline import lower
 from denseamc.compiler.profiles import builtin_profiles, load_profile
 from denseamc.compiler.report import build_report, render_markdown, report_json
-from denseamc.ir import DenseAMCError, HardwareSetting
+from denseamc.ir import DenseAMCError, HardwareSetting, ModelGraph
 from denseamc.ir.hardware import KEYS, Hardware, markdown_table, parse_quantity, resolve_hardware
 
 
@@ -162,10 +165,18 @@ def check_units(report: dict) -> None:
         assert key.endswith(UNIT_SUFFIXES) or key in DIMENSIONLESS, path
 
 
+def report(g: ModelGraph, hw: Hardware, sim_result: object = None,
+           inputs: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """Lower, analyse and render, with the warnings the pipeline would pass."""
+    lowered = Lowered(g, hw, lower(g, hw))
+    analysis = analyze_circuit(lowered, sim_result, inputs=inputs)
+    return build_report(lowered, analysis, [*lowered.circuit.diagnostics, *analysis.diagnostics])
+
+
 def test_report_numbers_are_finite_and_carry_units() -> None:
     g = xor_graph()
     hw = resolve_hardware(g.hardware)
-    rep = build_report(g, lower(g, hw), hw)
+    rep = report(g, hw)
     check_units(rep)
     assert rep["latency_s"] > 0 and rep["energy_j"] > 0 and rep["area_m2"] > 0
     assert rep["counts"]["IntegratorCell"] == 5 and rep["counts"]["conductance_devices"] == 16
@@ -185,7 +196,7 @@ def test_report_with_nonideal_profile_and_selects() -> None:
     hw = resolve_hardware(g.hardware, load_profile("rram_cmos"))
     c = lower(g, hw)
     inputs = random_inputs(g, 4, 0)
-    rep = build_report(g, c, hw, simulate_circuit(c, inputs), inputs=inputs)
+    rep = report(g, hw, simulate_circuit(c, inputs), inputs=inputs)
     check_units(rep)
     assert rep["counts"]["analog_switches"] == 32
     assert any("lost" in w["message"] for w in rep["warnings"])
@@ -196,7 +207,7 @@ def test_report_with_nonideal_profile_and_selects() -> None:
 def test_report_warns_when_amplifiers_are_too_slow() -> None:
     g = xor_graph({"tau_unit": 1e-9})
     hw = resolve_hardware(g.hardware)
-    rep = build_report(g, lower(g, hw), hw)
+    rep = report(g, hw)
     assert any("amplifier-limited" in w["message"] for w in rep["warnings"])
     assert rep["gbw_required_hz"] > hw.gbw
 
@@ -204,7 +215,7 @@ def test_report_warns_when_amplifiers_are_too_slow() -> None:
 def test_report_is_deterministic() -> None:
     g = xor_graph()
     hw = resolve_hardware(g.hardware)
-    a = report_json(build_report(g, lower(g, hw), hw))
-    b = report_json(build_report(g, lower(g, hw), hw))
+    a = report_json(report(g, hw))
+    b = report_json(report(g, hw))
     assert a == b
     assert np.isfinite(json.loads(a)["energy_j"])

@@ -6,10 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from denseamc.compiler.passes.circuit_builder import CircuitBuilder
+from denseamc.compiler.passes.lower_cells import LowerCells
 from denseamc.compiler.pipeline import compile_model
 from denseamc.ir import (
     BilinearTerm,
     InputOp,
+    InternalCompilerError,
     Lagrangian,
     LayerOp,
     LegendreTerm,
@@ -27,6 +30,21 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def test_examples_verify_clean_after_every_stage(name: str) -> None:
     comp = compile_model(EXAMPLES / f"{name}.dam")
     assert verify(comp.graph) == []
+
+
+def test_a_pass_that_breaks_the_circuit_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The circuit is verified after each lowering pass, not only at the end."""
+    lower_cells = LowerCells.run
+
+    def twice(self: LowerCells, circuit: CircuitBuilder, /) -> None:
+        lower_cells(self, circuit)
+        circuit.cells.append(circuit.cells[0])  # a duplicate name and a net driven twice
+
+    monkeypatch.setattr(LowerCells, "run", twice)
+    comp = compile_model(EXAMPLES / "xor.dam")
+    first = "error: circuit component name 'cell_v_2' used 2 times"  # v_0, v_1 are clamped
+    with pytest.raises(InternalCompilerError, match=f"^after lower-cells:\n{first}"):
+        _ = comp.circuit
 
 
 def base() -> ModelGraph:

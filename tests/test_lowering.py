@@ -14,7 +14,7 @@ from circuitgen import (
     xor_graph,
 )
 from denseamc.backends.circuit_sim import cell_equation_rhs
-from denseamc.compiler.lowering import lower
+from denseamc.compiler.pipeline import lower
 from denseamc.ir import BiasTerm, BilinearTerm, DenseAMCError, ModelGraph
 from denseamc.ir.circuit import net, parse_net, read_only
 from denseamc.ir.circuit_verify import verify

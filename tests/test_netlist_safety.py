@@ -20,8 +20,7 @@ from denseamc.backends.naming import IDENT, RESERVED, Namer, legalise, source_ba
 from denseamc.backends.netlist_safety import check_netlist
 from denseamc.backends.units import num
 from denseamc.compiler.check import run_checks
-from denseamc.compiler.lowering import lower
-from denseamc.compiler.pipeline import compile_model
+from denseamc.compiler.pipeline import compile_model, lower
 from denseamc.ir import InternalCompilerError
 
 EVIL_TEST = 'x\\" .endc .control shell touch F .endc'

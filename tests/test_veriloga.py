@@ -109,8 +109,7 @@ def test_spectre_top_level_structure(example_circuit: Callable[[str], object]) -
 
 
 def test_rectpoly_needs_an_integer_power(tmp_path: Path) -> None:
-    from denseamc.compiler.lowering import lower
-    from denseamc.compiler.pipeline import compile_model
+    from denseamc.compiler.pipeline import compile_model, lower
 
     path = tmp_path / "rp.dam"
     path.write_text("model rp\nlayer v[2]: identity tau=0.1\nlayer h[2]: rectpoly(2.5) tau=0.01\n"

@@ -32,9 +32,13 @@ from denseamc.ir.scaling import AmplifierModel, Scaling
 
 @dataclass
 class CircuitBuilder:
-    """Components gathered so far. Passes append in deterministic order; nobody reorders."""
+    """The circuit under construction: the IR in hand during lowering.
 
-    name: str
+    It holds the graph being lowered and the hardware it is lowered for, and the components
+    gathered so far. Passes append in deterministic order; nobody reorders.
+    """
+
+    graph: ModelGraph
     hw: Hardware
     scaling: Scaling | None = None
     layers: list[CircuitLayer] = field(default_factory=list)
@@ -57,7 +61,10 @@ class CircuitBuilder:
             raise InternalCompilerError("lowering: the scale pass must run first")
         return self.scaling
 
-    def freeze(self, graph: ModelGraph) -> CircuitIR:
+    def freeze(self) -> CircuitIR:
+        """The circuit built so far as an immutable `CircuitIR` (the last lowering pass's output;
+        a snapshot for dumping and verifying in between)."""
+        graph = self.graph
         s = self.need_scaling()
         hw = self.hw
         amp = AmplifierModel(
@@ -65,7 +72,7 @@ class CircuitBuilder:
             slew_v_per_s=hw.slew,
         )
         return CircuitIR(
-            name=self.name,
+            name=graph.name,
             layers=tuple(self.layers),
             cells=tuple(self.cells),
             activations=tuple(self.activations),

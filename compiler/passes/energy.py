@@ -16,8 +16,9 @@ and d legendre(x)/dg(x) = x, which gives the leak `- x`.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from denseamc.ir import (
@@ -33,6 +34,8 @@ from denseamc.ir import (
     error,
     warning,
 )
+from denseamc.ir.model import Array, LayerOp, WeightsOp
+from denseamc.ir.span import Span
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,9 @@ class AnalyzeEnergy:
     """Check the energy's form and convexity, warn on unboundedness, derive the dynamics."""
 
     name: ClassVar[str] = "analyze-energy"
+    kind: ClassVar[Literal["transform", "analysis"]] = "transform"
 
-    def run(self, graph: ModelGraph) -> list[Diagnostic]:
+    def run(self, graph: ModelGraph, /) -> list[Diagnostic]:
         errors = check_form(graph)
         if errors:
             raise DenseAMCError(errors)
@@ -176,14 +180,18 @@ def check_bounded(graph: ModelGraph) -> list[Diagnostic]:
     return diags
 
 
-def _quadratic_min_eigenvalue(graph, quadratic):  # type: ignore[no-untyped-def]
+def _quadratic_min_eigenvalue(
+    graph: ModelGraph, quadratic: Sequence[LayerOp]
+) -> tuple[float | None, Span | None, bool]:
     """Smallest eigenvalue of I + M over the quadratic layers (None if they are uncoupled)."""
-    offsets, total = {}, 0
+    offsets: dict[str, int] = {}
+    total = 0
     for lay in quadratic:
         offsets[lay.name] = total
         total += lay.size
     m = np.zeros((total, total))
-    loc, coupled, selected = None, False, False
+    loc: Span | None = None
+    coupled, selected = False, False
     for term in graph.terms():
         if not isinstance(term, BilinearTerm):
             continue
@@ -203,13 +211,14 @@ def _quadratic_min_eigenvalue(graph, quadratic):  # type: ignore[no-untyped-def]
     return float(np.linalg.eigvalsh(np.eye(total) + m).min()), loc, selected
 
 
-def _worst_case_matrix(w_op):  # type: ignore[no-untyped-def]
+def _worst_case_matrix(w_op: WeightsOp) -> Array:
     """The weights, or for selected rows (chosen at run time) a matrix with a spectral norm no
     smaller than any choice's: sqrt(rows) * the largest table row norm, on the diagonal."""
-    if not w_op.is_selected:
-        return w_op.value
+    table = w_op.table
+    if not w_op.is_selected or table is None:
+        return np.asarray(w_op.value, dtype=np.float64)
     rows = w_op.shape[0]
-    norm = np.sqrt(rows) * np.linalg.norm(w_op.table.reshape(len(w_op.table), -1), axis=1).max()
+    norm = np.sqrt(rows) * np.linalg.norm(table.reshape(len(table), -1), axis=1).max()
     w = np.zeros(w_op.shape)
     k = min(w.shape)
     w[np.arange(k), np.arange(k)] = norm

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from denseamc.compiler.passes.circuit_builder import CircuitBuilder
 from denseamc.compiler.passes.lower_crossbars import neg_rail_net
-from denseamc.ir import ModelGraph
 from denseamc.ir.circuit import Activation, net
-from denseamc.ir.hardware import Hardware
 
 
 @dataclass(frozen=True)
@@ -23,8 +21,10 @@ class LowerActivations:
     """
 
     name: ClassVar[str] = "lower-activations"
+    kind: ClassVar[Literal["transform", "analysis"]] = "transform"
 
-    def run(self, graph: ModelGraph, circuit: CircuitBuilder, hw: Hardware) -> None:
+    def run(self, circuit: CircuitBuilder, /) -> None:
+        graph = circuit.graph
         s = circuit.need_scaling()
         for layer in graph.layers():
             n = layer.size

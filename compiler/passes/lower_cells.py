@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from denseamc.compiler.passes.circuit_builder import CircuitBuilder, clamped_neurons
-from denseamc.ir import ModelGraph
 from denseamc.ir.circuit import CircuitLayer, IntegratorCell, net
-from denseamc.ir.hardware import Hardware
 
 
 @dataclass(frozen=True)
@@ -24,8 +22,10 @@ class LowerCells:
     """
 
     name: ClassVar[str] = "lower-cells"
+    kind: ClassVar[Literal["transform", "analysis"]] = "transform"
 
-    def run(self, graph: ModelGraph, circuit: CircuitBuilder, hw: Hardware) -> None:
+    def run(self, circuit: CircuitBuilder, /) -> None:
+        graph = circuit.graph
         s = circuit.need_scaling()
         for layer in graph.layers():
             clamped = clamped_neurons(graph, layer.name)

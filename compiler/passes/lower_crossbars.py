@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from denseamc.compiler.passes.circuit_builder import (
@@ -66,8 +66,10 @@ class LowerCrossbars:
     """
 
     name: ClassVar[str] = "lower-crossbars"
+    kind: ClassVar[Literal["transform", "analysis"]] = "transform"
 
-    def run(self, graph: ModelGraph, circuit: CircuitBuilder, hw: Hardware) -> None:
+    def run(self, circuit: CircuitBuilder, /) -> None:
+        graph, hw = circuit.graph, circuit.hw
         errors: list[Diagnostic] = []
         k = 0
         for layer in graph.layers():

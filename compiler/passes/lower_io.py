@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from denseamc.compiler.passes.circuit_builder import CircuitBuilder, clamped_neurons
-from denseamc.ir import ModelGraph, warning
+from denseamc.ir import warning
 from denseamc.ir.circuit import InitialCondition, Readout, VoltageSource, net
-from denseamc.ir.hardware import Hardware
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,10 @@ class LowerIO:
     """
 
     name: ClassVar[str] = "lower-io"
+    kind: ClassVar[Literal["transform", "analysis"]] = "transform"
 
-    def run(self, graph: ModelGraph, circuit: CircuitBuilder, hw: Hardware) -> None:
+    def run(self, circuit: CircuitBuilder, /) -> None:
+        graph = circuit.graph
         s = circuit.need_scaling()
         for inp in graph.inputs():
             if inp.layer is None or inp.mode == "select":

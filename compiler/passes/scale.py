@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 from denseamc.compiler.passes.circuit_builder import CircuitBuilder, fan_in, max_abs_drive_weight
-from denseamc.ir import ModelGraph, warning
+from denseamc.ir import warning
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.model import Array
 from denseamc.ir.scaling import Scaling
@@ -54,8 +54,10 @@ class ScaleToHardware:
     """
 
     name: ClassVar[str] = "scale"
+    kind: ClassVar[Literal["transform", "analysis"]] = "transform"
 
-    def run(self, graph: ModelGraph, circuit: CircuitBuilder, hw: Hardware) -> None:
+    def run(self, circuit: CircuitBuilder, /) -> None:
+        graph, hw = circuit.graph, circuit.hw
         r_f: list[tuple[str, float]] = []
         for layer in graph.layers():
             if hw.r_f is not None:

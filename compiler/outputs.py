@@ -1,0 +1,89 @@
+"""The output kinds `--emit` chooses from, in one table, and the files each writes.
+
+A kind either writes its own files (`write`) or names the paths it wants from the one pass of
+`backends.emit.iter_netlists` (`netlist_paths`), which builds every netlist file once
+however many netlist kinds ask (they share the name map `names.json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from denseamc.compiler.pipeline import Compilation
+from denseamc.ir.printer import dump, dump_circuit
+
+#: An output kind's own files, one (relative path, text) at a time.
+Writer = Callable[[Compilation], Iterator[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """What `--emit KIND` writes (for `--help`), and how."""
+
+    help: str
+    write: Writer | None = None
+    netlist_paths: tuple[str, ...] = ()
+
+
+def write_ir(comp: Compilation) -> Iterator[tuple[str, str]]:
+    yield "ir.txt", dump(comp.graph)
+
+
+def write_dynamics(comp: Compilation) -> Iterator[tuple[str, str]]:
+    from denseamc.compiler.describe import dynamics_json
+
+    yield "dynamics.json", dynamics_json(comp.graph)
+
+
+def write_circuit(comp: Compilation) -> Iterator[tuple[str, str]]:
+    yield "circuit.txt", dump_circuit(comp.circuit)
+
+
+def write_report(comp: Compilation) -> Iterator[tuple[str, str]]:
+    from denseamc.compiler.passes.base import Lowered
+    from denseamc.compiler.report import build_report, render_markdown, report_json
+
+    analysis = comp.analysis  # first: its warnings join the list the report shows
+    lowered = Lowered(comp.graph, comp.hardware, comp.circuit)
+    report = build_report(lowered, analysis, comp.warnings)
+    yield "report.json", report_json(report)
+    yield "report.md", render_markdown(report)
+
+
+EMITTERS: dict[str, OutputKind] = {
+    "ir": OutputKind("the graph IR as text: ir.txt", write_ir),
+    "dynamics": OutputKind("the derived ODE as JSON: dynamics.json", write_dynamics),
+    "circuit": OutputKind("the circuit IR as text: circuit.txt", write_circuit),
+    "report": OutputKind("components, values, latency, energy, area: report.json, report.md",
+                         write_report),
+    "spice": OutputKind("the ngspice netlist: spice/", netlist_paths=("spice/", "names.json")),
+    "veriloga": OutputKind("Verilog-A modules with Spectre and VACASK netlists: veriloga/",
+                           netlist_paths=("veriloga/", "names.json")),
+    "tables": OutputKind("conductances to program, one CSV per crossbar: tables/",
+                         netlist_paths=("tables/",)),
+}
+
+
+def emit(comp: Compilation, kinds: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """Every requested output file, then the IR dumps, one (relative path, text) at a time.
+
+    After `--stop-after`, only the dumps: the outputs need passes that did not run.
+    """
+    comp.run_requested()
+    if not comp.stopped:
+        yield from _outputs(comp, kinds)
+    for name, text in comp.dumps.items():
+        yield f"ir.after-{name}.txt", text
+
+
+def _outputs(comp: Compilation, kinds: Sequence[str]) -> Iterator[tuple[str, str]]:
+    for kind in kinds:
+        write = EMITTERS[kind].write
+        if write is not None:
+            yield from write(comp)
+    paths = tuple(sorted({p for k in kinds for p in EMITTERS[k].netlist_paths}))
+    if paths:
+        from denseamc.backends.emit import iter_netlists
+
+        yield from iter_netlists(comp.circuit, prefixes=paths)

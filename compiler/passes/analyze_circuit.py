@@ -1,0 +1,317 @@
+"""The analysis the report needs: latency, stability, amplifier limits, power, energy, area.
+
+How the numbers are derived (all worst case over the simulated input vectors):
+
+- `latency_s` (predicted): the model's dynamics linearised at the final state of a simulation
+  (`compiler/passes/linearise.py`), ln(1 / SETTLE_EPS) / slowest rate, times tau_unit.
+- `settle_time_sim_s`: the simulation's own settle time.
+- `gbw_required_hz`: the GBW at which every cell's RC constant is tau_margin times its
+  closed-loop amplifier time constant: max over cells tau_margin (1 + sum_j |w_ij|) / (2 pi RC).
+- static power: op-amps x vdd x amp_current, plus the crossbars' sum G V^2 at the final state
+  (rows at +-v_unit g, summing nodes at 0 V).
+- `energy_j`: static power x latency (the predicted settle time; else the simulated one; else
+  the readout time) + sum over capacitors of C_F V^2 (charging from the supply, V at the final
+  state). `energy_to_readout_j` uses the readout time instead.
+- area: devices x area_device + analog switches x area_switch + op-amps x area_opamp +
+  sum C_F / cap_density.
+
+Without a simulation result the circuit is simulated (ideal amplifiers) on the first test
+block's vectors; with none, power and energy use the |x| = 1 bound and latency is unknown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from denseamc.compiler.passes.base import Lowered
+from denseamc.compiler.passes.linearise import SETTLE_EPS, slowest_rate
+from denseamc.ir import Diagnostic, warning
+from denseamc.ir.circuit import CircuitIR
+
+
+@dataclass(frozen=True)
+class Power:
+    """Static power in watts, and the capacitor energy C_F V^2 at the final state in joules."""
+
+    amplifiers_w: float
+    crossbars_w: float
+    capacitors_j: float
+
+    @property
+    def total_w(self) -> float:
+        return self.amplifiers_w + self.crossbars_w
+
+
+@dataclass(frozen=True)
+class CircuitAnalysis:
+    """What `analyze-circuit` found; `diagnostics` are its warnings, in the order found."""
+
+    gbw_required_hz: float
+    settle_time_sim_s: float | None
+    slowest_rate_per_s: float | None
+    latency_model: float | None
+    latency_s: float | None
+    swing_v: float | None
+    power: Power
+    time_used_s: float
+    area_m2: Mapping[str, float]
+    capacitance_total_f: float
+    notes: tuple[str, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = field(default=())
+
+    @property
+    def static_j(self) -> float:
+        return self.power.total_w * self.time_used_s
+
+    @property
+    def energy_j(self) -> float:
+        return self.power.total_w * self.time_used_s + self.power.capacitors_j
+
+    def dump(self) -> str:
+        """The result as text, one `field = value` a line (for --dump-ir-after)."""
+        out = [f"analysis {AnalyzeCircuit.name}"]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "diagnostics":
+                value = [d.message for d in value]
+            out.append(f"{f.name} = {value!r}")
+        return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class AnalyzeCircuit:
+    """Predict latency, check stability and the amplifiers, and total power, energy and area.
+
+    Input: the lowered model. Output: a `CircuitAnalysis`; the IR is not changed.
+    `max_linearise` bounds the vectors the latency is linearised on.
+    """
+
+    name: ClassVar[str] = "analyze-circuit"
+    kind: ClassVar[Literal["transform", "analysis"]] = "analysis"
+    max_linearise: int = 32
+
+    def run(self, ir: Lowered, /) -> CircuitAnalysis:
+        return analyze_circuit(ir, max_linearise=self.max_linearise)
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _fan_in_rf(circuit: CircuitIR) -> dict[str, float]:
+    """Worst noise gain - 1 = R_F sum G into each neuron cell (selected: worst option), by cell."""
+    g_in: dict[str, float] = {c.sum_net: 0.0 for c in circuit.cells}
+    for xb in circuit.crossbars:
+        for col, n in enumerate(xb.col_nets):
+            g_in[n] = g_in.get(n, 0.0) + float(xb.conductance[:, col].sum())
+    for sx in circuit.selected_crossbars:
+        per_option = sx.table.sum(axis=1).max() if sx.axis == "cols" else sx.table.max(axis=0)
+        for col, n in enumerate(sx.col_nets):
+            extra = per_option if sx.axis == "cols" else per_option[col] * len(sx.row_nets)
+            g_in[n] = g_in.get(n, 0.0) + float(extra)
+    # differential: the negative summing node's load counts for the neuron too
+    for c in circuit.cells:
+        if c.role == "inverter":
+            main = c.sum_net.replace("_sumn_", "_sum_")
+            g_in[main] = g_in.get(main, 0.0) + g_in.get(c.sum_net, 0.0)
+    return {c.name: c.r_f * g_in.get(c.sum_net, 0.0) for c in circuit.cells if c.role == "neuron"}
+
+
+def _gbw_required(ir: Lowered, diags: list[Diagnostic]) -> float:
+    circuit, hw, s = ir.circuit, ir.hardware, ir.circuit.scaling
+    fanin = _fan_in_rf(circuit)
+    gbw_req = 0.0
+    for c in circuit.cells:
+        if c.role == "neuron" and c.c_f > 0:
+            need = s.tau_margin * (1 + fanin.get(c.name, 0.0)) / (2 * math.pi * c.tau_s)
+            gbw_req = max(gbw_req, need)
+    if gbw_req > hw.gbw * (1 + 1e-9):
+        diags.append(warning(
+            f"amplifier-limited time constants: the cells need gbw >= {gbw_req:.4g} Hz "
+            f"(tau_margin {s.tau_margin!r}) but gbw = {hw.gbw!r} Hz",
+            hw.locs.get("gbw") or hw.locs.get("tau_unit"),
+            "raise tau_unit (or use tau_unit = auto) or use faster amplifiers"))
+    return gbw_req
+
+
+def _check_tau_ratios(ir: Lowered, diags: list[Diagnostic]) -> None:
+    """Warn where a fast layer's tau is not well below the tau of a layer driving it."""
+    graph = ir.graph
+    for lay in graph.layers():
+        for src in graph.drive_sources(lay.name):
+            other = graph.layer(src)
+            if 0 < lay.tau < other.tau and lay.tau > 0.1 * other.tau:
+                diags.append(warning(
+                    f"tau of '{lay.name}' ({lay.tau!r}) is not well below tau of '{src}' "
+                    f"({other.tau!r}): the fast layer does not track its target adiabatically",
+                    lay.loc, "aim for a ratio of 10 or more; the latency estimate assumes it "
+                    "only through the linearisation"))
+
+
+def _simulate_first_test(ir: Lowered, notes: list[str]
+                         ) -> tuple[Any | None, Mapping[str, Any] | None]:
+    graph = ir.graph
+    if not (graph.tests and graph.tests[0].vectors):
+        return None, None
+    from denseamc.backends.circuit_sim import simulate_circuit
+
+    vecs = graph.tests[0].vectors
+    inputs = {n: np.stack([np.asarray(v.inputs[n], dtype=float) for v in vecs])
+              for n in vecs[0].inputs}
+    notes.append(f"simulated on the {len(vecs)} vectors of test '{graph.tests[0].name}' "
+                 "(ideal amplifiers)")
+    return simulate_circuit(ir.circuit, inputs, ideal=True), inputs
+
+
+def analyze_circuit(
+    ir: Lowered,
+    sim_result: Any | None = None,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    max_linearise: int = 32,
+) -> CircuitAnalysis:
+    """Analyse `ir`. `sim_result` (model or circuit backend) gives the final states; `inputs`
+    are the inputs it was run with (needed for select inputs and clamps). Without a result,
+    the circuit is simulated (ideal amplifiers) on the first test block's vectors."""
+    notes: list[str] = []
+    diags: list[Diagnostic] = []
+    if sim_result is None:
+        sim_result, inputs = _simulate_first_test(ir, notes)
+    gbw_req = _gbw_required(ir, diags)
+    _check_tau_ratios(ir, diags)
+    if sim_result is not None:
+        final = _at_final_state(ir, sim_result, inputs, max_linearise, notes, diags)
+    else:
+        notes.append("no simulation: latency unknown, power and energy use the |x| = 1 bound")
+        final = _bound_without_simulation(ir)
+    return _totals(ir, gbw_req, final, notes, diags)
+
+
+@dataclass(frozen=True)
+class _Final:
+    """What the final state of a simulation (or the |x| = 1 bound) gives."""
+
+    settle_time_sim_s: float | None = None
+    slowest_rate_per_s: float | None = None
+    latency_model: float | None = None
+    latency_s: float | None = None
+    capacitors_j: float = 0.0
+    crossbars_w: float = 0.0
+    swing_v: float | None = None
+
+
+def _bound_without_simulation(ir: Lowered) -> _Final:
+    circuit, s = ir.circuit, ir.circuit.scaling
+    final_v2_caps = sum(c.c_f * s.v_unit**2 for c in circuit.cells)  # bound: |x| = 1
+    crossbar_power = sum(float(xb.conductance.sum()) for xb in circuit.crossbars) * s.v_unit**2
+    return _Final(capacitors_j=final_v2_caps, crossbars_w=crossbar_power)
+
+
+def _latency(ir: Lowered, states: Mapping[str, np.ndarray], inputs: Mapping[str, Any],
+             max_linearise: int, notes: list[str], diags: list[Diagnostic]
+             ) -> tuple[float | None, float | None, float | None]:
+    """(slowest rate per second, latency in model time, latency in seconds), linearised."""
+    graph, circuit, s = ir.graph, ir.circuit, ir.circuit.scaling
+    batch = next(iter(states.values())).shape[0]
+    selects = {i.name for i in graph.inputs() if i.mode == "select"}
+    clamped = {lay.name: lay.clamped for lay in circuit.layers}
+    rates = []
+    for b in range(min(batch, max_linearise)):
+        ib = {k: np.atleast_2d(np.asarray(v))[b] for k, v in inputs.items()}
+        final = {k: v[b] for k, v in states.items()}
+        rates.append(slowest_rate(graph, final, {k: ib[k] for k in selects}, clamped))
+    rate = min(rates) if rates else math.inf
+    if batch > max_linearise:
+        notes.append(f"latency linearised on the first {max_linearise} of {batch} vectors")
+    if rate > 0 and math.isfinite(rate):
+        lat = math.log(1 / SETTLE_EPS) / rate
+        return _num(rate / s.tau_unit_s), lat, lat * s.tau_unit_s
+    if rate <= 0:
+        diags.append(warning(
+            "the linearised dynamics at the final state are not stable "
+            f"(slowest rate {rate:.4g} per model time unit): no predicted latency",
+            graph.readout_loc))
+    return _num(rate / s.tau_unit_s), None, None
+
+
+def _at_final_state(ir: Lowered, sim_result: Any, inputs: Mapping[str, Any] | None,
+                    max_linearise: int, notes: list[str], diags: list[Diagnostic]) -> _Final:
+    graph, circuit, hw, s = ir.graph, ir.circuit, ir.hardware, ir.circuit.scaling
+    states = {k: np.atleast_2d(np.asarray(v)) for k, v in sim_result.states.items()}
+    batch = next(iter(states.values())).shape[0]
+    # shared: settle — the simulator's own settle time, reported as it is.
+    settle = np.asarray(sim_result.settle_time, dtype=float)
+    rate_s: float | None = None
+    lat_model: float | None = None
+    lat_s: float | None = None
+    if inputs is not None:
+        rate_s, lat_model, lat_s = _latency(ir, states, inputs, max_linearise, notes, diags)
+    else:
+        notes.append("latency not linearised: the simulated inputs were not given")
+    acts = {lay.name: lay.lagrangian.activation(states[lay.name]) for lay in graph.layers()}
+    caps = np.zeros(batch)
+    for c in circuit.cells:
+        if c.c_f > 0 and c.role == "neuron":
+            caps += c.c_f * (s.v_unit * states[c.layer][:, c.index]) ** 2
+    cp = np.zeros(batch)
+    for xb in circuit.crossbars:
+        v_rows = s.v_unit * acts[xb.source][:, list(xb.row_index)]
+        cp += ((v_rows**2) @ xb.conductance).sum(axis=1)
+    if inputs is not None:
+        for sx in circuit.selected_crossbars:
+            sel = np.atleast_2d(np.asarray(inputs[sx.select])).astype(np.int64)
+            gsel = sx.conductance(sel)
+            v_rows = s.v_unit * acts[sx.source][:, list(sx.row_index)]
+            cp += np.einsum("br,brc->b", v_rows**2, gsel)
+    swing = getattr(sim_result, "max_abs_v", None)
+    if swing is None:
+        swing = s.v_unit * max(float(np.abs(v).max(initial=0)) for v in
+                               list(states.values()) + list(acts.values()))
+    swing_v = float(np.max(swing))
+    if swing_v >= 0.99 * hw.v_rail:
+        diags.append(warning(
+            f"signals reach {swing_v:.4g} V, at or beyond the rails +-vdd/2 = "
+            f"{hw.v_rail!r} V: amplifiers clip there",
+            hw.locs.get("v_unit"), "lower v_unit or raise vdd"))
+    if lat_s is not None and lat_s > circuit.readout_time_s:
+        diags.append(warning(
+            f"the predicted settle time {lat_s:.4g} s is longer than the readout time "
+            f"{circuit.readout_time_s:.4g} s: outputs are read before the state settles "
+            "to 1e-3", graph.readout_loc,
+            "read out later if the fixed point is the intended answer"))
+    return _Final(_num(float(settle.max()) * s.tau_unit_s), rate_s, lat_model, lat_s,
+                  float(caps.max()), float(cp.max()), swing_v)
+
+
+def _totals(ir: Lowered, gbw_req: float, final: _Final, notes: list[str],
+            diags: list[Diagnostic]) -> CircuitAnalysis:
+    circuit, hw, s = ir.circuit, ir.hardware, ir.circuit.scaling
+    counts = circuit.counts()
+    amp_power = counts["opamps"] * hw.vdd * hw.amp_current
+    t_energy = final.latency_s or final.settle_time_sim_s or circuit.readout_time_s
+    min_tau_s = min((c.tau_s for c in circuit.cells if c.c_f > 0), default=math.inf)
+    slew_req = (final.swing_v if final.swing_v is not None else s.v_unit) / min_tau_s
+    if slew_req > hw.slew:
+        diags.append(warning(
+            f"slew-limited: a swing of {(final.swing_v or s.v_unit):.4g} V in the fastest time "
+            f"constant {min_tau_s:.4g} s needs {slew_req:.4g} V/s, the op-amps give "
+            f"{hw.slew!r} V/s", hw.locs.get("slew")))
+    cap_total = sum(c.c_f for c in circuit.cells)
+    area = {
+        "devices_m2": counts["conductance_devices"] * hw.area_device,
+        "switches_m2": counts["analog_switches"] * hw.area_switch,
+        "opamps_m2": counts["opamps"] * hw.area_opamp,
+        "capacitors_m2": cap_total / hw.cap_density,
+    }
+    return CircuitAnalysis(
+        gbw_required_hz=gbw_req, settle_time_sim_s=final.settle_time_sim_s,
+        slowest_rate_per_s=final.slowest_rate_per_s, latency_model=final.latency_model,
+        latency_s=final.latency_s, swing_v=final.swing_v,
+        power=Power(amp_power, final.crossbars_w, final.capacitors_j),
+        time_used_s=t_energy, area_m2=area, capacitance_total_f=cap_total,
+        notes=tuple(notes), diagnostics=tuple(diags))
