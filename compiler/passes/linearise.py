@@ -1,9 +1,9 @@
 """The model's dynamics linearised at a state: the slowest rate, from which latency follows.
 
 J = d/dx [(target(x) - x) / tau] over the free neurons of the layers with tau > 0 (tau = 0
-layers solved algebraically at each x, clamped neurons held), by central differences. The
-slowest rate is r = min(-Re eig J), per model time unit; settling to `SETTLE_EPS` takes
-ln(1 / SETTLE_EPS) / r model time units.
+layers solved algebraically at each x, clamped neurons held), exactly, from each Lagrangian's
+`jacobian`. The slowest rate is r = min(-Re eig J), per model time unit; settling to
+`SETTLE_EPS` takes ln(1 / SETTLE_EPS) / r model time units.
 """
 
 from __future__ import annotations
@@ -28,53 +28,45 @@ def _weights(graph: ModelGraph, name: str, selects: Mapping[str, Any]) -> np.nda
     return out
 
 
-# shared: model RHS — the simulators compute the same drive targets.
-def _targets(graph: ModelGraph, x: dict[str, np.ndarray], selects: Mapping[str, Any]
-             ) -> dict[str, np.ndarray]:
-    acts = {lay.name: lay.lagrangian.activation(x[lay.name]) for lay in graph.layers()}
-    out = {}
+def _coupling(graph: ModelGraph, x: Mapping[str, np.ndarray], selects: Mapping[str, Any],
+              offsets: Mapping[str, int], n: int) -> np.ndarray:
+    """M = d target / dx over every neuron (layers stacked in declaration order): the drive
+    weights times each source's activation Jacobian `Lagrangian.jacobian`."""
+    m = np.zeros((n, n))
     for lay in graph.layers():
-        dyn = graph.dynamics[lay.name]
-        tot = np.zeros(lay.size)
-        for d in dyn.drives:
+        rows = slice(offsets[lay.name], offsets[lay.name] + lay.size)
+        for d in graph.dynamics[lay.name].drives:
+            src = graph.layer(d.source)
             w = _weights(graph, d.weights, selects)
-            tot += d.coef * ((w.T if d.transpose else w) @ acts[d.source])
-        for b in dyn.biases:
-            tot += b.coef * _weights(graph, b.weights, selects)
-        out[lay.name] = tot
-    return out
+            jac = src.lagrangian.jacobian(np.asarray(x[src.name], dtype=np.float64))
+            cols = slice(offsets[src.name], offsets[src.name] + src.size)
+            m[rows, cols] += d.coef * ((w.T if d.transpose else w) @ jac)
+    return m
 
 
 def slowest_rate(graph: ModelGraph, final: Mapping[str, np.ndarray],
                  selects: Mapping[str, Any], clamped: Mapping[str, Sequence[int]]) -> float:
-    """min(-Re eig J) of the linearised model dynamics at state `final` (one vector), 1/model-t."""
+    """min(-Re eig J) of the linearised model dynamics at state `final` (one vector), 1/model-t.
+
+    With M = d target / dx, the tau = 0 neurons a follow the others d (dx_a = (I - M_aa)^-1
+    M_ad dx_d, the derivative of their fixed point), so over the free neurons f of the tau > 0
+    layers J = diag(1 / tau) (M_fd + M_fa (I - M_aa)^-1 M_ad - I_fd), restricted to columns f.
+    """
     layers = list(graph.layers())
-    dyn = [lay for lay in layers if lay.tau > 0]
-    free = [(lay, i) for lay in dyn for i in range(lay.size) if i not in set(clamped[lay.name])]
+    offsets, n = {}, 0
+    for lay in layers:
+        offsets[lay.name] = n
+        n += lay.size
+    free = [offsets[lay.name] + i for lay in layers if lay.tau > 0
+            for i in range(lay.size) if i not in set(clamped[lay.name])]
     if not free:
         return math.inf
-
-    def f(x: dict[str, np.ndarray]) -> np.ndarray:
-        x = {k: v.copy() for k, v in x.items()}
-        adi = [lay for lay in layers if lay.tau == 0]
-        # shared: fixed-point solve — the tau = 0 layers, as the simulators settle them.
-        for _ in range(200 if adi else 0):
-            t = _targets(graph, x, selects)
-            change = max(float(np.max(np.abs(t[a.name] - x[a.name]), initial=0)) for a in adi)
-            for a in adi:
-                x[a.name] = t[a.name]
-            if change < 1e-13:
-                break
-        t = _targets(graph, x, selects)
-        return np.array([(t[lay.name][i] - x[lay.name][i]) / lay.tau for lay, i in free])
-
-    base = {k: np.asarray(v, dtype=np.float64).copy() for k, v in final.items()}
-    jac = np.zeros((len(free), len(free)))
-    for col, (lay, i) in enumerate(free):
-        h = 1e-6 * max(1.0, abs(base[lay.name][i]))
-        xp = {k: v.copy() for k, v in base.items()}
-        xm = {k: v.copy() for k, v in base.items()}
-        xp[lay.name][i] += h
-        xm[lay.name][i] -= h
-        jac[:, col] = (f(xp) - f(xm)) / (2 * h)
+    tau = np.array([lay.tau for lay in layers for _ in range(lay.size)])
+    adi = [k for k in range(n) if tau[k] == 0]
+    m = _coupling(graph, final, selects, offsets, n)
+    total = m[np.ix_(free, free)] - np.eye(len(free))
+    if adi:
+        follow = np.linalg.solve(np.eye(len(adi)) - m[np.ix_(adi, adi)], m[np.ix_(adi, free)])
+        total += m[np.ix_(free, adi)] @ follow
+    jac = total / tau[free][:, None]
     return float(np.min(-np.linalg.eigvals(jac).real))
