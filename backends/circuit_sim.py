@@ -42,7 +42,7 @@ import numpy as np
 from denseamc.backends.inputs import InputBatch, check_circuit_inputs
 from denseamc.backends.sim.dopri import Grid, dopri
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
-from denseamc.backends.sim.settle import settle_time
+from denseamc.backends.sim.settle import SETTLE_TOL, settle_time
 from denseamc.backends.static_solve import initial_cell_voltages
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
@@ -283,7 +283,7 @@ def simulate_circuit(
     ideal: bool | None = None,
     rtol: float = 1e-6,
     atol_v: float | None = None,
-    settle_tol: float = 1e-3,
+    settle_tol: float = SETTLE_TOL,
     grid: int | None = None,
     deviation: bool = True,
 ) -> CircuitSimResult:

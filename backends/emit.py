@@ -10,9 +10,9 @@ from collections.abc import Iterator, Mapping
 
 from denseamc.backends.base import NetlistEmitter
 from denseamc.backends.naming import Namer
-from denseamc.backends.stimulus import default_stimulus
 from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
 from denseamc.backends.spice import NgspiceEmitter
+from denseamc.backends.stimulus import default_stimulus
 from denseamc.backends.tables import conductance_tables
 from denseamc.backends.veriloga import SpectreEmitter, VacaskEmitter, va_modules
 from denseamc.ir.circuit import CircuitIR

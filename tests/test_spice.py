@@ -25,7 +25,6 @@ from denseamc.backends import runners
 from denseamc.backends.circuit_energy import circuit_energy
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.cosim import compare_with_circuit, run_spice
-from denseamc.backends.stimulus import stimuli
 from denseamc.backends.sim import energy as model_energy
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import stimuli

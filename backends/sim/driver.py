@@ -10,7 +10,7 @@ import numpy as np
 from denseamc.backends.sim.energy import decode_outputs, energy
 from denseamc.backends.sim.integrate import integrate
 from denseamc.backends.sim.record import Recorder
-from denseamc.backends.sim.settle import settle_time
+from denseamc.backends.sim.settle import SETTLE_TOL, settle_time
 from denseamc.backends.sim.system import System
 from denseamc.ir import ModelGraph
 from numpy.typing import NDArray
@@ -77,7 +77,7 @@ def simulate(
     atol: float = 1e-9,
     dt: float | None = None,
     record: bool | Sequence[float] | Array = False,
-    settle_tol: float = 1e-3,
+    settle_tol: float = SETTLE_TOL,
 ) -> SimResult:
     """Simulate `graph` for a batch of inputs (name -> (B, size) array) from t = 0 to t_end.
 

@@ -20,6 +20,10 @@ from numpy.typing import NDArray
 Array = NDArray[np.float64]
 States = Mapping[str, Array]
 
+#: The band, relative to max(1, |x_final|), inside which a state counts as settled; the compiler's
+#: predicted latency (compiler/passes/linearise.py) settles to the same band.
+SETTLE_TOL = 1e-3
+
 
 def _violations(states_at: Callable[[int], States], n_times: int, batch: int,
                 clamped: Mapping[str, Sequence[int]], tol: float) -> Array:

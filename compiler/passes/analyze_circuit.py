@@ -3,7 +3,7 @@
 How the numbers are derived (all worst case over the simulated input vectors):
 
 - `latency_s` (predicted): the model's dynamics linearised at the final state of a simulation
-  (`compiler/passes/linearise.py`), ln(1 / SETTLE_EPS) / slowest rate, times tau_unit.
+  (`compiler/passes/linearise.py`), ln(1 / SETTLE_TOL) / slowest rate, times tau_unit.
 - `settle_time_sim_s`: the simulation's own settle time.
 - `gbw_required_hz`: the GBW at which every cell's RC constant is tau_margin times its
   closed-loop amplifier time constant: max over cells tau_margin (1 + sum_j |w_ij|) / (2 pi RC).
@@ -27,8 +27,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from denseamc.backends.sim.settle import SETTLE_TOL
 from denseamc.compiler.passes.base import Lowered
-from denseamc.compiler.passes.linearise import SETTLE_EPS, slowest_rate
+from denseamc.compiler.passes.linearise import slowest_rate
 from denseamc.ir import Diagnostic, warning
 from denseamc.ir.circuit import CircuitIR
 
@@ -229,7 +230,7 @@ def _latency(ir: Lowered, states: Mapping[str, np.ndarray], inputs: Mapping[str,
     if batch > max_linearise:
         notes.append(f"latency linearised on the first {max_linearise} of {batch} vectors")
     if rate > 0 and math.isfinite(rate):
-        lat = math.log(1 / SETTLE_EPS) / rate
+        lat = math.log(1 / SETTLE_TOL) / rate
         return _num(rate / s.tau_unit_s), lat, lat * s.tau_unit_s
     if rate <= 0:
         diags.append(warning(
@@ -244,7 +245,6 @@ def _at_final_state(ir: Lowered, sim_result: Any, inputs: Mapping[str, Any] | No
     graph, circuit, hw, s = ir.graph, ir.circuit, ir.hardware, ir.circuit.scaling
     states = {k: np.atleast_2d(np.asarray(v)) for k, v in sim_result.states.items()}
     batch = next(iter(states.values())).shape[0]
-    # shared: settle — the simulator's own settle time, reported as it is.
     settle = np.asarray(sim_result.settle_time, dtype=float)
     rate_s: float | None = None
     lat_model: float | None = None

@@ -3,7 +3,7 @@
 J = d/dx [(target(x) - x) / tau] over the free neurons of the layers with tau > 0 (tau = 0
 layers solved algebraically at each x, clamped neurons held), exactly, from each Lagrangian's
 `jacobian`. The slowest rate is r = min(-Re eig J), per model time unit; settling to
-`SETTLE_EPS` takes ln(1 / SETTLE_EPS) / r model time units.
+`SETTLE_TOL` (the simulators' settle band) takes ln(1 / SETTLE_TOL) / r model time units.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from typing import Any
 
 import numpy as np
 from denseamc.ir import ModelGraph
-
-# shared: settle — the settle tolerance the simulators' settle time also uses.
-SETTLE_EPS = 1e-3
 
 
 def _weights(graph: ModelGraph, name: str, selects: Mapping[str, Any]) -> np.ndarray:
