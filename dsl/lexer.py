@@ -95,7 +95,8 @@ class NumberListLexer(Lexer):
             # The parser has just shifted the previous token, so its state says directly whether
             # a list may start here (NUMLIST is only ever shifted, never a reduce look-ahead).
             if states is not None and NUMLIST in states[parser_state.position]:
-                start = _SKIP.match(text, counter.char_pos).end()  # type: ignore[union-attr]
+                skipped = _SKIP.match(text, counter.char_pos)  # always matches (maybe empty)
+                start = skipped.end() if skipped is not None else counter.char_pos
                 found = self.number_list.match(text, start) if text.startswith("[", start) else None
                 if found is not None:
                     counter.feed(text[counter.char_pos : start])
