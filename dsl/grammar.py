@@ -7,9 +7,9 @@ grammar text, the options below, the lark and Python versions) under the user's 
 one that cannot be written is skipped: the compiler works the same, only slower to start. The
 file is written to a temporary name and renamed, so concurrent runs never read half a file.
 
-At run time the grammar is built without lark's `strict` mode (its regex collision check needs
-interegular, ~0.1 s to import); tests/test_dsl_parser.py builds it with `strict=True`, which
-also turns any LALR conflict into an error.
+At run time the grammar is built without lark's `strict` mode (its regex collision check, by
+interegular, triples the build time); tests/test_dsl_parser.py builds it with `strict=True`,
+which also turns any LALR conflict into an error.
 """
 
 from __future__ import annotations
