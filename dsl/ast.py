@@ -95,6 +95,36 @@ class ListLiteral:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class NumberList:
+    """`[1, -1, 2.5e-3, 10k]`: a list of plain numbers, each with an optional sign glued to it.
+
+    It means what a ListLiteral of those numbers means; the lexer reads it in one piece (the fast
+    path for test blocks and literal matrices, see dsl/lexer.py), so its `values` (signs and SI
+    prefixes applied) are kept without a node per number. `item_span(i)` locates one item (its
+    sign included), as the Number or Unary node of a ListLiteral item would be.
+    """
+
+    values: tuple[float, ...]
+    span: Span
+
+    def item_span(self, i: int) -> Span:
+        start, end = item_bounds(self.span.file.text, self.span.start, self.span.end)[i]
+        return Span(self.span.file, start, end)
+
+
+def item_bounds(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) offsets of each comma-separated item of the list `text[start:end]`."""
+    bounds = []
+    pos = start + 1  # after '['
+    for part in text[start + 1 : end - 1].split(","):
+        stripped = part.strip()
+        first = pos + len(part) - len(part.lstrip())
+        bounds.append((first, first + len(stripped)))
+        pos += len(part) + 1
+    return bounds
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Load:
     """`load("file")` or `load("file.npz", "key")`; the path is relative to the .dam file."""
 
@@ -103,7 +133,7 @@ class Load:
     span: Span
 
 
-Expr = Number | Name | Unary | Binary | Attribute | Index | ListLiteral | Load
+Expr = Number | Name | Unary | Binary | Attribute | Index | ListLiteral | NumberList | Load
 
 # -- statements --------------------------------------------------------------------------------
 
@@ -299,10 +329,10 @@ class TestOption:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Assignment:
-    """`NAME = [v1, v2, ...]` in a test vector."""
+    """`NAME = [v1, v2, ...]` in a test vector (a NumberList when all are plain numbers)."""
 
     name: Ident
-    values: tuple[Expr, ...]
+    values: tuple[Expr, ...] | NumberList
     span: Span
 
 

@@ -163,7 +163,8 @@ class OutputOp:
             scores = g if self.decoder is None else g @ self.decoder.T
             if self.offset is not None:
                 scores = scores + self.offset
-            return np.argmax(scores, axis=-1).astype(np.float64)[:, None]
+            index: Array = np.argmax(scores, axis=-1).astype(np.float64)[:, None]
+            return index
         raise InternalCompilerError(f"unknown output kind {self.kind!r}")
 
 

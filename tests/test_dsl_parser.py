@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from denseamc.dsl import ast, elaborate, parse
-from denseamc.dsl.parser import MAX_NESTING, parse_number
+from denseamc.dsl import ast, elaborate, grammar, parse
+from denseamc.dsl.lexer import parse_number
+from denseamc.dsl.parser import MAX_NESTING
 from denseamc.ir import DenseAMCError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spec import NAMES, spec_program
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +23,38 @@ def only_error(text: str) -> str:
         parse(text, "t.dam")
     assert len(info.value.diagnostics) == 1
     return info.value.diagnostics[0].render()
+
+
+# -- the grammar and its cache -------------------------------------------------------------------
+
+
+def test_grammar_is_strict() -> None:
+    # strict: colliding terminal regexes and LALR conflicts are errors (run time builds without)
+    grammar.build(strict=True)
+
+
+def test_grammar_cache_is_reused(tmp_path: Path) -> None:
+    path = tmp_path / "g.lark-cache"
+    built = grammar.cached_build(path)
+    assert path.is_file()
+    loaded = grammar.cached_build(path)
+    assert loaded is not built
+    text = "model m\nweights w[2] = [1, -2]\n"
+    assert loaded.parse(text) == built.parse(text)
+
+
+def test_grammar_cache_falls_back_when_unusable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert grammar.cache_file() is None  # no cache directory: build every time
+    grammar.cached_build(blocker / "sub" / "g.lark-cache")  # unwritable: built, not saved
+    corrupt = tmp_path / "corrupt.lark-cache"
+    corrupt.write_bytes(b"garbage")
+    grammar.cached_build(corrupt)  # unreadable cache: rebuilt and replaced
+    assert corrupt.read_bytes() != b"garbage"
 
 
 # -- numbers -------------------------------------------------------------------------------------
@@ -45,6 +80,62 @@ def test_si_prefix_is_case_sensitive() -> None:
 
 def test_number_overflow_is_reported() -> None:
     assert "number '1e400' is too large" in only_error("model m\nparam a = 1e400\n")
+
+
+def test_lists_of_numbers_are_read_in_one_piece() -> None:
+    program = parse("model m\nweights w[4] = [1, -2,\n 10k , +.5]\n", "t.dam")
+    weights = program.statements[1]
+    assert isinstance(weights, ast.WeightsStmt) and isinstance(weights.value, ast.NumberList)
+    assert weights.value.values == (1.0, -2.0, 1e4, 0.5)
+    spans = [weights.value.item_span(i) for i in range(4)]
+    assert [s.file.text[s.start : s.end] for s in spans] == ["1", "-2", "10k", "+.5"]
+    assert [(s.line, s.col) for s in spans] == [(2, 17), (2, 20), (3, 2), (3, 8)]
+
+
+@settings(deadline=None, max_examples=300, database=None)
+@given(
+    items=st.lists(
+        st.tuples(st.sampled_from(["", "-", "+"]),
+                  st.from_regex(r"(?:[0-9]{1,4}(?:\.[0-9]{0,3})?|\.[0-9]{1,3})(?:[eE][+-]?[0-9]{1,2})?"
+                                r"[fpnumkMGT]?", fullmatch=True)),
+        min_size=1, max_size=8),
+    sep=st.sampled_from([",", ", ", " ,\n  "]),
+)
+def test_a_list_read_in_one_piece_means_its_numbers(items: list[tuple[str, str]], sep: str) -> None:
+    texts = [sign + number for sign, number in items]
+    program = parse(f"model m\nweights w[{len(texts)}] = [{sep.join(texts)}]\n", "t.dam")
+    weights = program.statements[1]
+    assert isinstance(weights, ast.WeightsStmt) and isinstance(weights.value, ast.NumberList)
+    expected = [-parse_number(n) if s == "-" else parse_number(n) for s, n in items]
+    assert list(weights.value.values) == expected
+    spans = [weights.value.item_span(i) for i in range(len(texts))]
+    assert [s.file.text[s.start : s.end] for s in spans] == texts
+
+
+@pytest.mark.parametrize("item", ["1", "-1"])
+def test_nesting_limit_counts_the_items_of_a_list_read_in_one_piece(item: str) -> None:
+    # `[..[y, ITEM]..]` is parsed token by token (y is a name), `[..[ITEM]..]` in one piece: the
+    # same depth error, at the same item (three columns further right in the first)
+    for depth in (MAX_NESTING - 2, MAX_NESTING - 1, MAX_NESTING):
+        def where(inner: str, depth: int = depth) -> tuple[int, int] | None:
+            try:
+                parse(f"model m\nweights w[1] = {'[' * depth}{inner}{']' * depth}\n", "t.dam")
+            except DenseAMCError as exc:
+                span = exc.diagnostics[0].span
+                assert span is not None and "nested too deeply" in exc.diagnostics[0].message
+                return span.line, span.col
+            return None
+        slow, fast = where("y, " + item), where(item)
+        assert (slow is None) == (fast is None)
+        assert slow is None or fast is None or (slow[0], slow[1] - 3) == fast
+        # an item is one level below its list, the number of a signed item one more
+        too_deep = depth == MAX_NESTING or (depth == MAX_NESTING - 1 and item == "-1")
+        assert (fast is not None) == too_deep
+
+
+def test_overflow_in_a_list_of_numbers_points_at_the_number() -> None:
+    text = only_error("model m\nweights w[2] = [1, -1e400]\n")
+    assert text.startswith("t.dam:2:21: error: number '1e400' is too large")
 
 
 # -- the normative programs ----------------------------------------------------------------------

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from denseamc.dsl import ast, elaborate, parse
-from denseamc.dsl.elaborate import _decode
-from denseamc.ir import DenseAMCError, Diagnostic, ModelGraph, Severity
+from denseamc.dsl import ast, elaborate_file, parse_file
+from denseamc.ir import ModelGraph
 from denseamc.ir.span import Span
 
 
@@ -26,15 +25,7 @@ class Parse:
     kind: ClassVar[Literal["transform", "analysis"]] = "transform"
 
     def run(self, path: Path, /) -> ast.Program:
-        name = str(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise DenseAMCError(
-                Diagnostic(Severity.ERROR, f"cannot read the file: {reason}", file=name)
-            ) from None
-        return parse(_decode(data, name), name)
+        return parse_file(path)
 
 
 @dataclass(frozen=True)
@@ -48,10 +39,7 @@ class Elaborate:
     kind: ClassVar[Literal["transform", "analysis"]] = "transform"
 
     def run(self, program: ast.Program, /) -> ModelGraph:
-        source = program.span.file.name
-        graph = elaborate(program, Path(source).parent)
-        graph.source_name = source
-        return graph
+        return elaborate_file(program)
 
 
 def dump_ast(node: object) -> str:
