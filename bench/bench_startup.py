@@ -1,7 +1,9 @@
 """Benchmark: what a user waits for, whole process, side by side in one run.
 
-Rows (each command a fresh process; wall time from spawn to exit, best of `--repeat`, the
-commands of a row interleaved so that load changes hit all of them):
+Rows (each command a fresh process; wall time from spawn to exit and CPU time (user + system,
+from the kernel's accounting of the finished child), each the best of `--repeat`, the commands
+of a row interleaved so that load changes hit all of them; on a loaded machine the CPU time is
+the steadier of the two):
 
   help      `denseamc --help`, against the previous release.
   check     `denseamc check big.dam --backend model` on a 128 x 512 model with 32 test vectors
@@ -35,6 +37,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import math  # noqa: E402
+import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -136,33 +139,43 @@ def previous_release(commit: str, d: Path) -> Path | None:
 
 @dataclass
 class Row:
-    """One command, timed for this tree and its references (label -> best wall time [s])."""
+    """One command, timed for this tree and its references: label -> best wall time and best
+    CPU time [s]."""
 
     what: str
     goal: str
-    times: dict[str, float] = field(default_factory=dict)
+    wall: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
-def _timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
-    t0 = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run of `cmd`."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     run = subprocess.run(list(cmd), cwd=cwd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
     if run.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {run.returncode}:\n{run.stdout[-1500:]}"
                            f"\n{run.stderr[-1500:]}")
-    return wall
+    return wall, cpu
 
 
 def measure(row: Row, variants: dict[str, tuple[list[str], dict[str, str]]], cwd: Path,
             repeat: int) -> Row:
     """Best of `repeat` for every variant (label -> (command, environment)), interleaved."""
-    best = {label: float("inf") for label in variants}
+    row.wall = {label: float("inf") for label in variants}
+    row.cpu = dict(row.wall)
     for k in range(repeat):
         for label, (cmd, env) in variants.items():
-            best[label] = min(best[label], _timed(cmd, cwd, env))
-        if k == 0 and max(best.values()) > SLOW_S:
+            wall, cpu = _timed(cmd, cwd, env)
+            row.wall[label] = min(row.wall[label], wall)
+            row.cpu[label] = min(row.cpu[label], cpu)
+        if k == 0 and max(row.wall.values()) > SLOW_S:
             break
-    row.times = best
     return row
 
 
@@ -203,17 +216,24 @@ def run(repeat: int, previous: str | None) -> list[Row]:
     return rows
 
 
+def _ratio(ref: float, ours: float) -> str:
+    return "-" if math.isnan(ref) else f"{ref / ours:.2f}x"
+
+
 def table(rows: list[Row]) -> str:
-    out = ["| command | denseamc [s] | reference | reference [s] | reference / denseamc | goal |",
-           "|---|---|---|---|---|---|"]
+    out = ["| command | denseamc wall [s] | denseamc CPU [s] | reference | reference wall [s] | "
+           "reference CPU [s] | reference / denseamc, wall | CPU | goal |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    nan = float("nan")
     for r in rows:
-        ours = r.times["denseamc"]
-        refs = [(k, v) for k, v in r.times.items() if k != "denseamc"] or [("-", float("nan"))]
-        for i, (label, t) in enumerate(refs):
-            first = i == 0
-            ratio = "-" if math.isnan(t) else f"{t / ours:.2f}x"
-            out.append(f"| {r.what if first else ''} | {f'{ours:.3f}' if first else ''} | "
-                       f"{label} | {t:.3f} | {ratio} | {r.goal if first else ''} |")
+        wall, cpu = r.wall["denseamc"], r.cpu["denseamc"]
+        refs = [k for k in r.wall if k != "denseamc"] or ["-"]
+        for i, label in enumerate(refs):
+            ref_wall, ref_cpu = r.wall.get(label, nan), r.cpu.get(label, nan)
+            ours = [r.what, f"{wall:.3f}", f"{cpu:.3f}"] if i == 0 else ["", "", ""]
+            out.append("| " + " | ".join([
+                *ours, label, f"{ref_wall:.3f}", f"{ref_cpu:.3f}", _ratio(ref_wall, wall),
+                _ratio(ref_cpu, cpu), r.goal if i == 0 else ""]) + " |")
     return "\n".join(out)
 
 
@@ -224,7 +244,8 @@ def main() -> None:
     ap.add_argument("--no-previous", action="store_true", help="absolute times only")
     a = ap.parse_args()
     rows = run(a.repeat, None if a.no_previous else a.previous)
-    print(f"whole process, wall time, best of {a.repeat} (interleaved); BLAS single-threaded")
+    print(f"whole process, wall and CPU time, each the best of {a.repeat} (interleaved); BLAS "
+          "single-threaded")
     print(table(rows))
 
 
