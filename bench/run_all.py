@@ -30,6 +30,7 @@ import bench_compile  # noqa: E402
 import bench_latency  # noqa: E402
 import bench_sim  # noqa: E402
 import bench_simulators  # noqa: E402
+import bench_startup  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -151,11 +152,25 @@ def section_latency(quick: bool, plot: Path) -> str:
         "![latency vs N](latency_vs_n.png)", ""])
 
 
+def section_startup(quick: bool) -> str:
+    repeat = 2 if quick else 5
+    rows = bench_startup.run(repeat, bench_startup.PREVIOUS)
+    return "\n".join([
+        "## 5. Start-up: what a user waits for, whole process", "",
+        f"Command: `python bench/bench_startup.py --repeat {repeat}`. Each command a fresh "
+        f"process, wall time from spawn to exit, best of {repeat} (a command over "
+        f"{bench_startup.SLOW_S:g} s once), the commands of a row interleaved. The check model "
+        "(128 x 512, 32 vectors of 128 numbers), the scipy RK45 script and the previous release "
+        f"(commit {bench_startup.PREVIOUS}, same interpreter and dependencies) are described in "
+        "the docstring of `bench/bench_startup.py`.", "",
+        bench_startup.table(rows), ""])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smoke run: small sizes, few repeats")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
-    ap.add_argument("--only", default="sim,compile,simulators,latency")
+    ap.add_argument("--only", default="sim,compile,simulators,latency,startup")
     a = ap.parse_args()
     out = Path(a.out)
     plot = out.parent / "latency_vs_n.png"
@@ -171,8 +186,9 @@ def main() -> None:
     sections = {"sim": lambda: section_sim(a.quick),
                 "compile": lambda: section_compile(a.quick),
                 "simulators": lambda: section_simulators(a.quick),
-                "latency": lambda: section_latency(a.quick, plot)}
-    for name in ("sim", "compile", "simulators", "latency"):
+                "latency": lambda: section_latency(a.quick, plot),
+                "startup": lambda: section_startup(a.quick)}
+    for name in ("sim", "compile", "simulators", "latency", "startup"):
         if name in only:
             t1 = time.time()
             print(f"== {name}", flush=True)

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                      choices=["model", "circuit", "spice", "veriloga"],
                      help="model (behavioural ODE), circuit (component-level numpy), "
                      "spice (ngspice), veriloga (OpenVAF + VACASK); default model")
+    chk.add_argument("--junit-xml", type=Path, metavar="FILE",
+                     help="also write the results as JUnit XML, one test case per vector")
 
     sim = sub.add_parser("simulate", help="simulate one input vector and print the outputs")
     _add_common(sim)

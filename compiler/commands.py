@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 import numpy as np
 from denseamc.compiler.outdir import write_output_dir
@@ -38,10 +39,15 @@ def compile_command(args: argparse.Namespace) -> int:
 
 def check_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.check import run_checks
+    from denseamc.compiler.junit import write_junit
 
     comp = compile_model(args.model, hardware_profile=args.hardware)
     _print_warnings(comp)
+    t0 = time.perf_counter()
     report = run_checks(comp, args.backend)
+    if args.junit_xml is not None:
+        write_junit(args.junit_xml, report, model=comp.graph.name, source=str(args.model),
+                    seconds=time.perf_counter() - t0)
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1
