@@ -133,8 +133,21 @@ class Evaluator(Scope):
         raise InternalCompilerError(f"elaborate: unknown expression {type(expr).__name__}")
 
     def binary(self, node: ast.Binary, arrays: bool) -> Value:
-        a = self.value(node.left, arrays)
-        b = self.value(node.right, arrays)
+        """Evaluate a chain of binary operators along its left spine with a loop, not recursion:
+        `1 + 1 + ... + 1` nests to the left once per operator, and a long flat sum would
+        otherwise exhaust Python's stack. Operands are still evaluated left to right."""
+        spine: list[ast.Binary] = []
+        expr: ast.Expr = node
+        while isinstance(expr, ast.Binary):
+            spine.append(expr)
+            expr = expr.left
+        acc = self.value(expr, arrays)
+        for op_node in reversed(spine):
+            acc = self.apply(op_node, acc, self.value(op_node.right, arrays))
+        return acc
+
+    def apply(self, node: ast.Binary, a: Value, b: Value) -> Value:
+        """`a op b` for the operator of `node`, on numbers or arrays."""
         if isinstance(a, float) and isinstance(b, float):
             return self.arith(node.op, a, b, node)
         with np.errstate(all="ignore"):

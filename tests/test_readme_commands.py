@@ -59,12 +59,19 @@ def test_make_test_runs_the_lint_gate_before_the_tests(tmp_path: Path) -> None:
     assert lint < tests
 
 
-@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="needs a virtual environment")
 def test_an_active_virtual_environment_is_used_as_it_is(tmp_path: Path) -> None:
-    plan = _dry_run(tmp_path, sys.executable)
-    assert f"{sys.executable} -m pip install --quiet -e ." in plan
+    venv = tmp_path / "active-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    scripts = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path("
+                              "'scripts'))"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    work = tmp_path / "work"
+    work.mkdir()
+    plan = _dry_run(work, str(python))
+    assert f"{python} -m pip install --quiet -e ." in plan
     assert "-m venv" not in plan and "activate" not in plan
-    assert f"{sysconfig.get_path('scripts')}/denseamc examples/xor.dam -o out/" in plan
+    assert f"{scripts}/denseamc examples/xor.dam -o out/" in plan
 
 
 @pytest.mark.skipif(not SYSTEM_PYTHON.exists() or not _externally_managed(SYSTEM_PYTHON),
