@@ -63,8 +63,8 @@ def _check_one(inp: InputOp, values: object) -> Array:
     a = as_batch(values)
     if a.ndim != 2 or a.shape[1] != inp.size:
         raise DenseAMCError(error(
-            f"input '{inp.name}' takes {inp.size} values per vector, got shape "
-            f"{list(a.shape)}", inp.loc))
+            f"input '{inp.name}' takes {inp.size} values per vector, got "
+            + (f"{a.shape[1]}" if a.ndim == 2 else f"shape {list(a.shape)}"), inp.loc))
     if not np.all(np.isfinite(a)):
         raise DenseAMCError(error(f"input '{inp.name}' has non-finite values", inp.loc))
     return a
