@@ -30,6 +30,7 @@ import numpy as np
 from denseamc.backends.sim.settle import SETTLE_TOL
 from denseamc.compiler.passes.base import Lowered
 from denseamc.compiler.passes.linearise import slowest_rate
+from denseamc.compiler.passes.scale import amplifier_bound
 from denseamc.ir import Diagnostic, warning
 from denseamc.ir.circuit import CircuitIR
 
@@ -129,7 +130,7 @@ def _gbw_required(ir: Lowered, diags: list[Diagnostic]) -> float:
     gbw_req = 0.0
     for c in circuit.cells:
         if c.role == "neuron" and c.c_f > 0:
-            need = s.tau_margin * (1 + fanin.get(c.name, 0.0)) / (2 * math.pi * c.tau_s)
+            need = amplifier_bound(fanin.get(c.name, 0.0), s.tau_margin, c.tau_s)
             gbw_req = max(gbw_req, need)
     if gbw_req > hw.gbw * (1 + 1e-9):
         diags.append(warning(

@@ -40,9 +40,12 @@ from denseamc.ir.scaling import Scaling
 DEFAULT_R_F = 1e4
 
 
-def required_tau_s(fanin: float, hw: Hardware) -> float:
-    """Shortest RC time constant a cell of noise gain 1 + fanin may have, in seconds."""
-    return float(hw.tau_margin * (1.0 + fanin) / (2.0 * math.pi * hw.gbw))
+def amplifier_bound(fanin: float, tau_margin: float, given: float) -> float:
+    """The amplifier rule of a cell of noise gain 1 + fanin: its closed-loop pole
+    GBW / (1 + fanin) must be tau_margin times faster than 1 / (2 pi tau_RC). The rule bounds
+    the product GBW x tau_RC, so `given` a GBW (Hz) this is the shortest RC constant (s), and
+    given an RC constant the smallest GBW."""
+    return float(tau_margin * (1.0 + fanin) / (2.0 * math.pi * given))
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class ScaleToHardware:
             fi = fan_in(graph, layer.name)
             peak = float(fi.max()) if fi.size else 0.0
             t_model = layer.tau if layer.tau > 0 else tau_fast
-            unit = required_tau_s(peak, hw) / t_model
+            unit = amplifier_bound(peak, hw.tau_margin, hw.gbw) / t_model
             if unit > need:
                 need, worst = unit, layer
         if hw.tau_unit is None:
