@@ -22,10 +22,16 @@ from denseamc.compiler.passes.base import Lowered
 from denseamc.ir import Diagnostic, Severity
 from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware
-from denseamc.ir.loc import loc_spans
+from denseamc.ir.loc import first_span, loc_spans
 
 _UNIT_SUFFIX = {"ohm": "_ohm", "s": "_s", "S": "_siemens", "V": "_v", "Hz": "_hz",
                 "V/s": "_v_per_s", "A": "_a", "m2": "_m2", "F/m2": "_f_per_m2", "": ""}
+
+
+def _source_name(circuit: CircuitIR, fallback: str) -> str:
+    """The .dam file's short name, as the circuit's provenance comments give it."""
+    span = first_span(circuit.layers[0].loc) if circuit.layers else None
+    return span.short().split(":")[0] if span is not None else fallback
 
 
 def _num(x: float) -> float | None:
@@ -114,8 +120,7 @@ def build_report(lowered: Lowered, analysis: CircuitAnalysis,
     to_readout = static_power * circuit.readout_time_s + a.power.capacitors_j
     report: dict[str, Any] = {
         "model": graph.name,
-        "source": loc_spans(circuit.layers[0].loc)[0].short().split(":")[0]
-        if circuit.layers and loc_spans(circuit.layers[0].loc) else graph.source_name,
+        "source": _source_name(circuit, graph.source_name),
         "counts": circuit.counts(),
         "hardware": _hardware_section(hw),
         "scaling": {
