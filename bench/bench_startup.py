@@ -181,7 +181,9 @@ def measure(row: Row, variants: dict[str, tuple[list[str], dict[str, str]]], cwd
 
 def run(repeat: int, previous: str | None) -> list[Row]:
     exe = str(Path(sys.executable).parent / "denseamc")
-    env = dict(os.environ)
+    # a user's Python caches compiled modules; with PYTHONDONTWRITEBYTECODE (set on some
+    # machines) every run would recompile every module and time the byte-compiler instead
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory(prefix="bench_startup_") as tmp:
         d = Path(tmp)
         make_models(d)

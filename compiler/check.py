@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from denseamc.backends.circuit_sim import simulate_circuit
-from denseamc.backends.cosim import NetlistRun, compare_with_circuit, run_spice, run_veriloga
-from denseamc.backends.runners import SimulatorError
 from denseamc.backends.sim import simulate
 from denseamc.compiler.pipeline import Compilation
 from denseamc.compiler.verdicts import BlockVerdict, judge
 from denseamc.ir import DenseAMCError, Diagnostic, Severity, TestBlock
 from denseamc.ir.circuit import CircuitIR
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from denseamc.backends.cosim import NetlistRun
 
 __all__ = ["BACKENDS", "Backend", "BackendRun", "CheckReport", "block_inputs", "run_checks"]
 
@@ -67,18 +69,29 @@ def circuit_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     return BackendRun(dict(result.outputs), notes)
 
 
+# The netlist backends' modules (emitters, runners, raw files) are imported when one of them
+# runs: `check --backend model` should not pay for them at start-up.
+
+
 def spice_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     """The SPICE netlist on ngspice, co-simulated with the circuit backend."""
+    from denseamc.backends.cosim import run_spice
+
     return _cosimulated("spice", run_spice, comp, inputs)
 
 
 def veriloga_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     """The Verilog-A netlist on openvaf-r + VACASK, co-simulated with the circuit backend."""
+    from denseamc.backends.cosim import run_veriloga
+
     return _cosimulated("veriloga", run_veriloga, comp, inputs)
 
 
 def _cosimulated(name: str, run: Callable[[CircuitIR, Batch], NetlistRun], comp: Compilation,
                  inputs: Batch) -> BackendRun:
+    from denseamc.backends.cosim import compare_with_circuit
+    from denseamc.backends.runners import SimulatorError
+
     circuit = comp.circuit
     try:
         result = run(circuit, inputs)

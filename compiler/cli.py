@@ -13,22 +13,31 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from denseamc.ir import DenseAMCError, Diagnostic, InternalCompilerError
+# Only the standard library at import time: `denseamc --help` must not pay for numpy, networkx
+# or lark. A command's own options (which list pass names, output kinds, backends) are built
+# only when that command runs, and the package is imported only then.
 
 EXIT_OK, EXIT_FAIL, EXIT_USER, EXIT_INTERNAL = 0, 1, 2, 70
-COMMANDS = ("compile", "check", "simulate")
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+class _Version(argparse.Action):
+    """`--version`: looked up only when asked (importlib.metadata costs ~10 ms per start)."""
 
-    try:
-        return version("denseamc")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("denseamc")
+        except PackageNotFoundError:
+            text = "unknown (not installed)"
+        parser.exit(message=f"denseamc {text}\n")
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -38,22 +47,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    "the model's own hardware { } block overrides it (see docs/hardware.md)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _compile_options(comp: argparse.ArgumentParser) -> None:
     from denseamc.compiler.outputs import EMITTERS
     from denseamc.compiler.pipeline import PASSES
 
-    top = argparse.ArgumentParser(
-        prog="denseamc",
-        description="Compile a Dense Associative Memory (.dam) into an analog circuit: "
-        "behavioural and circuit-level simulation, SPICE netlist, Verilog-A.",
-        epilog="`denseamc MODEL.dam -o OUT/` is short for `denseamc compile MODEL.dam -o OUT/`. "
-        "Exit status: 0 ok, 1 a test vector failed, 2 input error, 70 internal error.",
-    )
-    top.add_argument("--version", action="version", version=f"denseamc {_version()}")
-    sub = top.add_subparsers(dest="command", metavar="COMMAND")
-
-    comp = sub.add_parser("compile", help="compile a model into an output directory")
-    _add_common(comp)
     comp.add_argument("-o", "--out-dir", type=Path, required=True, metavar="OUT",
                       help="output directory (replaced only when the compile succeeds)")
     comp.add_argument("--emit", default=",".join(EMITTERS), metavar="KINDS",
@@ -67,17 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run the passes up to PASS and write only the IR after it "
                       "(ir.after-PASS.txt) and any --dump-ir-after dumps")
 
-    chk = sub.add_parser("check", help="run every test vector of the model on a backend")
-    _add_common(chk)
-    chk.add_argument("--backend", default="model",
-                     choices=["model", "circuit", "spice", "veriloga"],
+
+def _check_options(chk: argparse.ArgumentParser) -> None:
+    from denseamc.compiler.check import BACKENDS
+
+    chk.add_argument("--backend", default="model", choices=list(BACKENDS),
                      help="model (behavioural ODE), circuit (component-level numpy), "
                      "spice (ngspice), veriloga (OpenVAF + VACASK); default model")
     chk.add_argument("--junit-xml", type=Path, metavar="FILE",
                      help="also write the results as JUnit XML, one test case per vector")
 
-    sim = sub.add_parser("simulate", help="simulate one input vector and print the outputs")
-    _add_common(sim)
+
+def _simulate_options(sim: argparse.ArgumentParser) -> None:
     sim.add_argument("--input", action="append", default=[], metavar="NAME=[v, ...]",
                      help="an input vector, e.g. --input x=[1,-1]; repeat for each input")
     sim.add_argument("--backend", default="model", choices=["model", "circuit"])
@@ -86,6 +84,33 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="print machine-readable JSON")
     sim.add_argument("--plot", type=Path, metavar="FILE.png",
                      help="draw state trajectories and E(t) (needs matplotlib)")
+
+
+#: command -> (one-line help, its own options)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "compile": ("compile a model into an output directory", _compile_options),
+    "check": ("run every test vector of the model on a backend", _check_options),
+    "simulate": ("simulate one input vector and print the outputs", _simulate_options),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with `command`'s own options (None: the commands' names only, enough
+    for `denseamc --help`)."""
+    top = argparse.ArgumentParser(
+        prog="denseamc",
+        description="Compile a Dense Associative Memory (.dam) into an analog circuit: "
+        "behavioural and circuit-level simulation, SPICE netlist, Verilog-A.",
+        epilog="`denseamc MODEL.dam -o OUT/` is short for `denseamc compile MODEL.dam -o OUT/`. "
+        "Exit status: 0 ok, 1 a test vector failed, 2 input error, 70 internal error.",
+    )
+    top.add_argument("--version", action=_Version)
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (text, options) in COMMANDS.items():
+        p = sub.add_parser(name, help=text)
+        _add_common(p)
+        if name == command:
+            options(p)
     return top
 
 
@@ -97,42 +122,48 @@ def _normalise_argv(argv: Sequence[str]) -> list[str]:
     return args
 
 
-def print_diagnostics(diags: Sequence[Diagnostic]) -> None:
-    for d in diags:
-        print(d.render(), file=sys.stderr)
-
-
 def run(argv: Sequence[str]) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_normalise_argv(argv))
+    args_list = _normalise_argv(argv)
+    command = args_list[0] if args_list and args_list[0] in COMMANDS else None
+    parser = build_parser(command)
+    args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help()
         return EXIT_USER
-    if args.command == "compile":
-        from denseamc.compiler.commands import compile_command
-        return compile_command(args)
-    if args.command == "check":
-        from denseamc.compiler.commands import check_command
-        return check_command(args)
-    from denseamc.compiler.commands import simulate_command
-    return simulate_command(args)
+    from denseamc.compiler import commands
+
+    run_command: Callable[[argparse.Namespace], int] = {
+        "compile": commands.compile_command,
+        "check": commands.check_command,
+        "simulate": commands.simulate_command,
+    }[args.command]
+    return run_command(args)
+
+
+def _failure(exc: Exception) -> int:
+    """Report an exception that ended a command: a user mistake (located messages, exit 2) or a
+    bug (exit 70, said to be one, with the trace)."""
+    from denseamc.ir import DenseAMCError
+
+    if isinstance(exc, DenseAMCError):
+        for d in exc.diagnostics:
+            print(d.render(), file=sys.stderr)
+        return EXIT_USER
+    print(f"denseamc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    print("This is a bug in denseamc, not in your model. Please report it with the input "
+          "and this trace:", file=sys.stderr)
+    traceback.print_exception(exc, file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: user mistakes exit 2 with located messages; bugs exit 70 and say so."""
     try:
         code = run(sys.argv[1:] if argv is None else argv)
-    except DenseAMCError as exc:
-        print_diagnostics(exc.diagnostics)
-        code = EXIT_USER
     except KeyboardInterrupt:
         code = 130
-    except (InternalCompilerError, Exception) as exc:
-        print(f"denseamc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print("This is a bug in denseamc, not in your model. Please report it with the input "
-              "and this trace:", file=sys.stderr)
-        traceback.print_exc(file=sys.stderr)
-        code = EXIT_INTERNAL
+    except Exception as exc:
+        code = _failure(exc)
     if argv is None:
         sys.exit(code)
     return code
