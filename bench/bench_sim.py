@@ -1,4 +1,4 @@
-"""Benchmark: the model backend (backends/sim.py) vs scipy's solve_ivp on the same ODE.
+"""Benchmark: the model backend (backends/sim/) vs scipy's solve_ivp on the same ODE.
 
 Setting (a Krotov-Hopfield dense associative memory recalling stored patterns):
   N_v = 128 identity visible neurons, tau_v = 1; N_h = 512 softmax hidden neurons, beta = 20;

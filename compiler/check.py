@@ -51,7 +51,7 @@ Backend = Callable[[Compilation, Batch], BackendRun]
 
 
 def model_backend(comp: Compilation, inputs: Batch) -> BackendRun:
-    """The behavioural simulation of the model's ODE (`backends/sim.py`)."""
+    """The behavioural simulation of the model's ODE (`backends/sim/`)."""
     return BackendRun(dict(simulate(comp.graph, inputs).outputs))
 
 

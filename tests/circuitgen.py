@@ -3,7 +3,7 @@
 `xor_graph`, `hamming_graph` and `parity_like_graph` mirror the normative programs; `random_graph`
 builds a small model from a seed (for hypothesis). Every builder runs the energy analysis, so
 `graph.dynamics` is filled. `reference_simulate` integrates the model ODE directly with scipy, as
-an oracle independent of backends/sim.py.
+an oracle independent of backends/sim/.
 """
 
 from __future__ import annotations
