@@ -3,9 +3,10 @@
 Each pass is a small class with a `name` and one `run` (the contract: compiler/passes/base.py).
 After every pass the IR in hand is verified (graph: `ir.verify`, circuit:
 `ir.circuit_verify.verify`), dumped as `ir.after-NAME.txt` when `--dump-ir-after NAME|all`
-asks, and the compile stops there when `--stop-after NAME` asks. The stages run on demand: the front end always; `lower` only when
-an output, a dump or a backend needs the circuit (so a model can be checked on the behavioural
-backend even when its hardware settings cannot be met); `analyze` only for the report.
+asks, and the compile stops there when `--stop-after NAME` asks. The stages run on demand: the
+front end always; `lower` only when an output, a dump or a backend needs the circuit (so a model
+can be checked on the behavioural backend even when its hardware settings cannot be met);
+`analyze` only for the report.
 """
 
 from __future__ import annotations
