@@ -45,6 +45,9 @@ Invariants (checked by `ir.circuit_verify.verify`):
 5. Arrays are read-only float64; a `Crossbar.conductance` has shape (len(row_nets), len(col_nets));
    a `SelectedCrossbar.table` has shape (n_options, n_other) with n_other the length of the
    unselected axis.
+6. Realised values (`realise` pass: a draw of device and amplifier non-idealities) live in
+   fields whose defaults are the ideal values and which the dump omits at their defaults; a
+   realised circuit has `draw = (seed, draw)`, and its conductances may leave the window.
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ from denseamc.ir.scaling import AmplifierModel, Scaling, Scheme
 from numpy.typing import NDArray
 
 Polarity = Literal["pos", "neg"]
+
+#: Field metadata of a realised value: the circuit dump omits it at its (ideal) default.
+REALISED = {"dump": "unless_default"}
 
 #: Net kinds, see the module docstring.
 NET_KINDS = ("sum", "x", "gp", "gn", "sumn", "inv")
@@ -109,6 +115,8 @@ class IntegratorCell(Located):
     v0: float = 0.0
     init: Literal["zero", "settled"] = "zero"
     role: Literal["neuron", "inverter"] = "neuron"
+    #: The amplifier's input offset (V): its summing node sits at v_offset, not 0 V.
+    v_offset: float = field(default=0.0, metadata=REALISED)
     loc: Loc = None
 
     @property
@@ -150,11 +158,25 @@ class Activation(Located):
     out_p_nets: tuple[str, ...]
     out_n_nets: tuple[str, ...]
     v_unit: float
+    #: Realised per-neuron gain and output offset (V) of the out_p and own out_n rails; empty =
+    #: ideal (gain 1, offset 0). An out_n that is the input net itself (identity) is a wire.
+    gain_p: tuple[float, ...] = field(default=(), metadata=REALISED)
+    offset_p: tuple[float, ...] = field(default=(), metadata=REALISED)
+    gain_n: tuple[float, ...] = field(default=(), metadata=REALISED)
+    offset_n: tuple[float, ...] = field(default=(), metadata=REALISED)
     loc: Loc = None
 
     @property
     def lagrangian(self) -> Lagrangian:
         return Lagrangian(self.kind, self.param)
+
+    def rails(self, v_in: Array) -> tuple[Array, Array]:
+        """(V(out_p), V(out_n)) for every neuron, realised gains and offsets included; the
+        out_n of an identity layer is returned too but is the input net (a wire)."""
+        gp = self.transfer(v_in)
+        vp = _realised(gp, self.gain_p, self.offset_p)
+        vn = _realised(-gp, self.gain_n, self.offset_n)
+        return vp, vn
 
     def transfer(self, v_in: Array) -> Array:
         """+v_unit g(x) from V(in) = -v_unit x; last axis = the layer's neurons."""
@@ -197,6 +219,8 @@ class CrossbarBase(Located):
     col_nets: tuple[str, ...]
     row_index: tuple[int, ...]
     col_index: tuple[int, ...]
+    #: Wire resistance (ohm) of one cell segment along rows and columns; 0 = ideal wires.
+    r_wire: float = field(default=0.0, kw_only=True, metadata=REALISED)
     loc: Loc = field(default=None, kw_only=True)
 
     @property
@@ -441,6 +465,8 @@ class CircuitIR:
     diagnostics: tuple[Diagnostic, ...] = ()
     source_name: str = ""
     meta: Mapping[str, float] = field(default_factory=dict)
+    #: (seed, draw) of a realised circuit (the `realise` pass), None for the nominal one.
+    draw: tuple[int, int] | None = None
 
     def components(self) -> Iterator[Component]:
         """Every component, kind by kind, in a fixed order."""
@@ -482,6 +508,15 @@ _KIND_NAMES = (
     "IntegratorCell", "Activation", "Crossbar", "SelectedCrossbar", "Resistor", "CurrentSource",
     "VoltageSource", "InitialCondition", "Readout",
 )
+
+
+def _realised(v: Array, gain: tuple[float, ...], offset: tuple[float, ...]) -> Array:
+    """gain * v + offset over the last axis; empty tuples are the ideal 1 and 0."""
+    if gain:
+        v = v * np.asarray(gain)
+    if offset:
+        v = v + np.asarray(offset)
+    return v
 
 
 def read_only(a: object) -> Array:
