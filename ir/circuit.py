@@ -285,6 +285,9 @@ class SelectedCrossbar(CrossbarBase):
     axis: Literal["rows", "cols"]
     lines: tuple[int, ...]
     table: Array
+    #: Realised devices: (n_lines, n_options, n_other), each selected line's own copy of the
+    #: table (None: every line has exactly `table`).
+    line_tables: Array | None = field(default=None, kw_only=True, metadata=REALISED)
 
     @property
     def line_nets(self) -> tuple[str, ...]:
@@ -311,6 +314,9 @@ class SelectedCrossbar(CrossbarBase):
 
     def shape_problem(self) -> str | None:
         t = self.table
+        lt = self.line_tables
+        if lt is not None and lt.shape != (len(self.lines), *t.shape):
+            return f"line_tables shape {lt.shape} does not match {len(self.lines)} x {t.shape}"
         if t.ndim == 2 and t.shape[1] == len(self.other_nets) and len(self.lines) == len(
                 self.line_nets):
             return None
@@ -319,7 +325,10 @@ class SelectedCrossbar(CrossbarBase):
     def conductance(self, select_values: NDArray[np.int64]) -> Array:
         """The connected conductances, shape (batch, rows, cols), for select values (batch, n)."""
         sel = np.asarray(select_values, dtype=np.int64)[:, list(self.lines)]
-        g = self.table[sel]  # (batch, n_lines, n_other)
+        if self.line_tables is None:
+            g = self.table[sel]  # (batch, n_lines, n_other)
+        else:
+            g = self.line_tables[np.arange(len(self.lines))[None, :], sel]
         return g if self.axis == "rows" else np.swapaxes(g, 1, 2)
 
 

@@ -151,7 +151,10 @@ def _fmt_field(value: object) -> str:
 def _ideal_default(comp: object, f: dataclasses.Field[object]) -> bool:
     """A realised value (ir.circuit.REALISED) at its ideal default: not dumped, so a nominal
     circuit's dump reads as it did before these fields existed."""
-    return f.metadata.get("dump") == "unless_default" and getattr(comp, f.name) == f.default
+    if f.metadata.get("dump") != "unless_default":
+        return False
+    value = getattr(comp, f.name)
+    return value is f.default or (not isinstance(value, np.ndarray) and value == f.default)
 
 
 def dump_circuit(circuit: CircuitIR) -> str:
