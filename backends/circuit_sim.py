@@ -24,6 +24,15 @@ differential tie-back resistors, selected crossbars with the per-input conductan
   States start at the ideal initial operating point. The result reports the deviation from the
   ideal circuit (same inputs, same times).
 
+Realised circuits (compiler/passes/realise.py) are simulated with their realised values:
+conductances; each array through its exact terminal map with wire resistance (`ir_drop`:
+I_in = G_eff^T V_row - (diag(colsum G_eff) + W) V_s, W = 0 without wires); activation rails with
+their gains and offsets (`Activation.rails`); C_F as drawn; and amplifier offsets v_os. Ideal
+amplifiers hold each summing node at v_os, which adds the constant current -(G_col + W) v_os -
+v_os / R_F to the cell equations above (so V_out settles at v_os - R_F I_in); single-pole
+amplifiers see V_s - v_os at their input, and the C_F = 0 cells' summing nodes are solved with
+the wire coupling W (a small linear system) when there is one.
+
 Inputs are checked by `inputs.check_circuit_inputs`. Initial state: the static solve of the
 netlists (`static_solve.initial_cell_voltages`: init inputs, then `init=settled` layers in
 declaration order, as the model backend does); clamps hold their nets throughout.
