@@ -288,3 +288,12 @@ def test_netlists_of_a_realised_draw_are_refused() -> None:
     comp = _compile("xor.dam", g_sigma="0.02")
     with pytest.raises(DenseAMCError, match="netlists of a realised draw are not written yet"):
         emit_netlists(realise(comp.circuit, comp.hardware, 0, 0))
+
+
+def test_check_with_every_setting_zero_is_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
+    model = str(EXAMPLES / "xor.dam")
+    assert main(["check", model, "--backend", "circuit"]) == 0
+    plain = capsys.readouterr().out
+    zeros = [x for k in NONIDEAL_KEYS for x in ("--set", f"{k}=0")]
+    assert main(["check", model, "--backend", "circuit", *zeros]) == 0
+    assert capsys.readouterr().out == plain
