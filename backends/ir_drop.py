@@ -19,8 +19,8 @@ crossbar with scipy.sparse's SuperLU (dense numpy would need (2RC)^2 memory: 8 G
 and solved for the R + C terminal columns. The Schur complement subtracts two numbers of size
 1/r_wire: its rounding error is ~ eps / (r_wire g) relative to a device g (1e-10 at 1 ohm and
 1 uS), negligible for any wire a layout has, but not a way to take r_wire -> 0 (0 is exact).
-Results are cached per crossbar object (a realised crossbar is immutable), so a simulation and
-its static solve share one factorisation.
+Results are cached for the last few crossbar objects (a realised crossbar is immutable), so a
+simulation and its static solve share one factorisation.
 """
 
 from __future__ import annotations
@@ -78,9 +78,16 @@ def terminal_map(g: Array, r_wire: float) -> tuple[Array, Array | None]:
     return g_eff, w
 
 
-@lru_cache(maxsize=512)
 def crossbar_map(xb: Crossbar) -> tuple[Array, Array | None]:
-    """`terminal_map` of one fixed crossbar, once per (immutable) crossbar object."""
+    """`terminal_map` of one fixed crossbar: its own conductances without wire resistance, else
+    solved once per (immutable) crossbar object."""
+    if xb.r_wire == 0:
+        return xb.conductance, None
+    return _solved(xb)
+
+
+@lru_cache(maxsize=32)  # a few draws' arrays: a simulation and its static solve share them
+def _solved(xb: Crossbar) -> tuple[Array, Array | None]:
     return terminal_map(np.asarray(xb.conductance, dtype=np.float64), xb.r_wire)
 
 
