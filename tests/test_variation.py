@@ -261,11 +261,14 @@ def test_realised_xor_still_passes_on_the_circuit_backend() -> None:
         assert _accuracy(comp, realise(comp.circuit, comp.hardware, 0, draw)) == 1.0
 
 
-def test_ideal_and_single_pole_amplifiers_agree_on_a_realised_circuit() -> None:
+@pytest.mark.parametrize("scheme", ["dual_rail", "differential"])
+def test_ideal_and_single_pole_amplifiers_agree_on_a_realised_circuit(scheme: str) -> None:
     """The offsets and the wire coupling enter the two amplifier models differently (a held
-    summing node vs the op-amp's input); with a large a0 and gbw they must agree."""
+    summing node vs the op-amp's input; differential: the inverters' summing nodes are solved
+    with the wire coupling W); with a large a0 and gbw they must agree."""
     comp = _compile("xor.dam", g_sigma="0.05", r_wire="20", offset_sigma="5m", amplifier="nonideal",
-                    a0="1e7", gbw="1T", slew="1e15")
+                    a0="1e7", gbw="1T", slew="1e15", scheme=scheme)
+    assert scheme == "dual_rail" or any(c.c_f == 0 for c in comp.circuit.cells)
     circuit = realise(comp.circuit, comp.hardware, 2, 0)
     inputs = block_inputs(comp.graph.tests[0])
     res = simulate_circuit(circuit, inputs)
