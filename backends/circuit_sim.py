@@ -26,12 +26,12 @@ differential tie-back resistors, selected crossbars with the per-input conductan
 
 Realised circuits (compiler/passes/realise.py) are simulated with their realised values:
 conductances; each array through its exact terminal map with wire resistance (`ir_drop`:
-I_in = G_eff^T V_row - (diag(colsum G_eff) + W) V_s, W = 0 without wires); activation rails with
-their gains and offsets (`Activation.rails`); C_F as drawn; and amplifier offsets v_os. Ideal
-amplifiers hold each summing node at v_os, which adds the constant current -(G_col + W) v_os -
-v_os / R_F to the cell equations above (so V_out settles at v_os - R_F I_in); single-pole
-amplifiers see V_s - v_os at their input, and the C_F = 0 cells' summing nodes are solved with
-the wire coupling W (a small linear system) when there is one.
+I_in = G_eff^T V_row - (diag(colsum G_eff) + W) V_s, W = 0 without wires); activation rails
+with their gains and offsets (`static_solve.activation_rails`); C_F as drawn; and amplifier
+offsets v_os. Ideal amplifiers hold each summing node at v_os, which adds the constant current
+-(G_col + W) v_os - v_os / R_F to the cell equations above (so V_out settles at
+v_os - R_F I_in); single-pole amplifiers see V_s - v_os at their input, and the C_F = 0 cells'
+summing nodes are solved with the wire coupling W (a small linear system) when there is one.
 
 Inputs are checked by `inputs.check_circuit_inputs`. Initial state: the static solve of the
 netlists (`static_solve.initial_cell_voltages`: init inputs, then `init=settled` layers in
@@ -53,7 +53,7 @@ from denseamc.backends.ir_drop import crossbar_map, selected_map
 from denseamc.backends.sim.dopri import Grid, dopri
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
 from denseamc.backends.sim.settle import SETTLE_TOL, settle_time
-from denseamc.backends.static_solve import initial_cell_voltages
+from denseamc.backends.static_solve import activation_rails, initial_cell_voltages
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
 from numpy.typing import NDArray
@@ -217,7 +217,7 @@ class _Plan:
         if self.clamp_k.size:
             v[:, self.clamp_k] = self.clamp_v
         for a, ink, pk, own, nk in self.acts:
-            vp, vn = a.rails(v[:, ink])
+            vp, vn = activation_rails(a, v[:, ink])
             if not self.ideal:
                 vp = np.clip(vp, -self.rail, self.rail)
                 vn = np.clip(vn, -self.rail, self.rail)

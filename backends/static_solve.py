@@ -30,7 +30,7 @@ from denseamc.backends.inputs import InputBatch
 from denseamc.backends.ir_drop import crossbar_map, selected_map
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
 from denseamc.ir import DenseAMCError, error
-from denseamc.ir.circuit import CircuitIR, IntegratorCell
+from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
@@ -41,11 +41,27 @@ def dynamic_cells(circuit: CircuitIR) -> list[IntegratorCell]:
     return [c for c in circuit.cells if c.c_f > 0]
 
 
+def activation_rails(act: Activation, v_in: Array) -> tuple[Array, Array]:
+    """(V(out_p), V(out_n)) of every neuron of `act`, its realised gains and offsets included
+    (`rail_gain` and `rail_offset` hold the out_p rail's n values, then the out_n rail's; an
+    identity layer's out_n is returned too, though it is the input net, a wire)."""
+    gp = act.transfer(v_in)
+    n = gp.shape[-1]
+    return (_gained(gp, act.rail_gain[:n], act.rail_offset[:n]),
+            _gained(-gp, act.rail_gain[n:], act.rail_offset[n:]))
+
+
+def _gained(v: Array, gain: tuple[float, ...], offset: tuple[float, ...]) -> Array:
+    """gain * v + offset over the last axis; empty tuples are the ideal 1 and 0."""
+    v = v * np.asarray(gain) if gain else v
+    return v + np.asarray(offset) if offset else v
+
+
 def activation_voltages(circuit: CircuitIR, volts: dict[str, Array]) -> None:
     """Add every activation output (gp and own gn rails) to `volts`, from the x nets in it."""
     for act in circuit.activations:
         vin = np.stack([volts[n] for n in act.in_nets], axis=-1)
-        vp, vn = act.rails(vin)
+        vp, vn = activation_rails(act, vin)
         for i, n in enumerate(act.out_p_nets):
             volts[n] = vp[..., i]
         for i, n in enumerate(act.out_n_nets):

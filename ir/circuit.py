@@ -45,9 +45,6 @@ Invariants (checked by `ir.circuit_verify.verify`):
 5. Arrays are read-only float64; a `Crossbar.conductance` has shape (len(row_nets), len(col_nets));
    a `SelectedCrossbar.table` has shape (n_options, n_other) with n_other the length of the
    unselected axis.
-6. Realised values (`realise` pass: a draw of device and amplifier non-idealities) live in
-   fields whose defaults are the ideal values and which the dump omits at their defaults; a
-   realised circuit has `draw = (seed, draw)`, and its conductances may leave the window.
 """
 
 from __future__ import annotations
@@ -67,8 +64,7 @@ from numpy.typing import NDArray
 
 Polarity = Literal["pos", "neg"]
 
-#: Field metadata of a realised value: the circuit dump omits it at its (ideal) default.
-REALISED = {"dump": "unless_default"}
+REALISED = {"dump": "unless_default"}  # a realised value's field: dumped only when not ideal
 
 #: Net kinds, see the module docstring.
 NET_KINDS = ("sum", "x", "gp", "gn", "sumn", "inv")
@@ -115,8 +111,7 @@ class IntegratorCell(Located):
     v0: float = 0.0
     init: Literal["zero", "settled"] = "zero"
     role: Literal["neuron", "inverter"] = "neuron"
-    #: The amplifier's input offset (V): its summing node sits at v_offset, not 0 V.
-    v_offset: float = field(default=0.0, metadata=REALISED)
+    v_offset: float = field(default=0.0, metadata=REALISED)  # amplifier input offset (V)
     loc: Loc = None
 
     @property
@@ -158,25 +153,13 @@ class Activation(Located):
     out_p_nets: tuple[str, ...]
     out_n_nets: tuple[str, ...]
     v_unit: float
-    #: Realised per-neuron gain and output offset (V) of the out_p and own out_n rails; empty =
-    #: ideal (gain 1, offset 0). An out_n that is the input net itself (identity) is a wire.
-    gain_p: tuple[float, ...] = field(default=(), metadata=REALISED)
-    offset_p: tuple[float, ...] = field(default=(), metadata=REALISED)
-    gain_n: tuple[float, ...] = field(default=(), metadata=REALISED)
-    offset_n: tuple[float, ...] = field(default=(), metadata=REALISED)
+    rail_gain: tuple[float, ...] = field(default=(), metadata=REALISED)  # out_p, then out_n
+    rail_offset: tuple[float, ...] = field(default=(), metadata=REALISED)  # volts, the same
     loc: Loc = None
 
     @property
     def lagrangian(self) -> Lagrangian:
         return Lagrangian(self.kind, self.param)
-
-    def rails(self, v_in: Array) -> tuple[Array, Array]:
-        """(V(out_p), V(out_n)) for every neuron, realised gains and offsets included; the
-        out_n of an identity layer is returned too but is the input net (a wire)."""
-        gp = self.transfer(v_in)
-        vp = _realised(gp, self.gain_p, self.offset_p)
-        vn = _realised(-gp, self.gain_n, self.offset_n)
-        return vp, vn
 
     def transfer(self, v_in: Array) -> Array:
         """+v_unit g(x) from V(in) = -v_unit x; last axis = the layer's neurons."""
@@ -219,8 +202,7 @@ class CrossbarBase(Located):
     col_nets: tuple[str, ...]
     row_index: tuple[int, ...]
     col_index: tuple[int, ...]
-    #: Wire resistance (ohm) of one cell segment along rows and columns; 0 = ideal wires.
-    r_wire: float = field(default=0.0, kw_only=True, metadata=REALISED)
+    r_wire: float = field(default=0.0, kw_only=True, metadata=REALISED)  # ohm per cell segment
     loc: Loc = field(default=None, kw_only=True)
 
     @property
@@ -285,8 +267,7 @@ class SelectedCrossbar(CrossbarBase):
     axis: Literal["rows", "cols"]
     lines: tuple[int, ...]
     table: Array
-    #: Realised devices: (n_lines, n_options, n_other), each selected line's own copy of the
-    #: table (None: every line has exactly `table`).
+    #: Realised devices (n_lines, n_options, n_other): each line's own table (None: `table`).
     line_tables: Array | None = field(default=None, kw_only=True, metadata=REALISED)
 
     @property
@@ -314,9 +295,6 @@ class SelectedCrossbar(CrossbarBase):
 
     def shape_problem(self) -> str | None:
         t = self.table
-        lt = self.line_tables
-        if lt is not None and lt.shape != (len(self.lines), *t.shape):
-            return f"line_tables shape {lt.shape} does not match {len(self.lines)} x {t.shape}"
         if t.ndim == 2 and t.shape[1] == len(self.other_nets) and len(self.lines) == len(
                 self.line_nets):
             return None
@@ -325,10 +303,8 @@ class SelectedCrossbar(CrossbarBase):
     def conductance(self, select_values: NDArray[np.int64]) -> Array:
         """The connected conductances, shape (batch, rows, cols), for select values (batch, n)."""
         sel = np.asarray(select_values, dtype=np.int64)[:, list(self.lines)]
-        if self.line_tables is None:
-            g = self.table[sel]  # (batch, n_lines, n_other)
-        else:
-            g = self.line_tables[np.arange(len(self.lines))[None, :], sel]
+        lt, at = self.line_tables, range(sel.shape[1])  # realised: each line its own table
+        g = self.table[sel] if lt is None else lt[at, sel]  # (batch, n_lines, n_other)
         return g if self.axis == "rows" else np.swapaxes(g, 1, 2)
 
 
@@ -474,8 +450,7 @@ class CircuitIR:
     diagnostics: tuple[Diagnostic, ...] = ()
     source_name: str = ""
     meta: Mapping[str, float] = field(default_factory=dict)
-    #: (seed, draw) of a realised circuit (the `realise` pass), None for the nominal one.
-    draw: tuple[int, int] | None = None
+    draw: tuple[int, int] | None = None  # (seed, draw) if realised: exempt from invariant 2
 
     def components(self) -> Iterator[Component]:
         """Every component, kind by kind, in a fixed order."""
@@ -517,15 +492,6 @@ _KIND_NAMES = (
     "IntegratorCell", "Activation", "Crossbar", "SelectedCrossbar", "Resistor", "CurrentSource",
     "VoltageSource", "InitialCondition", "Readout",
 )
-
-
-def _realised(v: Array, gain: tuple[float, ...], offset: tuple[float, ...]) -> Array:
-    """gain * v + offset over the last axis; empty tuples are the ideal 1 and 0."""
-    if gain:
-        v = v * np.asarray(gain)
-    if offset:
-        v = v + np.asarray(offset)
-    return v
 
 
 def read_only(a: object) -> Array:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.circuit import CircuitIR, SelectedCrossbar
 from denseamc.ir.diagnostics import Diagnostic, error
 from denseamc.ir.loc import Loc, first_span
 from denseamc.ir.model import Array
@@ -115,11 +115,11 @@ def _values(c: CircuitIR, nets: _Nets) -> list[Diagnostic]:
             for a in c.activations
             if not (len(a.out_p_nets) == len(a.in_nets)
                     and (not a.out_n_nets or len(a.out_n_nets) == len(a.in_nets)))]
-    out += [_bad(f"activation {a.name}: realised gains / offsets must be finite, one per neuron",
+    out += [_bad(f"activation {a.name}: realised gains / offsets must be finite, two per neuron",
                  a.loc)
             for a in c.activations
-            if not all(not t or (len(t) == len(a.in_nets) and _finite(*t))
-                       for t in (a.gain_p, a.offset_p, a.gain_n, a.offset_n))]
+            if not all(not t or (len(t) == 2 * len(a.in_nets) and _finite(*t))
+                       for t in (a.rail_gain, a.rail_offset))]
     return out
 
 
@@ -155,6 +155,10 @@ def _crossbar_devices(c: CircuitIR, nets: _Nets) -> list[Diagnostic]:
         if problem is not None:
             out.append(_bad(f"{xb.title} {xb.name}: {problem}", xb.loc))
         what = f"{xb.title} {xb.name}"
+        if isinstance(xb, SelectedCrossbar) and xb.line_tables is not None and (
+                xb.line_tables.shape != (len(xb.lines), *xb.table.shape)):
+            out.append(_bad(f"{what}: line_tables shape {xb.line_tables.shape} does not match",
+                            xb.loc))
         if c.draw is None:
             out += check_conductances(xb.programmed, c.scaling, what, xb.loc)
         elif not (np.all(np.isfinite(xb.programmed)) and np.all(xb.programmed >= 0)):

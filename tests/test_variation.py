@@ -98,7 +98,7 @@ def _values(c: CircuitIR) -> list[object]:
     out += [None if x.line_tables is None else x.line_tables.tolist()
             for x in c.selected_crossbars]
     out += [(x.v_offset, x.c_f) for x in c.cells]
-    out += [(a.gain_p, a.offset_p, a.gain_n, a.offset_n) for a in c.activations]
+    out += [(a.rail_gain, a.rail_offset) for a in c.activations]
     return out
 
 

@@ -92,17 +92,10 @@ def _cell(cell: IntegratorCell, hw: Hardware, rng: np.random.Generator) -> Integ
 
 
 def _activation(act: Activation, hw: Hardware, rng: np.random.Generator) -> Activation:
-    n = len(act.in_nets)
-    z = rng.standard_normal((4, n))  # gain p, offset p, gain n, offset n
-
-    def gains(row: Array) -> tuple[float, ...]:
-        return tuple(float(v) for v in 1.0 + hw.act_gain_sigma * row) if hw.act_gain_sigma else ()
-
-    def offsets(row: Array) -> tuple[float, ...]:
-        return tuple(float(v) for v in hw.act_offset_sigma * row) if hw.act_offset_sigma else ()
-
-    return replace(act, gain_p=gains(z[0]), offset_p=offsets(z[1]), gain_n=gains(z[2]),
-                   offset_n=offsets(z[3]))
+    z_gain, z_offset = rng.standard_normal((2, 2 * len(act.in_nets)))  # out_p rail, out_n rail
+    gain = tuple(float(v) for v in 1.0 + hw.act_gain_sigma * z_gain) if hw.act_gain_sigma else ()
+    offset = tuple(float(v) for v in hw.act_offset_sigma * z_offset) if hw.act_offset_sigma else ()
+    return replace(act, rail_gain=gain, rail_offset=offset)
 
 
 def realise(circuit: CircuitIR, hw: Hardware, seed: int, draw: int) -> CircuitIR:
