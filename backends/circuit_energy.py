@@ -12,6 +12,14 @@ M~ is M completed by symmetry (the coupling of a gradient system is symmetric; a
 has no column of its own, so its entries come from the other direction). Pairs of neurons that
 are both clamped have no device in either direction: their term is a constant and is left out,
 so E matches the model energy up to that constant (zero when no two clamped neurons interact).
+
+A realised circuit (compiler/passes/realise.py) is read with its realised devices, through each
+array's exact terminal map when wires have resistance (`ir_drop`: G_eff instead of G). Its
+forward and transposed arrays differ, so M is not symmetric; a pair's coefficient is the mean of
+the two directions, the energy of the coupling's symmetric part (the antisymmetric part does no
+work on a gradient flow and has no energy). Amplifier offsets, C_F mismatch and activation gain
+and offset errors are not in this energy: it is the nominal Lagrangians' energy of the realised
+couplings.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from denseamc.backends.ir_drop import crossbar_map, selected_map
 from denseamc.ir import InternalCompilerError
 from denseamc.ir.circuit import CircuitIR, net
 from numpy.typing import NDArray
@@ -59,14 +68,14 @@ def energy_coefficients(circuit: CircuitIR,
     for xb in circuit.crossbars:
         sign = 1.0 if xb.polarity == "pos" else -1.0
         r_f = s.r_f_of(xb.target)
-        rr, cc = np.nonzero(xb.conductance)
+        g_eff = np.asarray(crossbar_map(xb)[0], dtype=np.float64)
+        rr, cc = np.nonzero(g_eff)
         add(xb.target, np.asarray(xb.col_index, dtype=np.int64)[cc], xb.source,
-            np.asarray(xb.row_index, dtype=np.int64)[rr],
-            sign * r_f * np.asarray(xb.conductance, dtype=np.float64)[rr, cc])
+            np.asarray(xb.row_index, dtype=np.int64)[rr], sign * r_f * g_eff[rr, cc])
     for sx in circuit.selected_crossbars:
         if selects is None or sx.select not in selects:
             raise InternalCompilerError(f"energy of {sx.name} needs select input {sx.select!r}")
-        g = sx.conductance(np.asarray(selects[sx.select], dtype=np.int64)[None, :])[0]
+        g = selected_map(sx, np.asarray(selects[sx.select], dtype=np.int64)[None, :])[0][0]
         sign = 1.0 if sx.polarity == "pos" else -1.0
         r_f = s.r_f_of(sx.target)
         rr, cc = np.nonzero(g)

@@ -24,6 +24,15 @@ differential tie-back resistors, selected crossbars with the per-input conductan
   States start at the ideal initial operating point. The result reports the deviation from the
   ideal circuit (same inputs, same times).
 
+Realised circuits (compiler/passes/realise.py) are simulated with their realised values:
+conductances; each array through its exact terminal map with wire resistance (`ir_drop`:
+I_in = G_eff^T V_row - (diag(colsum G_eff) + W) V_s, W = 0 without wires); activation rails
+with their gains and offsets (`static_solve.activation_rails`); C_F as drawn; and amplifier
+offsets v_os. Ideal amplifiers hold each summing node at v_os, which adds the constant current
+-(G_col + W) v_os - v_os / R_F to the cell equations above (so V_out settles at
+v_os - R_F I_in); single-pole amplifiers see V_s - v_os at their input, and the C_F = 0 cells'
+summing nodes are solved with the wire coupling W (a small linear system) when there is one.
+
 Inputs are checked by `inputs.check_circuit_inputs`. Initial state: the static solve of the
 netlists (`static_solve.initial_cell_voltages`: init inputs, then `init=settled` layers in
 declaration order, as the model backend does); clamps hold their nets throughout.
@@ -40,10 +49,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from denseamc.backends.inputs import InputBatch, check_circuit_inputs
+from denseamc.backends.ir_drop import crossbar_map, selected_map
 from denseamc.backends.sim.dopri import Grid, dopri
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
 from denseamc.backends.sim.settle import SETTLE_TOL, settle_time
-from denseamc.backends.static_solve import initial_cell_voltages
+from denseamc.backends.static_solve import activation_rails, initial_cell_voltages
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
 from numpy.typing import NDArray
@@ -107,6 +117,12 @@ class _Plan:
         self.i_bias = np.zeros(self.n_cells)
         for cs in circuit.current_sources:
             self.i_bias[self.cell_of_sum[cs.net]] += cs.amps
+        self.v_os = np.array([c.v_offset for c in cells])
+        self.i_ideal: Array = self.i_bias
+        if np.any(self.v_os):
+            # ideal amplifiers hold each summing node at its offset: the extra current into it
+            # is -(G_col + W) v_os, and the feedback sees V_out - v_os (module docstring)
+            self.i_ideal = self.i_bias - self.couple(self.v_os) - self.v_os / self.r_f
         self._alg_guess = np.zeros((B, len(self.alg)))
         self.nfev = 0
 
@@ -144,10 +160,14 @@ class _Plan:
         selected crossbars make it depend on the inputs."""
         circuit, B, drv = self.c, self.batch, self.drv
         g = np.zeros((self.n_drv, self.n_cells))
+        self.w: Array | None = None  # column coupling through wires (ir_drop.py)
         for xb in circuit.crossbars:
             r = np.array([drv[n] for n in xb.row_nets])
             cidx = np.array([self.cell_of_sum[n] for n in xb.col_nets])
-            np.add.at(g, (r[:, None], cidx[None, :]), xb.conductance)
+            g_eff, w = crossbar_map(xb)
+            np.add.at(g, (r[:, None], cidx[None, :]), g_eff)
+            if w is not None:
+                self._add_w(cidx, w)
         for res in circuit.resistors:
             a_in, b_in = res.net_a in drv, res.net_b in drv
             if a_in == b_in:
@@ -160,14 +180,34 @@ class _Plan:
         if circuit.selected_crossbars:
             gb = np.broadcast_to(g, (B, *g.shape)).copy()
             for sx in circuit.selected_crossbars:
-                gsel = sx.conductance(self.inputs.selects[sx.select])
+                gsel, wsel = selected_map(sx, self.inputs.selects[sx.select])
                 r = np.array([drv[n] for n in sx.row_nets])
                 cidx = np.array([self.cell_of_sum[n] for n in sx.col_nets])
                 gb[:, r[:, None], cidx[None, :]] += gsel
+                if wsel is not None:
+                    self._add_w(cidx, wsel)
             self.g_batch = gb
             self.g_col = gb.sum(axis=1)  # (B, n_cells)
         else:
             self.g_col = np.broadcast_to(g.sum(axis=0), (B, self.n_cells))
+
+    def _add_w(self, cidx: IntArray, w: Array) -> None:
+        """Add one array's wire coupling (cols, cols), or per batch (B, cols, cols), to W."""
+        n = self.n_cells
+        if self.w is None:
+            self.w = np.zeros((n, n))
+        if w.ndim == 3 and self.w.ndim == 2:
+            self.w = np.broadcast_to(self.w, (self.batch, n, n)).copy()
+        self.w[..., cidx[:, None], cidx[None, :]] += w
+
+    def couple(self, vs: Array) -> Array:
+        """Current drawn from the summing nodes at voltages vs ((n,) or (B, n)) through the
+        arrays: g_col vs + W vs (W = 0 without wire resistance)."""
+        out: Array = self.g_col * vs
+        if self.w is not None:
+            out = out + (vs @ self.w.T if self.w.ndim == 2
+                         else np.einsum("bij,bj->bi", self.w, np.broadcast_to(vs, out.shape)))
+        return out
 
     # -- evaluation ------------------------------------------------------------------------------
     def voltages(self, v_out: Array) -> Array:
@@ -177,12 +217,13 @@ class _Plan:
         if self.clamp_k.size:
             v[:, self.clamp_k] = self.clamp_v
         for a, ink, pk, own, nk in self.acts:
-            gp = a.transfer(v[:, ink])
+            vp, vn = activation_rails(a, v[:, ink])
             if not self.ideal:
-                gp = np.clip(gp, -self.rail, self.rail)
-            v[:, pk] = gp
+                vp = np.clip(vp, -self.rail, self.rail)
+                vn = np.clip(vn, -self.rail, self.rail)
+            v[:, pk] = vp
             if nk.size:
-                v[:, nk] = -gp[:, own]
+                v[:, nk] = vn[:, own]
         return v
 
     def drive_currents(self, v: Array) -> Array:
@@ -197,13 +238,13 @@ class _Plan:
         """Fill the algebraic cells of v_out (in place); return (v_out, V, I_in)."""
         if not self.alg.size:
             v = self.voltages(v_out)
-            return v_out, v, self.drive_currents(v) + self.i_bias
+            return v_out, v, self.drive_currents(v) + self.i_ideal
         v_out[:, self.alg] = self._alg_guess
         last: dict[str, Array] = {}
 
         def sweep() -> tuple[float, float]:
             v = self.voltages(v_out)
-            last["i_in"] = i_in = self.drive_currents(v) + self.i_bias
+            last["i_in"] = i_in = self.drive_currents(v) + self.i_ideal
             last["new"] = new = -self.r_f[self.alg] * i_in[:, self.alg]
             change = float(np.max(np.abs(new - v_out[:, self.alg]), initial=0.0))
             v_out[:, self.alg] = new
@@ -237,11 +278,22 @@ class _Plan:
         vs = np.empty_like(vo)
         vs[:, self.dyn] = vo[:, self.dyn] - vc
         if self.alg.size:
-            a = self.alg
-            gf = 1.0 / self.r_f[a]
-            vs[:, a] = (i_drv[:, a] + gf * vo[:, a]) / (self.g_col[:, a] + gf)
-        i_in = i_drv - self.g_col * vs
+            self._algebraic_sums(vo, vs, i_drv)
+        i_in = i_drv - self.couple(vs)
         return vo, vs, i_in
+
+    def _algebraic_sums(self, vo: Array, vs: Array, i_drv: Array) -> None:
+        """KCL at the C_F = 0 cells' summing nodes, filled into vs: (g_col + 1/R_F) V_s =
+        I_drv + V_out / R_F, plus the wire coupling W when there is one (a linear solve)."""
+        a, d = self.alg, self.dyn
+        gf = 1.0 / self.r_f[a]
+        if self.w is None:
+            vs[:, a] = (i_drv[:, a] + gf * vo[:, a]) / (self.g_col[:, a] + gf)
+            return
+        w = np.broadcast_to(self.w, (self.batch, self.n_cells, self.n_cells))
+        rhs = i_drv[:, a] + gf * vo[:, a] - np.einsum("bij,bj->bi", w[:, a][:, :, d], vs[:, d])
+        m = w[:, a][:, :, a] + np.apply_along_axis(np.diag, 1, self.g_col[:, a] + gf)
+        vs[:, a] = np.linalg.solve(m, rhs[..., None])[..., 0]
 
     def rhs_nonideal(self, z: Array) -> Array:
         self.nfev += 1
@@ -249,7 +301,7 @@ class _Plan:
         vo, vs, i_in = self.sum_nodes(z)
         d = self.dyn
         dvc = -(i_in[:, d] + vc / self.r_f[d]) / self.c_f[d]
-        dvo = self.wp * (-self.a0 * vs - vo)
+        dvo = self.wp * (-self.a0 * (vs - self.v_os) - vo)
         dvo = np.clip(dvo, -self.slew, self.slew)
         dvo[((vo_raw >= self.rail) & (dvo > 0)) | ((vo_raw <= -self.rail) & (dvo < 0))] = 0.0
         return np.concatenate([dvo, dvc], axis=1)

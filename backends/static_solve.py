@@ -14,6 +14,11 @@ node (`summing_currents`) from the driven nets' voltages. Initial output voltage
    then its `init` inputs override, then the summing stages are re-solved.
 
 Voltages are kept per net name, (B,) arrays for a batch of B input vectors.
+
+A realised circuit (compiler/passes/realise.py) is solved with its realised values: crossbars
+through their exact terminal map with wire resistance (`ir_drop`), activation rails with their
+gains and offsets, and each summing node held at its amplifier's offset v_os, so a cell's target
+is V_out = v_os - R_F I_in with I_in the current the node really receives there.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from collections.abc import Mapping
 
 import numpy as np
 from denseamc.backends.inputs import InputBatch
+from denseamc.backends.ir_drop import crossbar_map, selected_map
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
 from denseamc.ir import DenseAMCError, error
-from denseamc.ir.circuit import CircuitIR, IntegratorCell
+from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
@@ -35,31 +41,55 @@ def dynamic_cells(circuit: CircuitIR) -> list[IntegratorCell]:
     return [c for c in circuit.cells if c.c_f > 0]
 
 
+def activation_rails(act: Activation, v_in: Array) -> tuple[Array, Array]:
+    """(V(out_p), V(out_n)) of every neuron of `act`, its realised gains and offsets included
+    (`rail_gain` and `rail_offset` hold the out_p rail's n values, then the out_n rail's; an
+    identity layer's out_n is returned too, though it is the input net, a wire)."""
+    gp = act.transfer(v_in)
+    n = gp.shape[-1]
+    return (_gained(gp, act.rail_gain[:n], act.rail_offset[:n]),
+            _gained(-gp, act.rail_gain[n:], act.rail_offset[n:]))
+
+
+def _gained(v: Array, gain: tuple[float, ...], offset: tuple[float, ...]) -> Array:
+    """gain * v + offset over the last axis; empty tuples are the ideal 1 and 0."""
+    v = v * np.asarray(gain) if gain else v
+    return v + np.asarray(offset) if offset else v
+
+
 def activation_voltages(circuit: CircuitIR, volts: dict[str, Array]) -> None:
     """Add every activation output (gp and own gn rails) to `volts`, from the x nets in it."""
     for act in circuit.activations:
         vin = np.stack([volts[n] for n in act.in_nets], axis=-1)
-        gp = act.transfer(vin)
+        vp, vn = activation_rails(act, vin)
         for i, n in enumerate(act.out_p_nets):
-            volts[n] = gp[..., i]
+            volts[n] = vp[..., i]
         for i, n in enumerate(act.out_n_nets):
             if n not in act.in_nets:
-                volts[n] = -gp[..., i]
+                volts[n] = vn[..., i]
 
 
 def summing_currents(circuit: CircuitIR, volts: Mapping[str, Array],
                      selects: Mapping[str, NDArray[np.int64]], batch: int) -> dict[str, Array]:
-    """Current into every summing node (held at 0 V) from crossbars, biases and resistors."""
+    """Current into every summing node (held at its amplifier's offset, 0 V when ideal) from
+    crossbars, biases and resistors."""
     cur: dict[str, Array] = {c.sum_net: np.zeros(batch) for c in circuit.cells}
+    v_os = {c.sum_net: c.v_offset for c in circuit.cells}
+    offsets = any(v_os.values())
     for xb in circuit.crossbars:
         rows = np.stack([volts[n] for n in xb.row_nets], axis=-1)  # (B, rows)
-        i = rows @ xb.conductance
+        g_eff, w = crossbar_map(xb)
+        i = rows @ g_eff
+        if offsets:
+            i = i - _held(g_eff[None], w, np.array([v_os[n] for n in xb.col_nets]))
         for c, n in enumerate(xb.col_nets):
             cur[n] = cur[n] + i[:, c]
     for sx in circuit.selected_crossbars:
-        g = sx.conductance(selects[sx.select])  # (B, rows, cols)
+        g, wb = selected_map(sx, selects[sx.select])  # (B, rows, cols)
         rows = np.stack([volts[n] for n in sx.row_nets], axis=-1)
         i = np.einsum("br,brc->bc", rows, g)
+        if offsets:
+            i = i - _held(g, wb, np.array([v_os[n] for n in sx.col_nets]))
         for c, n in enumerate(sx.col_nets):
             cur[n] = cur[n] + i[:, c]
     for cs in circuit.current_sources:
@@ -67,9 +97,24 @@ def summing_currents(circuit: CircuitIR, volts: Mapping[str, Array],
     for r in circuit.resistors:
         for here, there in ((r.net_a, r.net_b), (r.net_b, r.net_a)):
             if here in cur:
-                v_there = np.zeros(batch) if there in cur else volts[there]
-                cur[here] = cur[here] + v_there / r.ohms
+                v_there = np.full(batch, v_os[there]) if there in cur else volts[there]
+                cur[here] = cur[here] + (v_there - v_os[here]) / r.ohms
     return cur
+
+
+def _target(cell: IntegratorCell, i_in: Array) -> Array:
+    """A cell's settled output for the current into its summing node: v_os - R_F I_in."""
+    out: Array = -cell.r_f * i_in
+    return out + cell.v_offset if cell.v_offset else out
+
+
+def _held(g: Array, w: Array | None, v_cols: Array) -> Array:
+    """Current an array draws from its columns held at v_cols: colsum(G_eff) v + W v, with g
+    (1 or B, rows, cols) and w None, (cols, cols) or (B, cols, cols)."""
+    out: Array = g.sum(axis=1) * v_cols
+    if w is not None:
+        out = out + np.einsum("...ij,j->...i", w, v_cols)
+    return out
 
 
 def _solve_summing_stages(circuit: CircuitIR, volts: dict[str, Array],
@@ -85,7 +130,7 @@ def _solve_summing_stages(circuit: CircuitIR, volts: dict[str, Array],
         cur = summing_currents(circuit, volts, selects, batch)
         change = big = 0.0
         for c in stages:
-            new = -c.r_f * cur[c.sum_net]
+            new = _target(c, cur[c.sum_net])
             change = max(change, float(np.max(np.abs(new - volts[c.out_net]), initial=0.0)))
             big = max(big, float(np.max(np.abs(new), initial=0.0)))
             volts[c.out_net] = new
@@ -125,7 +170,7 @@ def initial_cell_voltages(circuit: CircuitIR, inputs: InputBatch) -> dict[str, A
             continue
         cur = summing_currents(circuit, volts, sel, batch)
         for c in cells:
-            volts[c.out_net] = -c.r_f * cur[c.sum_net]
+            volts[c.out_net] = _target(c, cur[c.sum_net])
         apply_ics(layer.name)
         _solve_summing_stages(circuit, volts, sel, batch)
     return {c.name: volts[c.out_net] for c in dyn}

@@ -23,6 +23,18 @@ def _print_warnings(comp: Compilation) -> None:
         print(w.render(), file=sys.stderr)
 
 
+def parse_settings(items: list[str]) -> dict[str, str]:
+    """`--set KEY=VALUE` options -> {KEY: VALUE} (later wins); the values are checked later,
+    against the hardware table, by `resolve_hardware`."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise _usage_error(f"--set {item!r}: expected KEY=VALUE, e.g. --set g_sigma=0.02")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def compile_command(args: argparse.Namespace) -> int:
     kinds = [k.strip() for k in args.emit.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in EMITTERS]
@@ -30,7 +42,7 @@ def compile_command(args: argparse.Namespace) -> int:
         raise _usage_error(f"--emit: unknown output kind(s) {', '.join(unknown)}; "
                            f"expected some of {', '.join(EMITTERS)}")
     comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware,
-                         stop_after=args.stop_after)
+                         stop_after=args.stop_after, settings=parse_settings(args.set))
     written = write_output_dir(args.out_dir, emit(comp, kinds))
     _print_warnings(comp)
     print(f"denseamc: wrote {written} files to {args.out_dir}", file=sys.stderr)
@@ -41,7 +53,8 @@ def check_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.check import run_checks
     from denseamc.compiler.junit import write_junit
 
-    comp = compile_model(args.model, hardware_profile=args.hardware)
+    comp = compile_model(args.model, hardware_profile=args.hardware,
+                         settings=parse_settings(args.set))
     _print_warnings(comp)
     t0 = time.perf_counter()
     report = run_checks(comp, args.backend)
@@ -70,7 +83,8 @@ def parse_input_arg(text: str) -> tuple[str, np.ndarray]:
 def simulate_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.simulate import simulate_one
 
-    comp = compile_model(args.model, hardware_profile=args.hardware)
+    comp = compile_model(args.model, hardware_profile=args.hardware,
+                         settings=parse_settings(args.set))
     _print_warnings(comp)
     given = dict(parse_input_arg(t) for t in args.input)
     result = simulate_one(comp, args.backend, given, t_end=args.t, plot=args.plot)

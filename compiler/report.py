@@ -54,6 +54,8 @@ def _hardware_section(hw: Hardware) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, spec in KEYS.items():
         v = getattr(hw, k)
+        if spec.nonideal and v == 0:
+            continue  # an ideal device or amplifier: the report reads as before these keys
         key = k + _UNIT_SUFFIX.get(spec.unit, "")
         out[key] = "auto" if v is None else v
         out.setdefault("origin", {})[k] = hw.origin.get(k, "default")

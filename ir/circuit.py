@@ -64,6 +64,8 @@ from numpy.typing import NDArray
 
 Polarity = Literal["pos", "neg"]
 
+REALISED = {"dump": "unless_default"}  # a realised value's field: dumped only when not ideal
+
 #: Net kinds, see the module docstring.
 NET_KINDS = ("sum", "x", "gp", "gn", "sumn", "inv")
 
@@ -109,6 +111,7 @@ class IntegratorCell(Located):
     v0: float = 0.0
     init: Literal["zero", "settled"] = "zero"
     role: Literal["neuron", "inverter"] = "neuron"
+    v_offset: float = field(default=0.0, metadata=REALISED)  # amplifier input offset (V)
     loc: Loc = None
 
     @property
@@ -150,6 +153,8 @@ class Activation(Located):
     out_p_nets: tuple[str, ...]
     out_n_nets: tuple[str, ...]
     v_unit: float
+    rail_gain: tuple[float, ...] = field(default=(), metadata=REALISED)  # out_p, then out_n
+    rail_offset: tuple[float, ...] = field(default=(), metadata=REALISED)  # volts, the same
     loc: Loc = None
 
     @property
@@ -197,6 +202,7 @@ class CrossbarBase(Located):
     col_nets: tuple[str, ...]
     row_index: tuple[int, ...]
     col_index: tuple[int, ...]
+    r_wire: float = field(default=0.0, kw_only=True, metadata=REALISED)  # ohm per cell segment
     loc: Loc = field(default=None, kw_only=True)
 
     @property
@@ -261,6 +267,8 @@ class SelectedCrossbar(CrossbarBase):
     axis: Literal["rows", "cols"]
     lines: tuple[int, ...]
     table: Array
+    #: Realised devices (n_lines, n_options, n_other): each line's own table (None: `table`).
+    line_tables: Array | None = field(default=None, kw_only=True, metadata=REALISED)
 
     @property
     def line_nets(self) -> tuple[str, ...]:
@@ -295,7 +303,8 @@ class SelectedCrossbar(CrossbarBase):
     def conductance(self, select_values: NDArray[np.int64]) -> Array:
         """The connected conductances, shape (batch, rows, cols), for select values (batch, n)."""
         sel = np.asarray(select_values, dtype=np.int64)[:, list(self.lines)]
-        g = self.table[sel]  # (batch, n_lines, n_other)
+        lt, at = self.line_tables, range(sel.shape[1])  # realised: each line its own table
+        g = self.table[sel] if lt is None else lt[at, sel]  # (batch, n_lines, n_other)
         return g if self.axis == "rows" else np.swapaxes(g, 1, 2)
 
 
@@ -441,6 +450,7 @@ class CircuitIR:
     diagnostics: tuple[Diagnostic, ...] = ()
     source_name: str = ""
     meta: Mapping[str, float] = field(default_factory=dict)
+    draw: tuple[int, int] | None = None  # (seed, draw) if realised: exempt from invariant 2
 
     def components(self) -> Iterator[Component]:
         """Every component, kind by kind, in a fixed order."""

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.circuit import CircuitIR, SelectedCrossbar
 from denseamc.ir.diagnostics import Diagnostic, error
 from denseamc.ir.loc import Loc, first_span
 from denseamc.ir.model import Array
@@ -105,15 +105,21 @@ def _scaling(c: CircuitIR, nets: _Nets) -> list[Diagnostic]:
 
 
 def _values(c: CircuitIR, nets: _Nets) -> list[Diagnostic]:
-    out = [_bad(f"cell {x.name}: bad R_F={x.r_f!r} / C_F={x.c_f!r} / v0={x.v0!r}", x.loc)
+    out = [_bad(f"cell {x.name}: bad R_F={x.r_f!r} / C_F={x.c_f!r} / v0={x.v0!r} / "
+                f"v_offset={x.v_offset!r}", x.loc)
            for x in c.cells
-           if not (_finite(x.r_f, x.c_f, x.v0) and x.r_f > 0 and x.c_f >= 0)]
+           if not (_finite(x.r_f, x.c_f, x.v0, x.v_offset) and x.r_f > 0 and x.c_f >= 0)]
     out += [_bad(f"voltage source {x.name}: non-finite value", x.loc)
             for x in c.voltage_sources if not _finite(x.volts, x.gain_v)]
     out += [_bad(f"activation {a.name}: rail widths differ from its inputs", a.loc)
             for a in c.activations
             if not (len(a.out_p_nets) == len(a.in_nets)
                     and (not a.out_n_nets or len(a.out_n_nets) == len(a.in_nets)))]
+    out += [_bad(f"activation {a.name}: realised gains / offsets must be finite, two per neuron",
+                 a.loc)
+            for a in c.activations
+            if not all(not t or (len(t) == 2 * len(a.in_nets) and _finite(*t))
+                       for t in (a.rail_gain, a.rail_offset))]
     return out
 
 
@@ -148,7 +154,17 @@ def _crossbar_devices(c: CircuitIR, nets: _Nets) -> list[Diagnostic]:
         problem = xb.shape_problem()
         if problem is not None:
             out.append(_bad(f"{xb.title} {xb.name}: {problem}", xb.loc))
-        out += check_conductances(xb.programmed, c.scaling, f"{xb.title} {xb.name}", xb.loc)
+        what = f"{xb.title} {xb.name}"
+        if isinstance(xb, SelectedCrossbar) and xb.line_tables is not None and (
+                xb.line_tables.shape != (len(xb.lines), *xb.table.shape)):
+            out.append(_bad(f"{what}: line_tables shape {xb.line_tables.shape} does not match",
+                            xb.loc))
+        if c.draw is None:
+            out += check_conductances(xb.programmed, c.scaling, what, xb.loc)
+        elif not (np.all(np.isfinite(xb.programmed)) and np.all(xb.programmed >= 0)):
+            out.append(_bad(f"{what}: realised conductances must be finite and >= 0", xb.loc))
+        if not (_finite(xb.r_wire) and xb.r_wire >= 0):
+            out.append(_bad(f"{what}: bad wire resistance {xb.r_wire!r}", xb.loc))
     return out
 
 

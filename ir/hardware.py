@@ -38,6 +38,8 @@ class Key:
     hi: float = math.inf
     lo_open: bool = False
     choices: tuple[str, ...] = ()
+    #: A device or amplifier non-ideality sampled per draw by the `realise` pass (0 = ideal).
+    nonideal: bool = False
 
 
 #: THE table. `auto_float` keys take the word `auto` (default, stored as None) or a number.
@@ -94,6 +96,32 @@ KEYS: dict[str, Key] = {k.name: k for k in (
     Key("cap_density", "float", 2e-3, "F/m2",
         "capacitance per area of the integration capacitors (MIM: 2 fF/um^2 = 2e-3 F/m^2)",
         lo=0.0, hi=1.0, lo_open=True),
+    Key("g_sigma", "float", 0.0, "",
+        "device-to-device spread of programmed conductance: each device's realised value is "
+        "g * exp(g_sigma * N(0, 1)) (lognormal, median g), drawn after quantisation to `levels`",
+        lo=0.0, hi=2.0, nonideal=True),
+    Key("p_stuck_off", "float", 0.0, "",
+        "fraction of devices stuck at no conductance (0 S), whatever they were programmed to",
+        lo=0.0, hi=1.0, nonideal=True),
+    Key("p_stuck_on", "float", 0.0, "",
+        "fraction of devices stuck at g_max, whatever they were programmed to",
+        lo=0.0, hi=1.0, nonideal=True),
+    Key("r_wire", "float", 0.0, "ohm",
+        "wire resistance of one crossbar cell segment along rows and columns (IR drop); rows "
+        "are driven at their first column, columns read at their last row",
+        lo=0.0, hi=1e6, nonideal=True),
+    Key("offset_sigma", "float", 0.0, "V",
+        "op-amp input offset voltage, normal with this standard deviation, one per cell "
+        "amplifier (integrators, summing stages, inverters)", lo=0.0, hi=1.0, nonideal=True),
+    Key("act_gain_sigma", "float", 0.0, "",
+        "activation block gain mismatch: each output rail's gain is 1 + act_gain_sigma * "
+        "N(0, 1)", lo=0.0, hi=1.0, nonideal=True),
+    Key("act_offset_sigma", "float", 0.0, "V",
+        "activation block output offset, normal with this standard deviation, per output rail",
+        lo=0.0, hi=1.0, nonideal=True),
+    Key("c_sigma", "float", 0.0, "",
+        "integration capacitor mismatch: each C_F is c_f * (1 + c_sigma * N(0, 1)), kept "
+        "positive", lo=0.0, hi=0.5, nonideal=True),
 )}
 
 _UNIT_ALIASES = {"ohm": ("ohm", "ohms", "Ω"), "s": ("s", "sec"), "S": ("S", "siemens"),
@@ -114,7 +142,8 @@ _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s
 class Hardware:
     """Resolved hardware settings, SI units. `r_f` / `tau_unit` None mean `auto`.
 
-    `origin[key]` is "default", "profile" or "model"; `locs[key]` the span that set it (if any).
+    `origin[key]` is "default", "profile", "model" or "set" (`--set`); `locs[key]` the span
+    that set it (if any).
     """
 
     scheme: Literal["dual_rail", "differential", "nonnegative"] = "dual_rail"
@@ -135,6 +164,14 @@ class Hardware:
     area_switch: float = 2e-12
     area_opamp: float = 1e-9
     cap_density: float = 2e-3
+    g_sigma: float = 0.0
+    p_stuck_off: float = 0.0
+    p_stuck_on: float = 0.0
+    r_wire: float = 0.0
+    offset_sigma: float = 0.0
+    act_gain_sigma: float = 0.0
+    act_offset_sigma: float = 0.0
+    c_sigma: float = 0.0
     origin: Mapping[str, str] = field(default_factory=dict)
     locs: Mapping[str, Span] = field(default_factory=dict)
 
@@ -220,13 +257,28 @@ def _as_settings(raw: Mapping[str, object] | None) -> dict[str, HardwareSetting]
     return out
 
 
+def _override(key: str, value: object) -> tuple[object, Diagnostic | None]:
+    """One `--set KEY=VALUE` override: its value, or an unlocated error naming the option."""
+    head = f"--set {key}={value}: "
+    if key not in KEYS:
+        return None, error(f"{head}unknown hardware setting '{key}'", None, *_suggest(key))
+    val, diag = check_value(key, value, None)
+    if diag is not None:
+        return None, error(head + diag.message.removeprefix(f"hardware '{key}': "), None,
+                           *diag.notes)
+    return val, None
+
+
 def resolve_hardware(
     model: Mapping[str, HardwareSetting] | None,
     profile: Mapping[str, object] | None = None,
+    overrides: Mapping[str, object] | None = None,
 ) -> Hardware:
-    """Merge defaults < profile < the model's `hardware {}` block; raise every error at once.
+    """Merge defaults < profile < the model's `hardware {}` block < `overrides`; raise every
+    error at once.
 
     `profile` maps keys to `HardwareSetting`s (from `load_profile`, located) or to plain values.
+    `overrides` are the command line's `--set KEY=VALUE` (strings or numbers, unlocated).
     """
     values: dict[str, object] = {k: spec.default for k, spec in KEYS.items()}
     origin = {k: "default" for k in KEYS}
@@ -244,6 +296,13 @@ def resolve_hardware(
             values[key], origin[key] = val, where
             if s.loc is not None:
                 locs[key] = s.loc
+    for key, raw in (overrides or {}).items():
+        val, diag = _override(key, raw)
+        if diag is not None:
+            diags.append(diag)
+            continue
+        values[key], origin[key] = val, "set"
+        locs.pop(key, None)
     if not diags:
         g_min, g_max = float(values["g_min"]), float(values["g_max"])  # type: ignore[arg-type]
         if g_min >= g_max:
@@ -255,6 +314,10 @@ def resolve_hardware(
                 f"hardware: v_unit = {v_unit!r} V exceeds the swing vdd/2 = {vdd / 2!r} V",
                 locs.get("v_unit") or locs.get("vdd"),
                 "a state of 1 model unit would not fit between the rails"))
+        stuck = float(values["p_stuck_off"]) + float(values["p_stuck_on"])  # type: ignore[arg-type]
+        if stuck > 1.0:
+            diags.append(error(f"hardware: p_stuck_off + p_stuck_on = {stuck!r} exceeds 1",
+                               locs.get("p_stuck_off") or locs.get("p_stuck_on")))
     if diags:
         raise DenseAMCError(diags)
     return Hardware(**values, origin=origin, locs=locs)  # type: ignore[arg-type]

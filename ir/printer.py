@@ -148,13 +148,25 @@ def _fmt_field(value: object) -> str:
     return str(value)
 
 
+def _ideal_default(comp: object, f: dataclasses.Field[object]) -> bool:
+    """A realised value (ir.circuit.REALISED) at its ideal default: not dumped, so a nominal
+    circuit's dump reads as it did before these fields existed."""
+    if f.metadata.get("dump") != "unless_default":
+        return False
+    value = getattr(comp, f.name)
+    return value is f.default or (not isinstance(value, np.ndarray) and value == f.default)
+
+
 def dump_circuit(circuit: CircuitIR) -> str:
     """Return the circuit IR as text: scaling, then one line per component, in IR order."""
     out = [f"circuit {circuit.name}", f"scaling {circuit.scaling}",
            f"amplifier {circuit.amplifier}",
            f"readout at {fmt_num(circuit.readout_time_s)} s (t = {fmt_num(circuit.readout_t)})"]
+    if circuit.draw is not None:
+        out.append(f"realised draw {circuit.draw[1]} of seed {circuit.draw[0]}")
     for comp in circuit.components():
-        names = [f.name for f in dataclasses.fields(comp) if f.name not in ("name", "loc", "op")]
+        names = [f.name for f in dataclasses.fields(comp)
+                 if f.name not in ("name", "loc", "op") and not _ideal_default(comp, f)]
         first: tuple[str, ...] = getattr(comp, "dump_first", ())
         fields = [f"{n}={_fmt_field(getattr(comp, n))}"
                   for n in (*first, *(n for n in names if n not in first))]

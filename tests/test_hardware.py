@@ -143,7 +143,8 @@ UNIT_SUFFIXES = ("_ohm", "_f", "_s", "_v", "_a", "_w", "_j", "_m2", "_hz", "_sie
 DIMENSIONLESS = {"tau_margin", "levels", "a0", "neurons", "tau_model", "clamped", "entries",
                  "devices", "lost", "raised", "clipped", "max_abs_error", "rms_error",
                  "max_abs_weight", "latency_model", "readout_t_model", "counts",
-                 "slowest_rate_per_s"}
+                 "slowest_rate_per_s", "g_sigma", "p_stuck_off", "p_stuck_on", "act_gain_sigma",
+                 "c_sigma"}
 
 
 def walk(obj: object, path: str = "") -> list[tuple[str, object]]:
