@@ -45,6 +45,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hardware", type=Path, metavar="PROFILE",
                    help="hardware profile: a built-in name (ideal, rram_cmos) or a YAML file; "
                    "the model's own hardware { } block overrides it (see docs/hardware.md)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set one hardware setting, over the profile and the model's block; "
+                   "repeatable")
 
 
 def _compile_options(comp: argparse.ArgumentParser) -> None:

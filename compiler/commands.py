@@ -23,6 +23,17 @@ def _print_warnings(comp: Compilation) -> None:
         print(w.render(), file=sys.stderr)
 
 
+def parse_settings(items: list[str]) -> dict[str, str]:
+    """`--set KEY=VALUE` items -> {KEY: VALUE} (values are checked by `resolve_hardware`)."""
+    out: dict[str, str] = {}
+    for text in items:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise _usage_error(f"--set {text}: expected KEY=VALUE, e.g. --set g_sigma=0.02")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def compile_command(args: argparse.Namespace) -> int:
     kinds = [k.strip() for k in args.emit.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in EMITTERS]
@@ -30,7 +41,7 @@ def compile_command(args: argparse.Namespace) -> int:
         raise _usage_error(f"--emit: unknown output kind(s) {', '.join(unknown)}; "
                            f"expected some of {', '.join(EMITTERS)}")
     comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware,
-                         stop_after=args.stop_after)
+                         stop_after=args.stop_after, settings=parse_settings(args.set))
     written = write_output_dir(args.out_dir, emit(comp, kinds))
     _print_warnings(comp)
     print(f"denseamc: wrote {written} files to {args.out_dir}", file=sys.stderr)
@@ -41,7 +52,8 @@ def check_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.check import run_checks
     from denseamc.compiler.junit import write_junit
 
-    comp = compile_model(args.model, hardware_profile=args.hardware)
+    comp = compile_model(args.model, hardware_profile=args.hardware,
+                         settings=parse_settings(args.set))
     _print_warnings(comp)
     t0 = time.perf_counter()
     report = run_checks(comp, args.backend)
@@ -70,7 +82,8 @@ def parse_input_arg(text: str) -> tuple[str, np.ndarray]:
 def simulate_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.simulate import simulate_one
 
-    comp = compile_model(args.model, hardware_profile=args.hardware)
+    comp = compile_model(args.model, hardware_profile=args.hardware,
+                         settings=parse_settings(args.set))
     _print_warnings(comp)
     given = dict(parse_input_arg(t) for t in args.input)
     result = simulate_one(comp, args.backend, given, t_end=args.t, plot=args.plot)

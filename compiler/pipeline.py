@@ -11,7 +11,7 @@ can be checked on the behavioural backend even when its hardware settings cannot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,7 @@ class Compilation:
     hardware_profile: Path | None = None
     dump_after: Sequence[str] = ()
     stop_after: str | None = None
+    settings: Mapping[str, str] = field(default_factory=dict)  # `--set KEY=VALUE`, winning last
     warnings: list[Diagnostic] = field(default_factory=list)
     dumps: dict[str, str] = field(default_factory=dict)
     stopped: bool = False
@@ -87,12 +88,12 @@ class Compilation:
 
     @property
     def hardware(self) -> Hardware:
-        """Defaults < profile file < the model's own `hardware { }` block."""
+        """Defaults < profile file < the model's own `hardware { }` block < `--set`."""
         if self._hardware is None:
             from denseamc.compiler.profiles import load_profile
 
             profile = load_profile(self.hardware_profile) if self.hardware_profile else None
-            self._hardware = resolve_hardware(self.graph.hardware, profile)
+            self._hardware = resolve_hardware(self.graph.hardware, profile, self.settings)
         return self._hardware
 
     @property
@@ -166,12 +167,13 @@ class Compilation:
 
 
 def compile_model(path: Path, dump_after: Sequence[str] = (), hardware_profile: Path | None = None,
-                  stop_after: str | None = None) -> Compilation:
+                  stop_after: str | None = None,
+                  settings: Mapping[str, str] | None = None) -> Compilation:
     """Run the front end on one .dam file: parse, elaborate, analyse the energy."""
     unknown = set(dump_after) - set(PASSES) - {"all"}
     if unknown or (stop_after is not None and stop_after not in PASSES):
         raise InternalCompilerError(f"unknown passes {sorted(unknown) or [stop_after]}")
-    comp = Compilation(path, hardware_profile, dump_after, stop_after)
+    comp = Compilation(path, hardware_profile, dump_after, stop_after, dict(settings or {}))
     comp._front_end()
     return comp
 

@@ -50,10 +50,15 @@ def _diag(d: Diagnostic) -> dict[str, Any]:
             "notes": list(d.notes)}
 
 
+_STAND_IN_KEYS = ("g_sigma", "p_stuck_off", "p_stuck_on", "c_sigma")
+
+
 def _hardware_section(hw: Hardware) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, spec in KEYS.items():
         v = getattr(hw, k)
+        if k in _STAND_IN_KEYS and hw.origin.get(k, "default") == "default":
+            continue  # STAND-IN: keeps the goldens while variation's keys are not merged
         key = k + _UNIT_SUFFIX.get(spec.unit, "")
         out[key] = "auto" if v is None else v
         out.setdefault("origin", {})[k] = hw.origin.get(k, "default")

@@ -94,6 +94,14 @@ KEYS: dict[str, Key] = {k.name: k for k in (
     Key("cap_density", "float", 2e-3, "F/m2",
         "capacitance per area of the integration capacitors (MIM: 2 fF/um^2 = 2e-3 F/m^2)",
         lo=0.0, hi=1.0, lo_open=True),
+    # STAND-IN (variation's ir/hardware.py replaces these four keys and their docs)
+    Key("g_sigma", "float", 0.0, "", "device-to-device conductance spread (relative, lognormal)",
+        lo=0.0, hi=10.0),
+    Key("p_stuck_off", "float", 0.0, "", "fraction of devices stuck at no conductance",
+        lo=0.0, hi=1.0),
+    Key("p_stuck_on", "float", 0.0, "", "fraction of devices stuck at g_max", lo=0.0, hi=1.0),
+    Key("c_sigma", "float", 0.0, "", "integration capacitor mismatch (relative)",
+        lo=0.0, hi=10.0),
 )}
 
 _UNIT_ALIASES = {"ohm": ("ohm", "ohms", "Ω"), "s": ("s", "sec"), "S": ("S", "siemens"),
@@ -135,6 +143,10 @@ class Hardware:
     area_switch: float = 2e-12
     area_opamp: float = 1e-9
     cap_density: float = 2e-3
+    g_sigma: float = 0.0
+    p_stuck_off: float = 0.0
+    p_stuck_on: float = 0.0
+    c_sigma: float = 0.0
     origin: Mapping[str, str] = field(default_factory=dict)
     locs: Mapping[str, Span] = field(default_factory=dict)
 
@@ -223,8 +235,10 @@ def _as_settings(raw: Mapping[str, object] | None) -> dict[str, HardwareSetting]
 def resolve_hardware(
     model: Mapping[str, HardwareSetting] | None,
     profile: Mapping[str, object] | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> Hardware:
-    """Merge defaults < profile < the model's `hardware {}` block; raise every error at once.
+    """Merge defaults < profile < the model's `hardware {}` block < `overrides` (`--set`);
+    raise every error at once.
 
     `profile` maps keys to `HardwareSetting`s (from `load_profile`, located) or to plain values.
     """
@@ -244,6 +258,16 @@ def resolve_hardware(
             values[key], origin[key] = val, where
             if s.loc is not None:
                 locs[key] = s.loc
+    for key, text in (overrides or {}).items():
+        if key not in KEYS:
+            diags.append(error(f"--set {key}={text}: unknown hardware setting '{key}'", None,
+                               *_suggest(key)))
+            continue
+        val, diag = check_value(key, text, None)
+        if diag is not None:
+            diags.append(error(f"--set {key}={text}: {diag.message}", None, *diag.notes))
+            continue
+        values[key], origin[key] = val, "set"
     if not diags:
         g_min, g_max = float(values["g_min"]), float(values["g_max"])  # type: ignore[arg-type]
         if g_min >= g_max:
