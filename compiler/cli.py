@@ -110,6 +110,9 @@ def _montecarlo_options(mc: argparse.ArgumentParser) -> None:
     mc.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N",
                     help=f"draws simulated together (default {DEFAULT_CHUNK}); results do not "
                     "depend on it")
+    mc.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="worker processes running chunks of draws (default 1); results do not "
+                    "depend on it")
     mc.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 

@@ -117,6 +117,8 @@ def _check_montecarlo_args(args: argparse.Namespace) -> None:
         raise _usage_error(f"--runs {args.runs}: expected at least 1 draw")
     if args.chunk < 1:
         raise _usage_error(f"--chunk {args.chunk}: expected at least 1 draw")
+    if args.jobs < 1:
+        raise _usage_error(f"--jobs {args.jobs}: expected at least 1 worker")
     if args.min_yield is not None and not 0.0 <= args.min_yield <= 1.0:
         raise _usage_error(f"--min-yield {args.min_yield}: expected a fraction in [0, 1]")
 
@@ -134,7 +136,7 @@ def montecarlo_command(args: argparse.Namespace) -> int:
     comps = compile_points(args.model, args.hardware, parse_settings(args.set), sweep)
     _print_warnings(comps[0])
     progress = Progress(args.runs * len(comps), "draws", quiet=args.quiet)
-    study = run_study(comps, args.runs, args.seed, args.chunk, sweep, progress)
+    study = run_study(comps, args.runs, args.seed, args.chunk, sweep, progress, args.jobs)
     progress.close()
     if args.json is not None:
         _write_text(args.json, json.dumps(study.to_json(), indent=2, sort_keys=True) + "\n")

@@ -10,9 +10,10 @@ The flow of `run_study`, top to bottom:
                settle time and energy per inference (`PointResult.to_json`)
 
 Draw k of seed s is realised from its own random stream, so a draw's result does not depend on
-the chunk size or on which other draws run. A draw passes (counts towards the yield) when every
-test block passes under its own `tol` and `min_pass`, exactly `check`'s verdict; its accuracy is
-the fraction of all the model's vectors that pass.
+the chunk size, on which other draws run, or on how many worker processes (`--jobs`) run them.
+A draw passes (counts towards the yield) when every test block passes under its own `tol` and
+`min_pass`, exactly `check`'s verdict; its accuracy is the fraction of all the model's vectors
+that pass.
 
 Energy per inference (J), per vector: the nominal circuit's static power from the analysis
 (op-amp bias plus crossbar dissipation, W) x that vector's simulated settle time (s), plus the
@@ -21,8 +22,11 @@ nominal capacitor energy C_F V^2 at the final state (J).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -195,18 +199,54 @@ def compile_points(model: Path, profile: Path | None, settings: Mapping[str, str
 
 
 def run_study(comps: list[Compilation], runs: int, seed: int, chunk: int,
-              sweep: Sweep | None, progress: Callable[[int], None] = lambda n: None) -> Study:
-    """Run `runs` draws of every compiled point in chunks of `chunk` draws; `progress(n)` is
-    told after every chunk how many draws (over all points) have run."""
+              sweep: Sweep | None, progress: Callable[[int], None] = lambda n: None,
+              jobs: int = 1) -> Study:
+    """Run `runs` draws of every compiled point in chunks of `chunk` draws, on `jobs` worker
+    processes when more than 1; `progress(n)` is told after every chunk how many draws (over all
+    points) have run. The draws, hence the results, are the same for any chunk and job count."""
     points = []
     done = 0
-    for comp in comps:
-        draws: list[DrawResult] = []
-        for start in range(0, runs, chunk):
-            draws += run_draws(comp, seed, start, min(start + chunk, runs))
-            done += min(chunk, runs - start)
-            progress(done)
-        keys = sorted(comp.settings)
-        points.append(PointResult({k: getattr(comp.hardware, k) for k in keys}, tuple(draws)))
+    with _executor(jobs) as pool:
+        for comp in comps:
+            spans = [(a, min(a + chunk, runs)) for a in range(0, runs, chunk)]
+            if pool is None:
+                parts: Iterable[list[DrawResult]] = (run_draws(comp, seed, a, b)
+                                                     for a, b in spans)
+            else:
+                key = (comp.path, comp.hardware_profile, tuple(sorted(comp.settings.items())))
+                parts = pool.map(_worker_draws, [(key, seed, a, b) for a, b in spans])
+            draws: list[DrawResult] = []
+            for part in parts:  # in draw order, whichever worker ran it
+                draws += part
+                done += len(part)
+                progress(done)
+            keys = sorted(comp.settings)
+            points.append(PointResult({k: getattr(comp.hardware, k) for k in keys},
+                                      tuple(draws)))
     return Study(comps[0].graph.name, "circuit", runs, seed, sweep.key if sweep else None,
                  tuple(points))
+
+
+_PointKey = tuple[Path, Path | None, tuple[tuple[str, str], ...]]
+
+
+@contextmanager
+def _executor(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    if jobs <= 1:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield pool
+
+
+@lru_cache(maxsize=4)
+def _compiled(key: _PointKey) -> Compilation:
+    """A worker's own compile of a point (once per worker and point): the same inputs give
+    the same circuit, so its draws are the parent's."""
+    model, profile, settings = key
+    return compile_model(model, hardware_profile=profile, settings=dict(settings))
+
+
+def _worker_draws(job: tuple[_PointKey, int, int, int]) -> list[DrawResult]:
+    key, seed, start, stop = job
+    return run_draws(_compiled(key), seed, start, stop)

@@ -85,6 +85,12 @@ def test_draws_do_not_depend_on_chunks(tmp_path: Path) -> None:
     assert run_draws(comp, 3, 7, 8) == whole[7:8]  # draw 7 alone
 
 
+def test_workers_give_the_same_draws() -> None:
+    [comp] = compile_points(XOR, None, {"g_sigma": "0.3"}, None)
+    alone = run_study([comp], 4, 11, 1, None).points[0].draws
+    assert run_study([comp], 4, 11, 1, None, jobs=2).points[0].draws == alone
+
+
 def test_wilson_interval_by_hand() -> None:
     # 7 of 10 at z = 1.96: centre (0.7 + 0.19208) / 1.38415, half width
     # 1.96 sqrt(0.021 + 0.0096040) / 1.38415  ->  [0.3968, 0.8922]
@@ -108,6 +114,7 @@ def test_small_g_sigma_keeps_xor(tmp_path: Path) -> None:
     (["--runs", "2", "--set", "g_sigmax=0.1"], "--set g_sigmax=0.1: unknown hardware setting"),
     (["--runs", "0"], "--runs 0: expected at least 1"),
     (["--runs", "2", "--chunk", "0"], "--chunk 0: expected at least 1"),
+    (["--runs", "2", "--jobs", "0"], "--jobs 0: expected at least 1"),
     (["--runs", "2", "--sweep", "scheme=dual_rail,differential"], "'scheme' is not numeric"),
     (["--runs", "2", "--sweep", "g_sigma"], "--sweep g_sigma: expected KEY=V1,V2"),
     (["--runs", "2", "--sweep", "g_sigma=0,,1"], "expected KEY=V1,V2"),
