@@ -147,3 +147,25 @@ def test_plot_and_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "energy per inference: mean" in captured.out and " J, p95 " in captured.out
     assert main(["montecarlo", str(XOR), "--runs", "1", "--quiet"]) == 0
     assert "draws" not in capsys.readouterr().err
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    import io
+
+    from denseamc.compiler.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    bar = Progress(4, "draws", stream=stream)
+    bar(2)
+    bar(4)
+    bar.close()
+    text = stream.getvalue()
+    assert text.startswith("\r[" + "#" * 15 + "." * 15 + "] 2/4 draws (")
+    assert "\r[" + "#" * 30 + "] 4/4 draws" in text and text.endswith("\n")
+    quiet = Tty()
+    Progress(4, "draws", quiet=True, stream=quiet)(4)
+    assert quiet.getvalue() == ""
