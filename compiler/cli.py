@@ -3,6 +3,7 @@
     denseamc MODEL.dam -o OUT/              compile (same as `denseamc compile ...`)
     denseamc check MODEL.dam --backend B    run the model's test vectors on backend B
     denseamc simulate MODEL.dam --input x=[1,-1]
+    denseamc montecarlo MODEL.dam --runs N  accuracy and yield over realised circuits
 
 Exit status: 0 success, 1 a test vector failed, 2 a mistake in the input (located message, no
 traceback), 70 an internal error (a bug in denseamc: please report it).
@@ -89,11 +90,39 @@ def _simulate_options(sim: argparse.ArgumentParser) -> None:
                      help="draw state trajectories and E(t) (needs matplotlib)")
 
 
+def _montecarlo_options(mc: argparse.ArgumentParser) -> None:
+    from denseamc.compiler.montecarlo import BACKENDS, DEFAULT_CHUNK
+
+    mc.add_argument("--runs", type=int, required=True, metavar="N",
+                    help="draws (realised circuits) per sweep point")
+    mc.add_argument("--seed", type=int, default=0, metavar="S",
+                    help="random seed; draw k of seed S is the same in every run (default 0)")
+    mc.add_argument("--sweep", metavar="KEY=V1,V2,...",
+                    help="run the study once per value of one numeric hardware setting")
+    mc.add_argument("--backend", default="circuit", choices=list(BACKENDS),
+                    help="circuit (component-level numpy; the only one supported yet)")
+    mc.add_argument("--json", type=Path, metavar="FILE",
+                    help="write the results as JSON (sorted keys; same seed, same bytes)")
+    mc.add_argument("--plot", type=Path, metavar="FILE.png",
+                    help="draw accuracy and yield against the swept setting (needs matplotlib)")
+    mc.add_argument("--min-yield", type=float, metavar="Y",
+                    help="exit 1 when the yield of any point is below Y (0..1)")
+    mc.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N",
+                    help=f"draws simulated together (default {DEFAULT_CHUNK}); results do not "
+                    "depend on it")
+    mc.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="worker processes running chunks of draws (default 1); results do not "
+                    "depend on it")
+    mc.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 #: command -> (one-line help, its own options)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "compile": ("compile a model into an output directory", _compile_options),
     "check": ("run every test vector of the model on a backend", _check_options),
     "simulate": ("simulate one input vector and print the outputs", _simulate_options),
+    "montecarlo": ("accuracy and yield of the test vectors over realised (non-ideal) circuits",
+                   _montecarlo_options),
 }
 
 
@@ -139,6 +168,7 @@ def run(argv: Sequence[str]) -> int:
         "compile": commands.compile_command,
         "check": commands.check_command,
         "simulate": commands.simulate_command,
+        "montecarlo": commands.montecarlo_command,
     }[args.command]
     return run_command(args)
 

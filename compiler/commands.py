@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from denseamc.compiler.outdir import write_output_dir
@@ -96,3 +97,58 @@ def simulate_command(args: argparse.Namespace) -> int:
         print(f"settle time = {result['settle_time']:.6g} (model time units)")
         print(f"final energy = {result['energy']:.6g}")
     return 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DenseAMCError(Diagnostic(Severity.ERROR, f"cannot write: {exc.strerror}",
+                                       file=str(path))) from None
+
+
+def _check_montecarlo_args(args: argparse.Namespace) -> None:
+    from denseamc.compiler.montecarlo import SUPPORTED
+
+    if args.backend not in SUPPORTED:
+        raise _usage_error(f"montecarlo --backend {args.backend}: not supported yet (only "
+                           f"{', '.join(SUPPORTED)}; the netlist backends need the netlists "
+                           "of a draw)")
+    if args.runs < 1:
+        raise _usage_error(f"--runs {args.runs}: expected at least 1 draw")
+    if args.chunk < 1:
+        raise _usage_error(f"--chunk {args.chunk}: expected at least 1 draw")
+    if args.jobs < 1:
+        raise _usage_error(f"--jobs {args.jobs}: expected at least 1 worker")
+    if args.min_yield is not None and not 0.0 <= args.min_yield <= 1.0:
+        raise _usage_error(f"--min-yield {args.min_yield}: expected a fraction in [0, 1]")
+
+
+def montecarlo_command(args: argparse.Namespace) -> int:
+    from denseamc.compiler.montecarlo import compile_points, parse_sweep, run_study
+    from denseamc.compiler.montecarlo_view import plot_study, table_lines
+    from denseamc.compiler.plot import pyplot
+    from denseamc.compiler.progress import Progress
+
+    _check_montecarlo_args(args)
+    if args.plot is not None:
+        pyplot()  # fail now, not after the draws
+    sweep = parse_sweep(args.sweep)
+    comps = compile_points(args.model, args.hardware, parse_settings(args.set), sweep)
+    _print_warnings(comps[0])
+    progress = Progress(args.runs * len(comps), "draws", quiet=args.quiet)
+    study = run_study(comps, args.runs, args.seed, args.chunk, sweep, progress, args.jobs)
+    progress.close()
+    if args.json is not None:
+        _write_text(args.json, json.dumps(study.to_json(), indent=2, sort_keys=True) + "\n")
+    if args.plot is not None:
+        plot_study(study, args.plot)
+    for line in table_lines(study):
+        print(line)
+    if args.min_yield is None:
+        return 0
+    missed = [p for p in study.points if p.yield_ < args.min_yield]
+    for p in missed:
+        print(f"FAIL: yield {p.yield_:.4g} below --min-yield {args.min_yield:.4g} "
+              f"({', '.join(f'{k} = {v}' for k, v in p.settings.items()) or 'nominal'})")
+    return 1 if missed else 0
