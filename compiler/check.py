@@ -22,16 +22,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.sim import simulate
+from denseamc.compiler.passes.realise import NONIDEAL_KEYS
 from denseamc.compiler.pipeline import Compilation
 from denseamc.compiler.verdicts import BlockVerdict, judge
-from denseamc.ir import DenseAMCError, Diagnostic, Severity, TestBlock
+from denseamc.ir import DenseAMCError, Diagnostic, Severity, TestBlock, warning
 from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.hardware import KEYS, Hardware
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from denseamc.backends.cosim import NetlistRun
 
-__all__ = ["BACKENDS", "Backend", "BackendRun", "CheckReport", "block_inputs", "run_checks"]
+__all__ = ["BACKENDS", "Backend", "BackendRun", "CheckReport", "block_inputs",
+           "nominal_only_warning", "run_checks"]
 
 Array = NDArray[np.float64]
 Batch = Mapping[str, Array]
@@ -159,3 +162,25 @@ def run_checks(comp: Compilation, backend: str) -> CheckReport:
         report.notes_ok &= got.ok
         report.blocks.append(judge(block, got.outputs, comp.graph.outputs()))
     return report
+
+
+def nominal_only_warning(hw: Hardware, command: str, backend: str) -> Diagnostic | None:
+    """With a non-ideality set, the warning that `command` (check, simulate) on `backend` runs
+    the nominal circuit (the model backend: the ideal model) all the same. Located at the first
+    setting that has a location (the model's `hardware { }` block or a profile line); names
+    every such key and where it was set (--set, profile, hardware block)."""
+    keys = [k for k in NONIDEAL_KEYS if getattr(hw, k) != 0]
+    if not keys:
+        return None
+    origin = {"set": "--set", "profile": "profile", "model": "hardware block"}
+
+    def named(k: str) -> str:
+        unit = f" {KEYS[k].unit}" if KEYS[k].unit else ""
+        return f"{k} = {getattr(hw, k)!r}{unit} ({origin.get(hw.origin.get(k, ''), 'default')})"
+
+    loc = next((hw.locs[k] for k in keys if k in hw.locs), None)
+    return warning(
+        f"{command} --backend {backend} simulates the nominal "
+        f"{'model' if backend == 'model' else 'circuit'}: the non-idealities "
+        f"{', '.join(named(k) for k in keys)} are not applied",
+        loc, "`denseamc montecarlo` gives the yield and accuracy under these settings")

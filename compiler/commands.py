@@ -50,12 +50,22 @@ def compile_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_nominal(comp: Compilation, command: str, backend: str) -> None:
+    """Non-idealities set but a nominal simulation coming: say so (among the warnings)."""
+    from denseamc.compiler.check import nominal_only_warning
+
+    diag = nominal_only_warning(comp.hardware, command, backend)
+    if diag is not None:
+        comp.warn([diag])
+
+
 def check_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.check import run_checks
     from denseamc.compiler.junit import write_junit
 
     comp = compile_model(args.model, hardware_profile=args.hardware,
                          settings=parse_settings(args.set))
+    _warn_nominal(comp, "check", args.backend)
     _print_warnings(comp)
     t0 = time.perf_counter()
     report = run_checks(comp, args.backend)
@@ -86,6 +96,7 @@ def simulate_command(args: argparse.Namespace) -> int:
 
     comp = compile_model(args.model, hardware_profile=args.hardware,
                          settings=parse_settings(args.set))
+    _warn_nominal(comp, "simulate", args.backend)
     _print_warnings(comp)
     given = dict(parse_input_arg(t) for t in args.input)
     result = simulate_one(comp, args.backend, given, t_end=args.t, plot=args.plot)

@@ -41,12 +41,14 @@ def write_circuit(comp: Compilation) -> Iterator[tuple[str, str]]:
 
 
 def write_report(comp: Compilation) -> Iterator[tuple[str, str]]:
+    from denseamc.compiler.passes.analyze_circuit import analyze_variation
     from denseamc.compiler.passes.base import Lowered
     from denseamc.compiler.report import build_report, render_markdown, report_json
 
     analysis = comp.analysis  # first: its warnings join the list the report shows
     lowered = Lowered(comp.graph, comp.hardware, comp.circuit)
-    report = build_report(lowered, analysis, comp.warnings)
+    variation = analyze_variation(lowered, analysis)  # None when every non-ideality is 0
+    report = build_report(lowered, analysis, comp.warnings, variation)
     yield "report.json", report_json(report)
     yield "report.md", render_markdown(report)
 

@@ -1,7 +1,8 @@
 """The compilation report: what was built, how big, how fast, how much energy, and what to fix.
 
-`build_report(lowered, analysis, warnings)` renders the lowered circuit and the result of the
-`analyze-circuit` pass (where every derived number is explained) as a JSON-ready dict
+`build_report(lowered, analysis, warnings, variation)` renders the lowered circuit and the results
+of the `analyze-circuit` pass (where every derived number is explained; `variation`, the yield
+and accuracy under the non-idealities, only when one is set) as a JSON-ready dict
 (`report.json`); `render_markdown` renders that as a readable page (`report.md`). Nothing is
 computed here beyond tallies of the circuit. Every physical value carries its unit in its key
 suffix: `_ohm`, `_f` (farad), `_s` (seconds), `_v`, `_a`, `_w`, `_j`, `_m2`, `_hz`,
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from denseamc.compiler.passes.analyze_circuit import CircuitAnalysis
+from denseamc.compiler.passes.analyze_circuit import CircuitAnalysis, VariationResult
 from denseamc.compiler.passes.base import Lowered
 from denseamc.ir import Diagnostic, Severity
 from denseamc.ir.circuit import CircuitIR
@@ -113,9 +114,23 @@ def _weights_section(circuit: CircuitIR) -> list[dict[str, Any]]:
     ]
 
 
+def _variation_section(v: VariationResult) -> dict[str, Any]:
+    settings = {k + _UNIT_SUFFIX.get(KEYS[k].unit, ""): x for k, x in v.settings.items()}
+    return {
+        "draws": v.draws, "seed": v.seed, "settings": settings, "backend": "circuit",
+        "yield": v.yield_, "yield_ci95": list(v.yield_ci95),
+        "accuracy_mean": v.accuracy_mean, "accuracy_min": v.accuracy_min,
+        "accuracy_p05": v.accuracy_p05,
+        "blocks": [{"name": b.name, "vectors": b.vectors, "accuracy_mean": b.accuracy_mean,
+                    "fragile_vectors": b.fragile} for b in v.blocks],
+    }
+
+
 def build_report(lowered: Lowered, analysis: CircuitAnalysis,
-                 warnings: Iterable[Diagnostic]) -> dict[str, Any]:
-    """The report dict: the lowered circuit, `analysis`, and every warning of the compile."""
+                 warnings: Iterable[Diagnostic],
+                 variation: VariationResult | None = None) -> dict[str, Any]:
+    """The report dict: the lowered circuit, `analysis`, every warning of the compile, and
+    with a non-ideality set (`variation` not None) the yield and accuracy under it."""
     graph, hw, circuit = lowered
     s, a = circuit.scaling, analysis
     static_power = a.power.total_w
@@ -151,6 +166,8 @@ def build_report(lowered: Lowered, analysis: CircuitAnalysis,
         "warnings": [_diag(d) for d in warnings if d.severity is not Severity.NOTE],
         "notes": list(a.notes),
     }
+    if variation is not None:  # absent when ideal: the report reads as before these keys
+        report["variation"] = _variation_section(variation)
     cleaned: dict[str, Any] = _clean(report)
     return cleaned
 
@@ -188,11 +205,35 @@ def _eng(x: float | None, unit: str) -> str:
     return f"{x:.4g} {unit}"
 
 
+def _variation_markdown(v: Mapping[str, Any]) -> list[str]:
+    """The yield section: what the built circuit does, before the nominal numbers."""
+    units = {k + _UNIT_SUFFIX.get(spec.unit, ""): (k, spec.unit) for k, spec in KEYS.items()}
+    settings = ", ".join(f"{units[k][0]} = {x!r} {units[k][1]}".rstrip()
+                         for k, x in v["settings"].items())
+    lo, hi = v["yield_ci95"]
+    out = ["## Under non-idealities", "",
+           f"Monte Carlo over {v['draws']} draws (seed {v['seed']}, {v['backend']} backend) "
+           f"with {settings}: every number further down is the nominal (ideal-device) "
+           "circuit's; `denseamc montecarlo` runs more draws.", "",
+           "| quantity | value |", "|---|---|",
+           f"| yield (draws in which every test block passes) | {v['yield']:.4g} "
+           f"(95% Wilson interval {lo:.4g} .. {hi:.4g}) |",
+           (f"| accuracy mean / min / p05 (fraction of vectors passing) | "
+            f"{v['accuracy_mean']:.4g} / {v['accuracy_min']:.4g} / {v['accuracy_p05']:.4g} |"),
+           "", "| test block | vectors | accuracy mean | vectors failing in some draw |",
+           "|---|---|---|---|"]
+    out += [f"| {b['name']} | {b['vectors']} | {b['accuracy_mean']:.4g} | "
+            f"{b['fragile_vectors']} |" for b in v["blocks"]]
+    return [*out, "", "## Nominal circuit", ""]
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """`report.md`: the same numbers for a human, with engineering prefixes."""
     r = report
     t = r["timing"]
     out = [f"# {r['model']}: circuit report", ""]
+    if "variation" in r:
+        out += _variation_markdown(r["variation"])
     out += ["| quantity | value |", "|---|---|",
             f"| predicted latency (settle to 1e-3) | {_eng(r['latency_s'], 's')} |",
             f"| simulated settle time | {_eng(t['settle_time_sim_s'], 's')} |",
