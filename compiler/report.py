@@ -213,8 +213,9 @@ def _variation_markdown(v: Mapping[str, Any]) -> list[str]:
     lo, hi = v["yield_ci95"]
     out = ["## Under non-idealities", "",
            f"Monte Carlo over {v['draws']} draws (seed {v['seed']}, {v['backend']} backend) "
-           f"with {settings}: every number further down is the nominal (ideal-device) "
-           "circuit's; `denseamc montecarlo` runs more draws.", "",
+           f"with {settings}. Every number further down is the nominal circuit's (each device "
+           "at its programmed value, no mismatch, no wire resistance); `denseamc montecarlo` "
+           "runs more draws.", "",
            "| quantity | value |", "|---|---|",
            f"| yield (draws in which every test block passes) | {v['yield']:.4g} "
            f"(95% Wilson interval {lo:.4g} .. {hi:.4g}) |",

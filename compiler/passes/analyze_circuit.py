@@ -326,9 +326,10 @@ def _totals(ir: Lowered, gbw_req: float, final: _Final, notes: list[str],
         notes=tuple(notes), diagnostics=tuple(diags))
 
 
-#: Monte Carlo draws behind the report's yield when a non-ideality is set. Measured on this
-#: 2-core machine (circuit backend): 10 draws add about 1 s to a compile of xor or hamming74 and
-#: about 4 s to one of parity8 (52 vectors a draw); `denseamc montecarlo --runs N` for more.
+#: Monte Carlo draws behind the report's yield when a non-ideality is set. Measured on the
+#: development machine (2 cores; CPU time of `--emit report`): 10 draws add 1.3 s to a compile of
+#: xor, 1.6 s to hamming74 and 4.7 s to parity8 (52 vectors a draw); the yield's 95% interval at
+#: 10 draws is about +-0.3, so `denseamc montecarlo --runs N` is the tool for a number to quote.
 REPORT_DRAWS = 10
 #: The seed of those draws: draw k of it is draw k of `denseamc montecarlo --seed 0`.
 REPORT_SEED = 0
