@@ -154,6 +154,8 @@ class _Plan:
                 raise InternalCompilerError(f"circuit_sim: activation {a.name} input undriven")
         self.drv = drv
         self.n_drv = len(drv)
+        self.state_nets = {layer.name: [drv[f"{layer.name}_x_{i}"] for i in range(layer.size)]
+                           for layer in circuit.layers}
 
     def _conductances(self) -> None:
         """G (n_drv, n_cells) from driven nets into summing nodes; per batch element when
@@ -211,19 +213,20 @@ class _Plan:
 
     # -- evaluation ------------------------------------------------------------------------------
     def voltages(self, v_out: Array) -> Array:
-        """Every driven net's voltage (B, n_drv) from the cell outputs (B, n_cells)."""
-        v = np.empty((self.batch, self.n_drv))
-        v[:, self.out_k] = v_out
+        """Every driven net's voltage (..., B, n_drv) from the cell outputs (..., B, n_cells):
+        row by row the same numbers, so a stack of recorded states is read out at once."""
+        v = np.empty((*v_out.shape[:-1], self.n_drv))
+        v[..., self.out_k] = v_out
         if self.clamp_k.size:
-            v[:, self.clamp_k] = self.clamp_v
+            v[..., self.clamp_k] = self.clamp_v
         for a, ink, pk, own, nk in self.acts:
-            vp, vn = activation_rails(a, v[:, ink])
+            vp, vn = activation_rails(a, v[..., ink])
             if not self.ideal:
                 vp = np.clip(vp, -self.rail, self.rail)
                 vn = np.clip(vn, -self.rail, self.rail)
-            v[:, pk] = vp
+            v[..., pk] = vp
             if nk.size:
-                v[:, nk] = vn[:, own]
+                v[..., nk] = vn[..., own]
         return v
 
     def drive_currents(self, v: Array) -> Array:
@@ -318,12 +321,8 @@ class _Plan:
         return v_out
 
     def states_from_voltages(self, v: Array) -> dict[str, Array]:
-        """Model-unit states x = -V(x net)/v_unit per layer."""
-        out: dict[str, Array] = {}
-        for layer in self.c.layers:
-            ks = [self.drv[f"{layer.name}_x_{i}"] for i in range(layer.size)]
-            out[layer.name] = -v[:, ks] / self.v_unit
-        return out
+        """Model-unit states x = -V(x net)/v_unit per layer, from (..., n_drv) voltages."""
+        return {name: -v[..., ks] / self.v_unit for name, ks in self.state_nets.items()}
 
 
 def simulate_circuit(
@@ -376,14 +375,10 @@ def simulate_circuit(
         vo, vs, _ = plan.sum_nodes(y)
         return plan.voltages(vo), vo, vs
 
-    traj: dict[str, list[Array]] = {layer.name: [] for layer in circuit.layers}
-    max_abs_v = np.zeros(B)
-    for k in range(n_grid):
-        v, _, _ = readout(rec.v[k])
-        max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=1, initial=0.0))
-        for name, x in plan.states_from_voltages(v).items():
-            traj[name].append(x)
-    traj_arr = {k: np.stack(v) for k, v in traj.items()}
+    if amp_ideal and not plan.alg.size:
+        traj_arr, max_abs_v = _read_grid(plan, rec.v)
+    else:
+        traj_arr, max_abs_v = _read_points(plan, rec.v, lambda y: readout(y)[0])
     clamped = {layer.name: layer.clamped for layer in circuit.layers}
     settle_s = settle_time(rec.t, lambda k: {n: x[k] for n, x in traj_arr.items()}, B, clamped,
                            settle_tol)
@@ -410,6 +405,44 @@ def simulate_circuit(
         result.times_s = rec.t
         result.trajectories = traj_arr
     return result
+
+
+#: Recorded values read out per block by `_read_grid` (bounds its temporary arrays).
+_GRID_BLOCK = 1 << 21
+
+
+def _read_grid(plan: _Plan, ys: Array) -> tuple[dict[str, Array], Array]:
+    """Trajectories (layer -> (T, B, n)) and max |V| (B,) of every recorded state ys (T, B,
+    n_dyn), in blocks of grid points at once: without algebraic cells and with ideal amplifiers
+    a readout is row-by-row arithmetic (driven nets, activations), so the numbers are those of
+    one point at a time."""
+    n_t = ys.shape[0]
+    traj = {name: np.empty((n_t, plan.batch, len(ks))) for name, ks in plan.state_nets.items()}
+    max_abs_v = np.zeros(plan.batch)
+    step = max(1, _GRID_BLOCK // max(1, plan.batch * plan.n_drv))
+    for a in range(0, n_t, step):
+        y = ys[a:a + step]
+        v_out = np.zeros((*y.shape[:-1], plan.n_cells))
+        v_out[..., plan.dyn] = y
+        v = plan.voltages(v_out)
+        max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=(0, 2), initial=0.0))
+        for name, x in plan.states_from_voltages(v).items():
+            traj[name][a:a + step] = x
+    return traj, max_abs_v
+
+
+def _read_points(plan: _Plan, ys: Array, readout: Callable[[Array], Array]
+                 ) -> tuple[dict[str, Array], Array]:
+    """`_read_grid` one grid point at a time, for readouts that solve algebraic cells (their
+    fixed-point iteration is batch-wide and warm-started, so points are not independent rows)."""
+    traj: dict[str, list[Array]] = {name: [] for name in plan.state_nets}
+    max_abs_v = np.zeros(plan.batch)
+    for y in ys:
+        v = readout(y)
+        max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=1, initial=0.0))
+        for name, x in plan.states_from_voltages(v).items():
+            traj[name].append(x)
+    return {k: np.stack(v) for k, v in traj.items()}, max_abs_v
 
 
 def decode(circuit: CircuitIR, v: Array, drv: Mapping[str, int]) -> dict[str, Array]:
