@@ -69,7 +69,8 @@ class CircuitSimResult:
     rules). states: layer -> (B, n) in model units, x = -V(x net) / v_unit. activations: layer ->
     (B, n), g = V(gp net) / v_unit. voltages: net -> (B,) at t_end (driven nets, and summing
     nodes in the non-ideal case). settle_time_s / settle_time (model units): (B,). max_abs_v:
-    (B,) the largest |V| any driven net reached (the swing to compare with vdd/2). deviation
+    (B,) the largest |V| any driven net reached (the swing to compare with vdd/2); None when
+    not asked for (`swing=False`). deviation
     (non-ideal only): layer -> (B,) max |x - x_ideal| over the layer at t_end, model units.
     With `record`: times_s (T,), trajectories layer -> (T, B, n) model units.
     """
@@ -81,7 +82,7 @@ class CircuitSimResult:
     settle_time_s: Array
     settle_time: Array
     t_end_s: float
-    max_abs_v: Array
+    max_abs_v: Array | None
     deviation: dict[str, Array] | None = None
     times_s: Array | None = None
     trajectories: dict[str, Array] | None = None
@@ -156,6 +157,11 @@ class _Plan:
         self.n_drv = len(drv)
         self.state_nets = {layer.name: [drv[f"{layer.name}_x_{i}"] for i in range(layer.size)]
                            for layer in circuit.layers}
+        # where every state net is a capacitor cell's output: its column of the integrated state
+        y_col = {int(self.out_k[k]): j for j, k in enumerate(self.dyn)}
+        self.state_cols = ({n: [y_col[k] for k in ks] for n, ks in self.state_nets.items()}
+                           if all(k in y_col for ks in self.state_nets.values() for k in ks)
+                           else None)
 
     def _conductances(self) -> None:
         """G (n_drv, n_cells) from driven nets into summing nodes; per batch element when
@@ -188,8 +194,13 @@ class _Plan:
                 gb[:, r[:, None], cidx[None, :]] += gsel
                 if wsel is not None:
                     self._add_w(cidx, wsel)
-            self.g_batch = gb
             self.g_col = gb.sum(axis=1)  # (B, n_cells)
+            # only the rows and columns with a device take part in the products: einsum sums
+            # over rows in order, and the skipped terms are +-0, so the sums keep their bits
+            used = gb != 0
+            self.g_rows = np.flatnonzero(used.any(axis=(0, 2)))
+            self.g_cols = np.flatnonzero(used.any(axis=(0, 1)))
+            self.g_batch = np.ascontiguousarray(gb[:, self.g_rows][:, :, self.g_cols])
         else:
             self.g_col = np.broadcast_to(g.sum(axis=0), (B, self.n_cells))
 
@@ -234,7 +245,8 @@ class _Plan:
         if self.g_batch is None:
             out: Array = v @ self.g_static
             return out
-        out = np.einsum("bd,bdc->bc", v, self.g_batch)
+        out = np.zeros((self.batch, self.n_cells))
+        out[:, self.g_cols] = np.einsum("bd,bdc->bc", v[:, self.g_rows], self.g_batch)
         return out
 
     def solve_ideal(self, v_out: Array) -> tuple[Array, Array, Array]:
@@ -337,12 +349,15 @@ def simulate_circuit(
     settle_tol: float = SETTLE_TOL,
     grid: int | None = None,
     deviation: bool = True,
+    swing: bool = True,
 ) -> CircuitSimResult:
     """Simulate `circuit` for a batch of inputs (name -> (B, size) arrays, or (size,) for B=1).
 
     t_end is in model time units (default: the readout time); the simulation runs for
     t_end * tau_unit seconds. `ideal` overrides the circuit's amplifier model. With non-ideal
     amplifiers and `deviation`, the ideal circuit is simulated too and the difference reported.
+    `swing=False` skips max_abs_v (every driven net at every recorded time: a Monte Carlo draw
+    does not need it).
     """
     amp_ideal = circuit.amplifier.ideal if ideal is None else ideal
     plan = _Plan(circuit, check_circuit_inputs(circuit, inputs), amp_ideal)
@@ -375,13 +390,23 @@ def simulate_circuit(
         vo, vs, _ = plan.sum_nodes(y)
         return plan.voltages(vo), vo, vs
 
+    traj_arr: dict[str, Array] | None = None
+    max_abs_v: Array | None = None
     if amp_ideal and not plan.alg.size:
-        traj_arr, max_abs_v = _read_grid(plan, rec.v)
+        # each grid point's readout is row-by-row arithmetic: read only what is needed, lazily
+        # for the settle time (it walks back from t_end only as far as the last crossing)
+        def states_at(k: int) -> dict[str, Array]:
+            return _grid_states(plan, rec.v[k])
+        max_abs_v = _grid_swing(plan, rec.v) if swing else None
+        traj_arr = _grid_states(plan, rec.v) if record else None
     else:
         traj_arr, max_abs_v = _read_points(plan, rec.v, lambda y: readout(y)[0])
+        full = traj_arr
+
+        def states_at(k: int) -> dict[str, Array]:
+            return {n: x[k] for n, x in full.items()}
     clamped = {layer.name: layer.clamped for layer in circuit.layers}
-    settle_s = settle_time(rec.t, lambda k: {n: x[k] for n, x in traj_arr.items()}, B, clamped,
-                           settle_tol)
+    settle_s = settle_time(rec.t, states_at, B, clamped, settle_tol)
 
     v_end, _, vs_end = readout(rec.v[-1])
     states = plan.states_from_voltages(v_end)
@@ -399,7 +424,7 @@ def simulate_circuit(
     result = CircuitSimResult(
         outputs=outputs, states=states, activations=acts, voltages=volts,
         settle_time_s=settle_s, settle_time=settle_s / tau_unit, t_end_s=t_s,
-        max_abs_v=max_abs_v, deviation=dev, stats=stats,
+        max_abs_v=max_abs_v if swing else None, deviation=dev, stats=stats,
     )
     if record:
         result.times_s = rec.t
@@ -407,34 +432,44 @@ def simulate_circuit(
     return result
 
 
-#: Recorded values read out per block by `_read_grid` (bounds its temporary arrays).
+#: Recorded values read out per block by `_grid_swing` (bounds its temporary arrays).
 _GRID_BLOCK = 1 << 21
 
 
-def _read_grid(plan: _Plan, ys: Array) -> tuple[dict[str, Array], Array]:
-    """Trajectories (layer -> (T, B, n)) and max |V| (B,) of every recorded state ys (T, B,
-    n_dyn), in blocks of grid points at once: without algebraic cells and with ideal amplifiers
-    a readout is row-by-row arithmetic (driven nets, activations), so the numbers are those of
-    one point at a time."""
-    n_t = ys.shape[0]
-    traj = {name: np.empty((n_t, plan.batch, len(ks))) for name, ks in plan.state_nets.items()}
+def _grid_outputs(plan: _Plan, ys: Array) -> Array:
+    """Cell outputs (..., B, n_cells) of recorded states ys (..., B, n_dyn) (ideal amplifiers,
+    no algebraic cells)."""
+    v_out = np.zeros((*ys.shape[:-1], plan.n_cells))
+    v_out[..., plan.dyn] = ys
+    return v_out
+
+
+def _grid_states(plan: _Plan, ys: Array) -> dict[str, Array]:
+    """Model-unit states layer -> (..., B, n) of recorded states ys (..., B, n_dyn), ideal
+    amplifiers and no algebraic cells: a readout is then row-by-row arithmetic, so a stack of
+    grid points gives the numbers of one point at a time. States that are capacitor cells'
+    outputs are read from ys itself (the very numbers V(x net) holds)."""
+    if plan.state_cols is not None:
+        return {name: -ys[..., cols] / plan.v_unit for name, cols in plan.state_cols.items()}
+    return plan.states_from_voltages(plan.voltages(_grid_outputs(plan, ys)))
+
+
+def _grid_swing(plan: _Plan, ys: Array) -> Array:
+    """max |V| (B,) over every driven net at every recorded state ys (T, B, n_dyn), in blocks
+    of grid points at once (as `_grid_states`)."""
     max_abs_v = np.zeros(plan.batch)
     step = max(1, _GRID_BLOCK // max(1, plan.batch * plan.n_drv))
-    for a in range(0, n_t, step):
-        y = ys[a:a + step]
-        v_out = np.zeros((*y.shape[:-1], plan.n_cells))
-        v_out[..., plan.dyn] = y
-        v = plan.voltages(v_out)
+    for a in range(0, ys.shape[0], step):
+        v = plan.voltages(_grid_outputs(plan, ys[a:a + step]))
         max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=(0, 2), initial=0.0))
-        for name, x in plan.states_from_voltages(v).items():
-            traj[name][a:a + step] = x
-    return traj, max_abs_v
+    return max_abs_v
 
 
 def _read_points(plan: _Plan, ys: Array, readout: Callable[[Array], Array]
                  ) -> tuple[dict[str, Array], Array]:
-    """`_read_grid` one grid point at a time, for readouts that solve algebraic cells (their
-    fixed-point iteration is batch-wide and warm-started, so points are not independent rows)."""
+    """Trajectories (layer -> (T, B, n)) and max |V| (B,), one grid point at a time: for
+    readouts that solve algebraic cells (their fixed-point iteration is batch-wide and
+    warm-started, so points are not independent rows) or non-ideal amplifiers."""
     traj: dict[str, list[Array]] = {name: [] for name in plan.state_nets}
     max_abs_v = np.zeros(plan.batch)
     for y in ys:
