@@ -39,7 +39,8 @@ declaration order, as the model backend does); clamps hold their nets throughout
 
 Integration: Dormand-Prince 5(4) (`sim.dopri`) with error control (rtol 1e-6, atol 1e-8 v_unit
 by default), batch-wide steps. Settle time: `sim.settle.settle_time` (the model
-backend's definition), on a uniform grid of recorded states (at least 400 points).
+backend's definition), on a uniform grid of recorded states (at least 400 points), read out
+only as far back from t_end as it needs.
 """
 
 from __future__ import annotations
@@ -69,10 +70,9 @@ class CircuitSimResult:
     rules). states: layer -> (B, n) in model units, x = -V(x net) / v_unit. activations: layer ->
     (B, n), g = V(gp net) / v_unit. voltages: net -> (B,) at t_end (driven nets, and summing
     nodes in the non-ideal case). settle_time_s / settle_time (model units): (B,). max_abs_v:
-    (B,) the largest |V| any driven net reached (the swing to compare with vdd/2); None when
-    not asked for (`swing=False`). deviation
-    (non-ideal only): layer -> (B,) max |x - x_ideal| over the layer at t_end, model units.
-    With `record`: times_s (T,), trajectories layer -> (T, B, n) model units.
+    (B,) the largest |V| any driven net reached (the swing to compare with vdd/2), None with
+    `swing=False`. deviation (non-ideal only): layer -> (B,) max |x - x_ideal| over the layer
+    at t_end, model units. With `record`: times_s (T,), trajectories layer -> (T, B, n).
     """
 
     outputs: dict[str, Array]
@@ -390,8 +390,6 @@ def simulate_circuit(
         vo, vs, _ = plan.sum_nodes(y)
         return plan.voltages(vo), vo, vs
 
-    traj_arr: dict[str, Array] | None = None
-    max_abs_v: Array | None = None
     if amp_ideal and not plan.alg.size:
         # each grid point's readout is row-by-row arithmetic: read only what is needed, lazily
         # for the settle time (it walks back from t_end only as far as the last crossing)
@@ -437,8 +435,7 @@ _GRID_BLOCK = 1 << 21
 
 
 def _grid_outputs(plan: _Plan, ys: Array) -> Array:
-    """Cell outputs (..., B, n_cells) of recorded states ys (..., B, n_dyn) (ideal amplifiers,
-    no algebraic cells)."""
+    """Cell outputs (..., B, n_cells) of recorded states ys (..., B, n_dyn), no algebraic cells."""
     v_out = np.zeros((*ys.shape[:-1], plan.n_cells))
     v_out[..., plan.dyn] = ys
     return v_out
@@ -467,9 +464,8 @@ def _grid_swing(plan: _Plan, ys: Array) -> Array:
 
 def _read_points(plan: _Plan, ys: Array, readout: Callable[[Array], Array]
                  ) -> tuple[dict[str, Array], Array]:
-    """Trajectories (layer -> (T, B, n)) and max |V| (B,), one grid point at a time: for
-    readouts that solve algebraic cells (their fixed-point iteration is batch-wide and
-    warm-started, so points are not independent rows) or non-ideal amplifiers."""
+    """Trajectories (layer -> (T, B, n)) and max |V| (B,), one grid point at a time: readouts
+    that solve algebraic cells (batch-wide, warm-started) or with non-ideal amplifiers."""
     traj: dict[str, list[Array]] = {name: [] for name in plan.state_nets}
     max_abs_v = np.zeros(plan.batch)
     for y in ys:
