@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from denseamc.backends.inputs import InputBatch, check_circuit_inputs
@@ -391,18 +392,12 @@ def simulate_circuit(
         return plan.voltages(vo), vo, vs
 
     if amp_ideal and not plan.alg.size:
-        # each grid point's readout is row-by-row arithmetic: read only what is needed, lazily
-        # for the settle time (it walks back from t_end only as far as the last crossing)
-        def states_at(k: int) -> dict[str, Array]:
-            return _grid_states(plan, rec.v[k])
+        states_at = _backwards(lambda a, b: _grid_states(plan, rec.v[a:b]))
         max_abs_v = _grid_swing(plan, rec.v) if swing else None
         traj_arr = _grid_states(plan, rec.v) if record else None
     else:
         traj_arr, max_abs_v = _read_points(plan, rec.v, lambda y: readout(y)[0])
-        full = traj_arr
-
-        def states_at(k: int) -> dict[str, Array]:
-            return {n: x[k] for n, x in full.items()}
+        states_at = _backwards(lambda a, b: {n: x[a:b] for n, x in traj_arr.items()})
     clamped = {layer.name: layer.clamped for layer in circuit.layers}
     settle_s = settle_time(rec.t, states_at, B, clamped, settle_tol)
 
@@ -430,15 +425,16 @@ def simulate_circuit(
     return result
 
 
-#: Recorded values read out per block by `_grid_swing` (bounds its temporary arrays).
-_GRID_BLOCK = 1 << 21
-
-
-def _grid_outputs(plan: _Plan, ys: Array) -> Array:
-    """Cell outputs (..., B, n_cells) of recorded states ys (..., B, n_dyn), no algebraic cells."""
-    v_out = np.zeros((*ys.shape[:-1], plan.n_cells))
-    v_out[..., plan.dyn] = ys
-    return v_out
+def _backwards(read: Callable[[int, int], dict[str, Array]]) -> Callable[[int], dict[str, Array]]:
+    """states_at(k) for `settle_time`, which walks back from t_end as far as it needs: read(a, b)
+    gives layer -> (b - a, B, n) of grid points a..b-1, read 64 points at a time."""
+    got: dict[str, Any] = {"lo": 0, "hi": 0}
+    def states_at(k: int) -> dict[str, Array]:
+        if not got["lo"] <= k < got["hi"]:
+            got.update(lo=max(0, k - 63), hi=k + 1)
+            got["x"] = read(got["lo"], got["hi"])
+        return {n: x[k - got["lo"]] for n, x in got["x"].items()}
+    return states_at
 
 
 def _grid_states(plan: _Plan, ys: Array) -> dict[str, Array]:
@@ -448,16 +444,20 @@ def _grid_states(plan: _Plan, ys: Array) -> dict[str, Array]:
     outputs are read from ys itself (the very numbers V(x net) holds)."""
     if plan.state_cols is not None:
         return {name: -ys[..., cols] / plan.v_unit for name, cols in plan.state_cols.items()}
-    return plan.states_from_voltages(plan.voltages(_grid_outputs(plan, ys)))
+    v_out = np.zeros((*ys.shape[:-1], plan.n_cells))
+    v_out[..., plan.dyn] = ys
+    return plan.states_from_voltages(plan.voltages(v_out))
 
 
 def _grid_swing(plan: _Plan, ys: Array) -> Array:
     """max |V| (B,) over every driven net at every recorded state ys (T, B, n_dyn), in blocks
-    of grid points at once (as `_grid_states`)."""
+    of grid points at once (as `_grid_states`; a block holds ~2M values)."""
     max_abs_v = np.zeros(plan.batch)
-    step = max(1, _GRID_BLOCK // max(1, plan.batch * plan.n_drv))
+    step = max(1, (1 << 21) // max(1, plan.batch * plan.n_drv))
     for a in range(0, ys.shape[0], step):
-        v = plan.voltages(_grid_outputs(plan, ys[a:a + step]))
+        v_out = np.zeros((*ys[a:a + step].shape[:-1], plan.n_cells))
+        v_out[..., plan.dyn] = ys[a:a + step]
+        v = plan.voltages(v_out)
         max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=(0, 2), initial=0.0))
     return max_abs_v
 
