@@ -39,13 +39,15 @@ declaration order, as the model backend does); clamps hold their nets throughout
 
 Integration: Dormand-Prince 5(4) (`sim.dopri`) with error control (rtol 1e-6, atol 1e-8 v_unit
 by default), batch-wide steps. Settle time: `sim.settle.settle_time` (the model
-backend's definition), on a uniform grid of recorded states (at least 400 points).
+backend's definition), on a uniform grid of recorded states (at least 400 points), read out
+only as far back from t_end as it needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from denseamc.backends.inputs import InputBatch, check_circuit_inputs
@@ -69,9 +71,9 @@ class CircuitSimResult:
     rules). states: layer -> (B, n) in model units, x = -V(x net) / v_unit. activations: layer ->
     (B, n), g = V(gp net) / v_unit. voltages: net -> (B,) at t_end (driven nets, and summing
     nodes in the non-ideal case). settle_time_s / settle_time (model units): (B,). max_abs_v:
-    (B,) the largest |V| any driven net reached (the swing to compare with vdd/2). deviation
-    (non-ideal only): layer -> (B,) max |x - x_ideal| over the layer at t_end, model units.
-    With `record`: times_s (T,), trajectories layer -> (T, B, n) model units.
+    (B,) the largest |V| any driven net reached (the swing to compare with vdd/2), None with
+    `swing=False`. deviation (non-ideal only): layer -> (B,) max |x - x_ideal| over the layer
+    at t_end, model units. With `record`: times_s (T,), trajectories layer -> (T, B, n).
     """
 
     outputs: dict[str, Array]
@@ -81,7 +83,7 @@ class CircuitSimResult:
     settle_time_s: Array
     settle_time: Array
     t_end_s: float
-    max_abs_v: Array
+    max_abs_v: Array | None
     deviation: dict[str, Array] | None = None
     times_s: Array | None = None
     trajectories: dict[str, Array] | None = None
@@ -154,6 +156,13 @@ class _Plan:
                 raise InternalCompilerError(f"circuit_sim: activation {a.name} input undriven")
         self.drv = drv
         self.n_drv = len(drv)
+        self.state_nets = {layer.name: [drv[f"{layer.name}_x_{i}"] for i in range(layer.size)]
+                           for layer in circuit.layers}
+        # where every state net is a capacitor cell's output: its column of the integrated state
+        y_col = {int(self.out_k[k]): j for j, k in enumerate(self.dyn)}
+        self.state_cols = ({n: [y_col[k] for k in ks] for n, ks in self.state_nets.items()}
+                           if all(k in y_col for ks in self.state_nets.values() for k in ks)
+                           else None)
 
     def _conductances(self) -> None:
         """G (n_drv, n_cells) from driven nets into summing nodes; per batch element when
@@ -186,8 +195,13 @@ class _Plan:
                 gb[:, r[:, None], cidx[None, :]] += gsel
                 if wsel is not None:
                     self._add_w(cidx, wsel)
-            self.g_batch = gb
             self.g_col = gb.sum(axis=1)  # (B, n_cells)
+            # only the rows and columns with a device take part in the products: einsum sums
+            # over rows in order, and the skipped terms are +-0, so the sums keep their bits
+            used = gb != 0
+            self.g_rows = np.flatnonzero(used.any(axis=(0, 2)))
+            self.g_cols = np.flatnonzero(used.any(axis=(0, 1)))
+            self.g_batch = np.ascontiguousarray(gb[:, self.g_rows][:, :, self.g_cols])
         else:
             self.g_col = np.broadcast_to(g.sum(axis=0), (B, self.n_cells))
 
@@ -211,19 +225,20 @@ class _Plan:
 
     # -- evaluation ------------------------------------------------------------------------------
     def voltages(self, v_out: Array) -> Array:
-        """Every driven net's voltage (B, n_drv) from the cell outputs (B, n_cells)."""
-        v = np.empty((self.batch, self.n_drv))
-        v[:, self.out_k] = v_out
+        """Every driven net's voltage (..., B, n_drv) from the cell outputs (..., B, n_cells):
+        row by row the same numbers, so a stack of recorded states is read out at once."""
+        v = np.empty((*v_out.shape[:-1], self.n_drv))
+        v[..., self.out_k] = v_out
         if self.clamp_k.size:
-            v[:, self.clamp_k] = self.clamp_v
+            v[..., self.clamp_k] = self.clamp_v
         for a, ink, pk, own, nk in self.acts:
-            vp, vn = activation_rails(a, v[:, ink])
+            vp, vn = activation_rails(a, v[..., ink])
             if not self.ideal:
                 vp = np.clip(vp, -self.rail, self.rail)
                 vn = np.clip(vn, -self.rail, self.rail)
-            v[:, pk] = vp
+            v[..., pk] = vp
             if nk.size:
-                v[:, nk] = vn[:, own]
+                v[..., nk] = vn[..., own]
         return v
 
     def drive_currents(self, v: Array) -> Array:
@@ -231,7 +246,8 @@ class _Plan:
         if self.g_batch is None:
             out: Array = v @ self.g_static
             return out
-        out = np.einsum("bd,bdc->bc", v, self.g_batch)
+        out = np.zeros((self.batch, self.n_cells))
+        out[:, self.g_cols] = np.einsum("bd,bdc->bc", v[:, self.g_rows], self.g_batch)
         return out
 
     def solve_ideal(self, v_out: Array) -> tuple[Array, Array, Array]:
@@ -318,12 +334,8 @@ class _Plan:
         return v_out
 
     def states_from_voltages(self, v: Array) -> dict[str, Array]:
-        """Model-unit states x = -V(x net)/v_unit per layer."""
-        out: dict[str, Array] = {}
-        for layer in self.c.layers:
-            ks = [self.drv[f"{layer.name}_x_{i}"] for i in range(layer.size)]
-            out[layer.name] = -v[:, ks] / self.v_unit
-        return out
+        """Model-unit states x = -V(x net)/v_unit per layer, from (..., n_drv) voltages."""
+        return {name: -v[..., ks] / self.v_unit for name, ks in self.state_nets.items()}
 
 
 def simulate_circuit(
@@ -338,12 +350,15 @@ def simulate_circuit(
     settle_tol: float = SETTLE_TOL,
     grid: int | None = None,
     deviation: bool = True,
+    swing: bool = True,
 ) -> CircuitSimResult:
     """Simulate `circuit` for a batch of inputs (name -> (B, size) arrays, or (size,) for B=1).
 
     t_end is in model time units (default: the readout time); the simulation runs for
     t_end * tau_unit seconds. `ideal` overrides the circuit's amplifier model. With non-ideal
     amplifiers and `deviation`, the ideal circuit is simulated too and the difference reported.
+    `swing=False` skips max_abs_v (every driven net at every recorded time: a Monte Carlo draw
+    does not need it).
     """
     amp_ideal = circuit.amplifier.ideal if ideal is None else ideal
     plan = _Plan(circuit, check_circuit_inputs(circuit, inputs), amp_ideal)
@@ -376,17 +391,15 @@ def simulate_circuit(
         vo, vs, _ = plan.sum_nodes(y)
         return plan.voltages(vo), vo, vs
 
-    traj: dict[str, list[Array]] = {layer.name: [] for layer in circuit.layers}
-    max_abs_v = np.zeros(B)
-    for k in range(n_grid):
-        v, _, _ = readout(rec.v[k])
-        max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=1, initial=0.0))
-        for name, x in plan.states_from_voltages(v).items():
-            traj[name].append(x)
-    traj_arr = {k: np.stack(v) for k, v in traj.items()}
+    if amp_ideal and not plan.alg.size:
+        states_at = _backwards(lambda a, b: _grid_states(plan, rec.v[a:b]))
+        max_abs_v = _grid_swing(plan, rec.v) if swing else None
+        traj_arr = _grid_states(plan, rec.v) if record else None
+    else:
+        traj_arr, max_abs_v = _read_points(plan, rec.v, lambda y: readout(y)[0])
+        states_at = _backwards(lambda a, b: {n: x[a:b] for n, x in traj_arr.items()})
     clamped = {layer.name: layer.clamped for layer in circuit.layers}
-    settle_s = settle_time(rec.t, lambda k: {n: x[k] for n, x in traj_arr.items()}, B, clamped,
-                           settle_tol)
+    settle_s = settle_time(rec.t, states_at, B, clamped, settle_tol)
 
     v_end, _, vs_end = readout(rec.v[-1])
     states = plan.states_from_voltages(v_end)
@@ -404,12 +417,63 @@ def simulate_circuit(
     result = CircuitSimResult(
         outputs=outputs, states=states, activations=acts, voltages=volts,
         settle_time_s=settle_s, settle_time=settle_s / tau_unit, t_end_s=t_s,
-        max_abs_v=max_abs_v, deviation=dev, stats=stats,
+        max_abs_v=max_abs_v if swing else None, deviation=dev, stats=stats,
     )
     if record:
         result.times_s = rec.t
         result.trajectories = traj_arr
     return result
+
+
+def _backwards(read: Callable[[int, int], dict[str, Array]]) -> Callable[[int], dict[str, Array]]:
+    """states_at(k) for `settle_time`, which walks back from t_end as far as it needs: read(a, b)
+    gives layer -> (b - a, B, n) of grid points a..b-1, read 64 points at a time."""
+    got: dict[str, Any] = {"lo": 0, "hi": 0}
+    def states_at(k: int) -> dict[str, Array]:
+        if not got["lo"] <= k < got["hi"]:
+            got.update(lo=max(0, k - 63), hi=k + 1)
+            got["x"] = read(got["lo"], got["hi"])
+        return {n: x[k - got["lo"]] for n, x in got["x"].items()}
+    return states_at
+
+
+def _grid_states(plan: _Plan, ys: Array) -> dict[str, Array]:
+    """Model-unit states layer -> (..., B, n) of recorded states ys (..., B, n_dyn), ideal
+    amplifiers and no algebraic cells: a readout is then row-by-row arithmetic, so a stack of
+    grid points gives the numbers of one point at a time. States that are capacitor cells'
+    outputs are read from ys itself (the very numbers V(x net) holds)."""
+    if plan.state_cols is not None:
+        return {name: -ys[..., cols] / plan.v_unit for name, cols in plan.state_cols.items()}
+    v_out = np.zeros((*ys.shape[:-1], plan.n_cells))
+    v_out[..., plan.dyn] = ys
+    return plan.states_from_voltages(plan.voltages(v_out))
+
+
+def _grid_swing(plan: _Plan, ys: Array) -> Array:
+    """max |V| (B,) over every driven net at every recorded state ys (T, B, n_dyn), in blocks
+    of grid points at once (as `_grid_states`; a block holds ~2M values)."""
+    max_abs_v = np.zeros(plan.batch)
+    step = max(1, (1 << 21) // max(1, plan.batch * plan.n_drv))
+    for a in range(0, ys.shape[0], step):
+        v_out = np.zeros((*ys[a:a + step].shape[:-1], plan.n_cells))
+        v_out[..., plan.dyn] = ys[a:a + step]
+        v = plan.voltages(v_out)
+        max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=(0, 2), initial=0.0))
+    return max_abs_v
+
+
+def _read_points(plan: _Plan, ys: Array, readout: Callable[[Array], Array]
+                 ) -> tuple[dict[str, Array], Array]:
+    """Trajectories (layer -> (T, B, n)) and max |V| (B,), one grid point at a time: readouts
+    that solve algebraic cells (batch-wide, warm-started) or with non-ideal amplifiers."""
+    traj: dict[str, list[Array]] = {name: [] for name in plan.state_nets}
+    max_abs_v = np.zeros(plan.batch)
+    for y in ys:
+        v = readout(y)
+        max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=1, initial=0.0))
+        for name, x in plan.states_from_voltages(v).items():
+            traj[name].append(x)
+    return {k: np.stack(v) for k, v in traj.items()}, max_abs_v
 
 
 def decode(circuit: CircuitIR, v: Array, drv: Mapping[str, int]) -> dict[str, Array]:

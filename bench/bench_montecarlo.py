@@ -1,13 +1,18 @@
 """Benchmark: Monte Carlo draws per second on the circuit backend (issue 10's goal: at least 20
 draws/s for examples/parity8.dam, 52 vectors a draw, on a 2-core machine).
 
-Setting: `denseamc montecarlo examples/parity8.dam --set g_sigma=0.02` without the CLI: the
-point is compiled once (not timed), then `run_study` runs `--runs` draws in chunks of 8, on 1
-and on 2 worker processes (worker start-up and their own compile included). Wall time, best of
-`--repeat`; BLAS single-threaded (set before numpy is imported), as in the other benchmarks.
-Every run must give the same draws (checked), or the numbers mean nothing.
+Setting: `denseamc montecarlo examples/MODEL.dam --set g_sigma=0.02` without the CLI, for each
+`--models` example: the point is compiled once (not timed), then `run_study` runs `--runs` draws
+in chunks of 8, on each `--jobs` count of worker processes (worker start-up included). Wall time,
+best of `--repeat`; BLAS single-threaded (set before numpy is imported), as in the other
+benchmarks. Every run must give the same draws (checked), or the numbers mean nothing.
 
-Run: python bench/bench_montecarlo.py [--runs 40] [--repeat 3] [--jobs 1,2]
+To compare two versions side by side, run this file against each (e.g. PYTHONPATH at a tree of
+symlinks `denseamc/{dsl,ir,compiler,backends}` into an old checkout), interleaved, on an
+otherwise idle machine.
+
+Run: python bench/bench_montecarlo.py [--models parity8,xor,hamming74] [--runs 40]
+     [--repeat 3] [--jobs 1,2]
 """
 
 from __future__ import annotations
@@ -23,30 +28,38 @@ from pathlib import Path  # noqa: E402
 
 from denseamc.compiler.montecarlo import DEFAULT_CHUNK, compile_points, run_study  # noqa: E402
 
-PARITY8 = Path(__file__).resolve().parent.parent / "examples" / "parity8.dam"
-GOAL = 20.0  # draws per second
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+GOAL = 20.0  # draws per second, parity8
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=40)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--jobs", default="1,2")
-    args = ap.parse_args()
-    [comp] = compile_points(PARITY8, None, {"g_sigma": "0.02"}, None)
+def bench_model(name: str, runs: int, repeat: int, jobs_list: list[int]) -> None:
+    """Print the best draws/s of `name` for every job count."""
+    [comp] = compile_points(EXAMPLES / f"{name}.dam", None, {"g_sigma": "0.02"}, None)
     reference = None
-    print(f"parity8, g_sigma = 0.02, {args.runs} draws, chunk {DEFAULT_CHUNK}, "
-          f"best of {args.repeat} (goal {GOAL:g} draws/s)")
-    for jobs in (int(j) for j in args.jobs.split(",")):
+    print(f"{name}, g_sigma = 0.02, {runs} draws, chunk {DEFAULT_CHUNK}, best of {repeat}"
+          + (f" (goal {GOAL:g} draws/s)" if name == "parity8" else ""))
+    for jobs in jobs_list:
         best = float("inf")
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             t0 = time.perf_counter()
-            study = run_study([comp], args.runs, 0, DEFAULT_CHUNK, None, jobs=jobs)
+            study = run_study([comp], runs, 0, DEFAULT_CHUNK, None, jobs=jobs)
             best = min(best, time.perf_counter() - t0)
             draws = study.points[0].draws
             reference = reference or draws
             assert draws == reference, "the draws depend on the job count"
-        print(f"  jobs {jobs}: {args.runs / best:.3g} draws/s ({best:.3g} s)")
+        print(f"  jobs {jobs}: {runs / best:.3g} draws/s ({best:.3g} s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="parity8,xor,hamming74")
+    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--jobs", default="1,2")
+    args = ap.parse_args()
+    jobs_list = [int(j) for j in args.jobs.split(",")]
+    for name in args.models.split(","):
+        bench_model(name, args.runs, args.repeat, jobs_list)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,12 @@ from denseamc.compiler.pipeline import Compilation, compile_model
 from denseamc.compiler.verdicts import judge
 from denseamc.compiler.yieldstats import mean_p95, percentile, wilson_interval
 from denseamc.ir import DenseAMCError, Diagnostic, Severity
-from denseamc.ir.hardware import KEYS, check_value
+from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.hardware import KEYS, Hardware, check_value
+from denseamc.ir.model import OutputOp, TestBlock
 
-__all__ = ["BACKENDS", "DEFAULT_CHUNK", "SUPPORTED", "DrawResult", "PointResult", "Study",
-           "Sweep", "compile_points", "parse_sweep", "run_draws", "run_study"]
+__all__ = ["BACKENDS", "DEFAULT_CHUNK", "SUPPORTED", "DrawResult", "DrawSetup", "PointResult",
+           "Study", "Sweep", "compile_points", "parse_sweep", "run_draws", "run_study"]
 
 #: The backends `--backend` names; only these run today (the netlist ones need item 5).
 BACKENDS = ("circuit", "spice", "veriloga")
@@ -104,22 +105,44 @@ class DrawResult:
         return sum(flags) / len(flags)
 
 
-def run_draws(comp: Compilation, seed: int, start: int, stop: int) -> list[DrawResult]:
+@dataclass(frozen=True)
+class DrawSetup:
+    """What the draws of one point need of its compilation: the nominal circuit, the hardware
+    settings, the test blocks and outputs, and the nominal power (W) and capacitor energy (J).
+    Small and picklable: worker processes get it rather than compiling the model again."""
+
+    circuit: CircuitIR
+    hardware: Hardware
+    tests: tuple[TestBlock, ...]
+    outputs: tuple[OutputOp, ...]
+    power_w: float
+    capacitors_j: float
+
+    @classmethod
+    def of(cls, comp: Compilation) -> DrawSetup:
+        power = comp.analysis.power
+        return cls(comp.circuit, comp.hardware, tuple(comp.graph.tests),
+                   tuple(comp.graph.outputs()), power.total_w, power.capacitors_j)
+
+
+def run_draws(point: Compilation | DrawSetup, seed: int, start: int, stop: int
+              ) -> list[DrawResult]:
     """Draws start..stop-1 of `seed` on the circuit backend (each independent of the others)."""
-    power = comp.analysis.power
+    setup = point if isinstance(point, DrawSetup) else DrawSetup.of(point)
+    outputs = list(setup.outputs)
     out: list[DrawResult] = []
     for k in range(start, stop):
-        circuit = realise(comp.circuit, comp.hardware, seed, k)
+        circuit = realise(setup.circuit, setup.hardware, seed, k)
         passed: dict[str, tuple[bool, ...]] = {}
         settle: list[float] = []
         ok = True
-        for block in comp.graph.tests:
-            sim = simulate_circuit(circuit, block_inputs(block), deviation=False)
-            verdict = judge(block, sim.outputs, comp.graph.outputs())
+        for block in setup.tests:
+            sim = simulate_circuit(circuit, block_inputs(block), deviation=False, swing=False)
+            verdict = judge(block, sim.outputs, outputs)
             passed[block.name] = tuple(r.passed for r in verdict.results)
             ok &= verdict.passed
             settle += [float(t) for t in sim.settle_time_s]
-        energy = tuple(power.total_w * t + power.capacitors_j for t in settle)
+        energy = tuple(setup.power_w * t + setup.capacitors_j for t in settle)
         out.append(DrawResult(k, passed, ok, tuple(settle), energy))
     return out
 
@@ -209,12 +232,12 @@ def run_study(comps: list[Compilation], runs: int, seed: int, chunk: int,
     with _executor(jobs) as pool:
         for comp in comps:
             spans = [(a, min(a + chunk, runs)) for a in range(0, runs, chunk)]
+            setup = DrawSetup.of(comp)
             if pool is None:
-                parts: Iterable[list[DrawResult]] = (run_draws(comp, seed, a, b)
+                parts: Iterable[list[DrawResult]] = (run_draws(setup, seed, a, b)
                                                      for a, b in spans)
             else:
-                key = (comp.path, comp.hardware_profile, tuple(sorted(comp.settings.items())))
-                parts = pool.map(_worker_draws, [(key, seed, a, b) for a, b in spans])
+                parts = pool.map(_worker_draws, [(setup, seed, a, b) for a, b in spans])
             draws: list[DrawResult] = []
             for part in parts:  # in draw order, whichever worker ran it
                 draws += part
@@ -227,9 +250,6 @@ def run_study(comps: list[Compilation], runs: int, seed: int, chunk: int,
                  tuple(points))
 
 
-_PointKey = tuple[Path, Path | None, tuple[tuple[str, str], ...]]
-
-
 @contextmanager
 def _executor(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
     if jobs <= 1:
@@ -239,14 +259,6 @@ def _executor(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
         yield pool
 
 
-@lru_cache(maxsize=4)
-def _compiled(key: _PointKey) -> Compilation:
-    """A worker's own compile of a point (once per worker and point): the same inputs give
-    the same circuit, so its draws are the parent's."""
-    model, profile, settings = key
-    return compile_model(model, hardware_profile=profile, settings=dict(settings))
-
-
-def _worker_draws(job: tuple[_PointKey, int, int, int]) -> list[DrawResult]:
-    key, seed, start, stop = job
-    return run_draws(_compiled(key), seed, start, stop)
+def _worker_draws(job: tuple[DrawSetup, int, int, int]) -> list[DrawResult]:
+    setup, seed, start, stop = job
+    return run_draws(setup, seed, start, stop)

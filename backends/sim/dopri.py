@@ -80,8 +80,13 @@ class Grid:
         self.next = 0
 
     def __call__(self, t0: float, y0: Array, t1: float, y1: Array) -> None:
-        while self.next < len(self.t) and self.t[self.next] <= t1 + 1e-15 * max(t1, 1.0):
-            tk = self.t[self.next]
-            w = 0.0 if t1 == t0 else (tk - t0) / (t1 - t0)
-            self.v[self.next] = (1 - w) * y0 + w * y1
-            self.next += 1
+        # every grid time up to t1 (the grid is sorted), all at once: elementwise the same
+        # arithmetic as one point at a time
+        stop = int(np.searchsorted(self.t, t1 + 1e-15 * max(t1, 1.0), side="right"))
+        if stop <= self.next:
+            return
+        tk = self.t[self.next:stop]
+        w = np.zeros_like(tk) if t1 == t0 else (tk - t0) / (t1 - t0)
+        w = w[:, None, None]
+        self.v[self.next:stop] = (1 - w) * y0 + w * y1
+        self.next = stop
