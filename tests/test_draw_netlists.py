@@ -43,6 +43,31 @@ def test_draw_netlist_agrees_with_circuit_backend(example: str, draw: int, backe
     assert agreement.ok and agreement.worst_net, "\n".join(agreement.lines())
 
 
+@pytest.mark.parametrize("backend", ["spice", "veriloga"])
+def test_selected_lines_and_stuck_devices_of_a_draw(backend: str) -> None:
+    """parity8's selected crossbars: each selected line has its own devices in the netlist."""
+    settings = {"g_sigma": "0.05", "c_sigma": "0.02", "p_stuck_off": "0.02",
+                "p_stuck_on": "0.01"}
+    comp = compile_model(ROOT / "examples" / "parity8.dam", settings=settings)
+    circuit = realise(comp.circuit, comp.hardware, seed=0, draw=0)
+    assert circuit.selected_crossbars and all(
+        x.line_tables is not None for x in circuit.selected_crossbars)
+    inputs = block_inputs(comp.graph.tests[0])
+    runner = run_spice if backend == "spice" else run_veriloga
+    agreement = compare_with_circuit(circuit, runner(circuit, inputs, timeout_s=120),
+                                     simulate_circuit(circuit, inputs), tol_v_unit=TOL)
+    assert agreement.ok and agreement.worst_net, "\n".join(agreement.lines())
+
+
+def test_wires_of_a_selected_crossbar_are_refused(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = main([str(ROOT / "examples" / "parity8.dam"), "-o", str(out), "--set", "r_wire=1",
+                 "--draw", "0"])
+    assert code != 0 and not out.exists()
+    assert "r_wire on a selected crossbar" in capsys.readouterr().err
+
+
 def _compile(out: Path, *extra: str) -> dict[str, bytes]:
     assert main([str(ROOT / "examples" / "hamming74.dam"), "-o", str(out), *extra]) == 0
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
