@@ -141,8 +141,8 @@ def _check_montecarlo_args(args: argparse.Namespace) -> None:
 
     if args.backend not in SUPPORTED:
         raise _usage_error(f"montecarlo --backend {args.backend}: not supported yet (only "
-                           f"{', '.join(SUPPORTED)}; the netlist backends need the netlists "
-                           "of a draw)")
+                           f"{', '.join(SUPPORTED)}; one draw's netlists are written by "
+                           "`denseamc MODEL.dam -o OUT --draw K`)")
     if args.runs < 1:
         raise _usage_error(f"--runs {args.runs}: expected at least 1 draw")
     if args.chunk < 1:
