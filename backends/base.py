@@ -28,7 +28,7 @@ import numpy as np
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.stimulus import Stimulus, default_stimulus
 from denseamc.backends.units import num, nums
-from denseamc.ir import InternalCompilerError
+from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import (
     Activation,
     CircuitIR,
@@ -46,6 +46,8 @@ __all__ = [
     "crossbar_elements",
     "saved_nets",
     "select_control_net",
+    "unwritable",
+    "wired_crossbar_elements",
 ]
 
 #: Analog switch on/off resistances (every dialect). 0.01 ohm in series with a line's devices
@@ -99,6 +101,64 @@ def crossbar_elements(
     return (insts, [rows[r] for r in r_list], [cols[c] for c in c_list], nums(ohms))
 
 
+def wired_crossbar_elements(
+    namer: Namer, xb: Crossbar
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(instance, net a, net b, ohms) of every element of `xb` with wire resistance `r_wire`.
+
+    The network backends/ir_drop.py solves: device (r, c) between row-wire node a(r, c) and
+    column-wire node b(r, c); a segment of r_wire from row r's driver to a(r, 0) and from
+    a(r, c) to a(r, c + 1); one from b(r, c) to b(r + 1, c) and from b(R - 1, c) to column c's
+    summing node. Per row: its segments, then its devices; then the column segments.
+    """
+    g = np.asarray(xb.conductance, dtype=np.float64)
+    with np.errstate(divide="ignore", over="ignore"):
+        if not np.isfinite(1.0 / g[g > 0]).all():
+            raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
+    n_rows, n_cols = g.shape
+    rows = [namer.net(n) for n in xb.row_nets]
+    cols = [namer.net(n) for n in xb.col_nets]
+    wire = num(xb.r_wire)
+    a = [[namer.net(f"{xb.name}_wa_{r}_{c}") for c in range(n_cols)] for r in range(n_rows)]
+    b = [[namer.net(f"{xb.name}_wb_{r}_{c}") for c in range(n_cols)] for r in range(n_rows)]
+    names: list[str] = []
+    ends_a: list[str] = []
+    ends_b: list[str] = []
+    ohms: list[str] = []
+
+    def add(name: str, p: str, q: str, value: str) -> None:
+        names.append(name)
+        ends_a.append(p)
+        ends_b.append(q)
+        ohms.append(value)
+
+    for r in range(n_rows):
+        for c in range(n_cols):
+            add(f"{xb.name}_wa_{r}_{c}", rows[r] if c == 0 else a[r][c - 1], a[r][c], wire)
+        for c in np.flatnonzero(g[r] > 0).tolist():
+            add(f"{xb.name}_{r}_{c}", a[r][c], b[r][c], num(1.0 / g[r, c]))
+    for c in range(n_cols):
+        for r in range(n_rows):
+            add(f"{xb.name}_wb_{r}_{c}", b[r][c], b[r + 1][c] if r + 1 < n_rows else cols[c],
+                wire)
+    return namer.inst_many("r", names), ends_a, ends_b, ohms
+
+
+def unwritable(circuit: CircuitIR) -> list[str]:
+    """The non-idealities of a realised `circuit` the netlists do not write yet (their hardware
+    keys, with why), empty when every netlist can carry the draw exactly."""
+    out: list[str] = []
+    if any(c.v_offset != 0 for c in circuit.cells):
+        out.append("offset_sigma (amplifier input offsets)")
+    if any(a.rail_gain for a in circuit.activations):
+        out.append("act_gain_sigma (activation gain errors)")
+    if any(a.rail_offset for a in circuit.activations):
+        out.append("act_offset_sigma (activation offsets)")
+    if any(sx.r_wire > 0 for sx in circuit.selected_crossbars):
+        out.append("r_wire on a selected crossbar (wires through analog switches)")
+    return out
+
+
 def _natural(text: str) -> tuple[str, ...]:
     """Sort key: digit runs compare as numbers (zero-padded), so sel_x_10 follows sel_x_9."""
     return tuple(t.zfill(12) if t.isdigit() else t for t in re.split(r"(\d+)", text))
@@ -131,7 +191,17 @@ class NetlistEmitter:
 
     # -- entry point ------------------------------------------------------------------------------
     def format(self) -> str:
-        """The whole netlist as text (ends with a newline)."""
+        """The whole netlist as text (ends with a newline).
+
+        A realised circuit whose draw has something no netlist writes yet is refused
+        (`unwritable`): a netlist without it would silently simulate another circuit.
+        """
+        missing = unwritable(self.circuit)
+        if missing:
+            seed, draw = self.circuit.draw or (0, 0)
+            raise DenseAMCError(error(
+                f"netlists of a realised draw (draw {draw} of seed {seed}) do not write "
+                f"{'; '.join(missing)} yet: set them to 0 to write the draw's netlists"))
         self.lines = []
         self.write_header()
         self.write_prologue()
@@ -225,6 +295,9 @@ class NetlistEmitter:
                      "V(L_gp_i) = +v_unit g_i")
         self.comment(f"tau_unit = {num(s.tau_unit_s)} s per model time unit, readout at "
                      f"t = {num(c.readout_t)} = {num(c.readout_time_s)} s")
+        if c.draw is not None:
+            self.comment(f"realised circuit: Monte Carlo draw {c.draw[1]} of seed {c.draw[0]} "
+                         "(device values of that draw, not the nominal ones)")
         self.write_header_details()
         self.comment(f"input values (clamps, initial states, select levels): "
                      f"{self.stimulus.origin}")
@@ -254,7 +327,12 @@ class NetlistEmitter:
             self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
                          f"{xb.devices} devices, polarity {xb.polarity}")
             self.located(xb.loc)
-            self.lines += map(self.format_resistor, *crossbar_elements(self.namer, xb))
+            if xb.r_wire > 0:
+                self.comment(f"wire resistance {num(xb.r_wire)} ohm per cell segment: rows "
+                             "driven at their first column, columns read at their last row")
+                self.lines += map(self.format_resistor, *wired_crossbar_elements(self.namer, xb))
+            else:
+                self.lines += map(self.format_resistor, *crossbar_elements(self.namer, xb))
 
     def write_selected_crossbars(self) -> None:
         if not self.circuit.selected_crossbars:
@@ -288,8 +366,9 @@ class NetlistEmitter:
                 self.element(self.switch_line, self.inst("s", f"{sx.name}_{li}_{k}"), line_net,
                              node, ctl=ctl_net)
                 others = [self.net(n) for n in sx.other_nets]
+                table = sx.table if sx.line_tables is None else sx.line_tables[li]
                 for o, other in enumerate(others):
-                    g = float(sx.table[k, o])
+                    g = float(table[k, o])
                     if g > 0:
                         self.lines.append(self.format_resistor(
                             self.inst("r", f"{sx.name}_{li}_{k}_{o}"), node, other, num(1.0 / g)))

@@ -15,7 +15,6 @@ from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import default_stimulus
 from denseamc.backends.tables import conductance_tables
 from denseamc.backends.veriloga import SpectreEmitter, VacaskEmitter, va_modules
-from denseamc.ir import DenseAMCError, error
 from denseamc.ir.circuit import CircuitIR
 
 __all__ = ["emit_netlists", "iter_netlists", "scan_emitted"]
@@ -43,15 +42,10 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
     Identifiers are registered in this order whatever `prefixes` asks for, so every file is the
     same whether it is emitted alone or with the others.
 
-    A realised circuit (`circuit.draw` set) is refused: the emitters do not write its offsets,
-    activation gains, wire resistance or per-line devices yet, and a netlist without them would
-    silently simulate another circuit.
+    A realised circuit (`circuit.draw` set) is written with its draw's values (device
+    conductances, each selected line's own devices, capacitors, wire resistors); the emitters
+    refuse a draw with what they do not write yet (`base.unwritable`).
     """
-    if circuit.draw is not None:
-        seed, draw = circuit.draw
-        raise DenseAMCError(error(
-            f"netlists of a realised draw are not written yet (draw {draw} of seed {seed}): "
-            "the netlist emitters would leave out its offsets, gain errors and wire resistance"))
     stim = default_stimulus(circuit)
     namer = Namer()
     model = namer.name(circuit.name)

@@ -4,7 +4,8 @@ Plain crossbar (`tables/<crossbar>.csv`): a header row `row_net,<column nets...>
 per crossbar row: its driving net and the conductance of every device in siemens (`0.0` = no
 device). Selected crossbar: a header `line_net,option,<other nets...>`, then one row per
 (selected line, option): the line's net, the option index k (the device set the analog switch
-connects when select[j] == k) and that option's conductances. Nets are the netlists' names
+connects when select[j] == k) and that option's conductances. A realised draw gives its own
+values (each selected line its own devices). Nets are the netlists' names
 (backends/naming.py), values `repr(float)`; nothing else is printed, so the files are
 byte-identical for identical circuits.
 """
@@ -29,8 +30,9 @@ def conductance_tables(circuit: CircuitIR, namer: Namer | None = None) -> dict[s
         out[namer.name(xb.name)] = "\n".join(lines) + "\n"
     for sx in circuit.selected_crossbars:
         lines = [",".join(["line_net", "option", *(namer.net(n) for n in sx.other_nets)])]
-        for ln in sx.line_nets:
+        for li, ln in enumerate(sx.line_nets):
+            table = sx.table if sx.line_tables is None else sx.line_tables[li]
             for k in range(sx.n_options):
-                lines.append(",".join([namer.net(ln), integer(k), *nums(sx.table[k])]))
+                lines.append(",".join([namer.net(ln), integer(k), *nums(table[k])]))
         out[namer.name(sx.name)] = "\n".join(lines) + "\n"
     return out

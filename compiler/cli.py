@@ -60,6 +60,11 @@ def _compile_options(comp: argparse.ArgumentParser) -> None:
     comp.add_argument("--emit", default=",".join(EMITTERS), metavar="KINDS",
                       help="comma-separated outputs to write: " + ", ".join(
                           f"{k} ({v.help})" for k, v in EMITTERS.items()) + " (default: all)")
+    comp.add_argument("--draw", type=int, metavar="K",
+                      help="write the netlists and tables of Monte Carlo draw K of the set "
+                      "non-idealities (circuit.txt and the report stay nominal)")
+    comp.add_argument("--seed", type=int, metavar="S",
+                      help="the seed of --draw (default 0; the same as montecarlo --seed)")
     comp.add_argument("--dump-ir-after", action="append", default=[], metavar="PASS",
                       choices=[*PASSES, "all"],
                       help="also write the IR after PASS as ir.after-PASS.txt "

@@ -44,10 +44,28 @@ def compile_command(args: argparse.Namespace) -> int:
                            f"expected some of {', '.join(EMITTERS)}")
     comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware,
                          stop_after=args.stop_after, settings=parse_settings(args.set))
-    written = write_output_dir(args.out_dir, emit(comp, kinds))
+    written = write_output_dir(args.out_dir, emit(comp, kinds, _draw(args, comp)))
     _print_warnings(comp)
     print(f"denseamc: wrote {written} files to {args.out_dir}", file=sys.stderr)
     return 0
+
+
+def _draw(args: argparse.Namespace, comp: Compilation) -> tuple[int, int] | None:
+    """(seed, k) of `--draw K [--seed S]`, or None. A draw needs some non-ideality set: with
+    none, every draw is the nominal circuit, and asking for one is a usage error (exit 2)."""
+    from denseamc.compiler.passes.realise import NONIDEAL_KEYS, any_nonideal
+
+    if args.draw is None:
+        if args.seed is not None:
+            raise _usage_error("--seed: only with --draw K (the seed of the draw to write)")
+        return None
+    seed = 0 if args.seed is None else args.seed
+    if args.draw < 0 or seed < 0:
+        raise _usage_error(f"--draw {args.draw} --seed {seed}: expected numbers >= 0")
+    if not any_nonideal(comp.hardware):
+        raise _usage_error(f"--draw {args.draw}: no non-ideality is set, so every draw is the "
+                           f"nominal circuit; set one of {', '.join(NONIDEAL_KEYS)}")
+    return seed, args.draw
 
 
 def _warn_nominal(comp: Compilation, command: str, backend: str) -> None:
@@ -123,8 +141,8 @@ def _check_montecarlo_args(args: argparse.Namespace) -> None:
 
     if args.backend not in SUPPORTED:
         raise _usage_error(f"montecarlo --backend {args.backend}: not supported yet (only "
-                           f"{', '.join(SUPPORTED)}; the netlist backends need the netlists "
-                           "of a draw)")
+                           f"{', '.join(SUPPORTED)}; one draw's netlists are written by "
+                           "`denseamc MODEL.dam -o OUT --draw K`)")
     if args.runs < 1:
         raise _usage_error(f"--runs {args.runs}: expected at least 1 draw")
     if args.chunk < 1:

@@ -67,19 +67,23 @@ EMITTERS: dict[str, OutputKind] = {
 }
 
 
-def emit(comp: Compilation, kinds: Sequence[str]) -> Iterator[tuple[str, str]]:
+def emit(comp: Compilation, kinds: Sequence[str], draw: tuple[int, int] | None = None
+         ) -> Iterator[tuple[str, str]]:
     """Every requested output file, then the IR dumps, one (relative path, text) at a time.
 
+    `draw` = (seed, k): the netlists and tables are those of Monte Carlo draw k of `seed`
+    (compiler/passes/realise.py); ir.txt, circuit.txt and the report stay nominal.
     After `--stop-after`, only the dumps: the outputs need passes that did not run.
     """
     comp.run_requested()
     if not comp.stopped:
-        yield from _outputs(comp, kinds)
+        yield from _outputs(comp, kinds, draw)
     for name, text in comp.dumps.items():
         yield f"ir.after-{name}.txt", text
 
 
-def _outputs(comp: Compilation, kinds: Sequence[str]) -> Iterator[tuple[str, str]]:
+def _outputs(comp: Compilation, kinds: Sequence[str], draw: tuple[int, int] | None
+             ) -> Iterator[tuple[str, str]]:
     for kind in kinds:
         write = EMITTERS[kind].write
         if write is not None:
@@ -87,5 +91,7 @@ def _outputs(comp: Compilation, kinds: Sequence[str]) -> Iterator[tuple[str, str
     paths = tuple(sorted({p for k in kinds for p in EMITTERS[k].netlist_paths}))
     if paths:
         from denseamc.backends.emit import iter_netlists
+        from denseamc.compiler.passes.realise import realise
 
-        yield from iter_netlists(comp.circuit, prefixes=paths)
+        circuit = comp.circuit if draw is None else realise(comp.circuit, comp.hardware, *draw)
+        yield from iter_netlists(circuit, prefixes=paths)

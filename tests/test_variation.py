@@ -287,9 +287,9 @@ def test_offsets_move_the_settled_state() -> None:
     assert diff > 1e-3  # 10 mV offsets are 0.1 model units at the summing nodes
 
 
-def test_netlists_of_a_realised_draw_are_refused() -> None:
-    comp = _compile("xor.dam", g_sigma="0.02")
-    with pytest.raises(DenseAMCError, match="netlists of a realised draw are not written yet"):
+def test_netlists_of_a_draw_with_offsets_are_refused() -> None:
+    comp = _compile("xor.dam", g_sigma="0.02", offset_sigma="1m")
+    with pytest.raises(DenseAMCError, match="do not write offset_sigma"):
         emit_netlists(realise(comp.circuit, comp.hardware, 0, 0))
 
 
