@@ -56,7 +56,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 from denseamc.ir.diagnostics import Diagnostic
-from denseamc.ir.lagrangians import Lagrangian
+from denseamc.ir.lagrangians import Lagrangian, lagrangian_of
 from denseamc.ir.loc import Loc, Located
 from denseamc.ir.model import Array, InputOp, OutputOp, TestBlock, frozen_array
 from denseamc.ir.scaling import AmplifierModel, Scaling, Scheme
@@ -159,7 +159,7 @@ class Activation(Located):
 
     @property
     def lagrangian(self) -> Lagrangian:
-        return Lagrangian(self.kind, self.param)
+        return lagrangian_of(self.kind, self.param)
 
     def transfer(self, v_in: Array) -> Array:
         """+v_unit g(x) from V(in) = -v_unit x; last axis = the layer's neurons."""

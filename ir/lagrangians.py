@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import ClassVar
 
 import numpy as np
@@ -421,3 +422,10 @@ KINDS: dict[str, str | None] = {name: cls.param_name for name, cls in LAGRANGIAN
 
 #: Lagrangians whose activation is bounded: a coupling to them cannot make E unbounded below.
 BOUNDED = frozenset(name for name, cls in LAGRANGIANS.items() if cls.bounded)
+
+
+@cache
+def lagrangian_of(kind: str, param: float | None) -> Lagrangian:
+    """The (immutable, so shareable) Lagrangian `kind(param)`, built once: circuit components
+    that store only the kind and parameter ask for it on every evaluation of the dynamics."""
+    return Lagrangian(kind, param)
