@@ -3,7 +3,7 @@
 The flow of `run_checks`, top to bottom:
 
     pick the backend      BACKENDS[name] (the one table of backends)
-    run the test vectors  block_inputs(block) -> backend -> decoded outputs (+ notes, ok)
+    run the test vectors  block.stacked_inputs() -> backend -> decoded outputs (+ notes, ok)
     judge                 compiler.verdicts.judge, the same rules for every backend
     report                CheckReport.lines(), printed by the CLI
 
@@ -25,7 +25,7 @@ from denseamc.backends.sim import simulate
 from denseamc.compiler.passes.realise import NONIDEAL_KEYS
 from denseamc.compiler.pipeline import Compilation
 from denseamc.compiler.verdicts import BlockVerdict, judge
-from denseamc.ir import DenseAMCError, Diagnostic, Severity, TestBlock, warning
+from denseamc.ir import DenseAMCError, Diagnostic, Severity, warning
 from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware
 from numpy.typing import NDArray
@@ -33,8 +33,7 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     from denseamc.backends.cosim import NetlistRun
 
-__all__ = ["BACKENDS", "Backend", "BackendRun", "CheckReport", "block_inputs",
-           "nominal_only_warning", "run_checks"]
+__all__ = ["BACKENDS", "Backend", "BackendRun", "CheckReport", "nominal_only_warning", "run_checks"]
 
 Array = NDArray[np.float64]
 Batch = Mapping[str, Array]
@@ -112,13 +111,6 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
-def block_inputs(block: TestBlock) -> dict[str, Array]:
-    """Stack a block's vectors into one batch per input name."""
-    names = list(block.vectors[0].inputs)
-    return {n: np.stack([np.asarray(v.inputs[n], dtype=float) for v in block.vectors])
-            for n in names}
-
-
 @dataclass
 class CheckReport:
     """Per-block verdicts of one backend, printable as the CLI's lines."""
@@ -157,7 +149,7 @@ def run_checks(comp: Compilation, backend: str) -> CheckReport:
         raise DenseAMCError(Diagnostic(Severity.ERROR, "the model has no test blocks to check",
                                        file=str(comp.path)))
     for block in comp.graph.tests:
-        got = run(comp, block_inputs(block))
+        got = run(comp, block.stacked_inputs())
         report.notes += got.notes
         report.notes_ok &= got.ok
         report.blocks.append(judge(block, got.outputs, comp.graph.outputs()))

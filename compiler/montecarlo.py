@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 from denseamc.backends.circuit_sim import simulate_circuit
-from denseamc.compiler.check import block_inputs
 from denseamc.compiler.passes.realise import realise
 from denseamc.compiler.pipeline import Compilation, compile_model
 from denseamc.compiler.verdicts import judge
@@ -137,7 +136,7 @@ def run_draws(point: Compilation | DrawSetup, seed: int, start: int, stop: int
         settle: list[float] = []
         ok = True
         for block in setup.tests:
-            sim = simulate_circuit(circuit, block_inputs(block), deviation=False, swing=False)
+            sim = simulate_circuit(circuit, block.stacked_inputs(), deviation=False, swing=False)
             verdict = judge(block, sim.outputs, outputs)
             passed[block.name] = tuple(r.passed for r in verdict.results)
             ok &= verdict.passed

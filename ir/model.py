@@ -191,6 +191,12 @@ class TestBlock:
     min_pass: float = 1.0
     loc: Span | None = None
 
+    def stacked_inputs(self) -> dict[str, Array]:
+        """The block's vectors as one batch: input name -> (vectors, size) float64."""
+        names = list(self.vectors[0].inputs) if self.vectors else []
+        return {n: np.stack([np.asarray(v.inputs[n], dtype=np.float64) for v in self.vectors])
+                for n in names}
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class HardwareSetting:

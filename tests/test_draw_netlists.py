@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.cosim import compare_with_circuit, run_spice, run_veriloga
-from denseamc.compiler.check import block_inputs
 from denseamc.compiler.cli import main
 from denseamc.compiler.passes.realise import realise
 from denseamc.compiler.pipeline import compile_model
@@ -33,7 +32,7 @@ def test_draw_netlist_agrees_with_circuit_backend(example: str, draw: int, backe
     comp = compile_model(ROOT / "examples" / f"{example}.dam", settings=SETTINGS)
     circuit = realise(comp.circuit, comp.hardware, seed=0, draw=draw)
     assert circuit.draw == (0, draw) and all(x.r_wire == 1.0 for x in circuit.crossbars)
-    inputs = block_inputs(comp.graph.tests[0])
+    inputs = comp.graph.tests[0].stacked_inputs()
     runner = run_spice if backend == "spice" else run_veriloga
     run = runner(circuit, inputs, timeout_s=120)
     agreement = compare_with_circuit(circuit, run, simulate_circuit(circuit, inputs),
@@ -52,7 +51,7 @@ def test_selected_lines_and_stuck_devices_of_a_draw(backend: str) -> None:
     circuit = realise(comp.circuit, comp.hardware, seed=0, draw=0)
     assert circuit.selected_crossbars and all(
         x.line_tables is not None for x in circuit.selected_crossbars)
-    inputs = block_inputs(comp.graph.tests[0])
+    inputs = comp.graph.tests[0].stacked_inputs()
     runner = run_spice if backend == "spice" else run_veriloga
     agreement = compare_with_circuit(circuit, runner(circuit, inputs, timeout_s=120),
                                      simulate_circuit(circuit, inputs), tol_v_unit=TOL)
@@ -112,7 +111,7 @@ def test_wire_resistors_matter_far_beyond_the_agreement() -> None:
     circuit = realise(comp.circuit, comp.hardware, seed=0, draw=0)
     no_wires = replace(circuit, crossbars=tuple(replace(x, r_wire=0.0)
                                                 for x in circuit.crossbars))
-    inputs = block_inputs(comp.graph.tests[0])
+    inputs = comp.graph.tests[0].stacked_inputs()
     ref, dry = simulate_circuit(circuit, inputs), simulate_circuit(no_wires, inputs)
     vu = circuit.scaling.v_unit
     wire_effect = max(float(np.max(np.abs(ref.voltages[n] - dry.voltages[n]))) / vu

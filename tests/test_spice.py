@@ -28,7 +28,6 @@ from denseamc.backends.cosim import compare_with_circuit, run_spice
 from denseamc.backends.sim import energy as model_energy
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import stimuli
-from denseamc.compiler.check import block_inputs
 from denseamc.compiler.verdicts import judge
 
 EXAMPLES = ("xor", "hamming74", "parity8")
@@ -42,7 +41,7 @@ def test_examples_pass_and_agree_with_circuit(example: str,
                                               example_circuit: Callable[[str], object]) -> None:
     comp, circuit = example_circuit(example)  # type: ignore[misc]
     block = comp.graph.tests[0]
-    inputs = block_inputs(block)
+    inputs = block.stacked_inputs()
     run = run_spice(circuit, inputs, timeout_s=60)
     verdict = judge(block, run.outputs, comp.graph.outputs())
     assert verdict.passed, [r.describe() for r in verdict.results if not r.passed]
@@ -73,7 +72,7 @@ def test_initial_conditions_match_circuit_backend(example_circuit: Callable[[str
     cases = []
     for ex in ("hamming74", "parity8"):
         comp, circuit = example_circuit(ex)  # type: ignore[misc]
-        cases.append((circuit, block_inputs(comp.graph.tests[0])))
+        cases.append((circuit, comp.graph.tests[0].stacked_inputs()))
     _, circuit, inputs = mixed_circuit("differential", "ideal")  # type: ignore[misc]
     cases.append((circuit, inputs))
     for circuit, inputs in cases:
@@ -90,7 +89,7 @@ def test_initial_conditions_match_circuit_backend(example_circuit: Callable[[str
 
 def test_transient_starts_from_the_init_input(example_circuit: Callable[[str], object]) -> None:
     comp, circuit = example_circuit("hamming74")  # type: ignore[misc]
-    inputs = block_inputs(comp.graph.tests[0])
+    inputs = comp.graph.tests[0].stacked_inputs()
     stim = stimuli(circuit, inputs)[0]
     res = runners.run_ngspice(NgspiceEmitter(circuit, stim).format(), 60)
     x0 = np.array([-res[f"v(v_x_{i})"][0] / circuit.scaling.v_unit for i in range(7)])
@@ -101,7 +100,7 @@ def test_energy_probe_equals_numpy_and_model_energy(
         example_circuit: Callable[[str], object],
         mixed_circuit: Callable[[str, str], object]) -> None:
     comp, circuit = example_circuit("parity8")  # type: ignore[misc]
-    inputs = {k: v[:3] for k, v in block_inputs(comp.graph.tests[0]).items()}
+    inputs = {k: v[:3] for k, v in comp.graph.tests[0].stacked_inputs().items()}
     cases = [(comp, circuit, inputs)]
     cases.append(mixed_circuit("dual_rail", "ideal"))  # type: ignore[arg-type]
     for comp, circuit, inputs in cases:
@@ -121,7 +120,7 @@ def test_energy_probe_equals_numpy_and_model_energy(
 def test_energy_never_increases_along_the_transient(
         example_circuit: Callable[[str], object]) -> None:
     comp, circuit = example_circuit("hamming74")  # type: ignore[misc]
-    stim = stimuli(circuit, block_inputs(comp.graph.tests[0]))[0]
+    stim = stimuli(circuit, comp.graph.tests[0].stacked_inputs())[0]
     res = runners.run_ngspice(NgspiceEmitter(circuit, stim).format(), 60, expect=["v(energy)"])
     e = res["v(energy)"]
     assert e[-1] < e[0] - 0.1  # it falls by 4.2 on this vector
@@ -161,7 +160,7 @@ def test_emitted_file_runs_as_written(example: str,
     comp, circuit = example_circuit(example)  # type: ignore[misc]
     text = emit_netlists(circuit)[f"spice/{example}.cir"]
     res = runners.run_ngspice(text, 60, expect=["v(energy)"])
-    first = {k: v[:1] for k, v in block_inputs(comp.graph.tests[0]).items()}
+    first = {k: v[:1] for k, v in comp.graph.tests[0].stacked_inputs().items()}
     ref = simulate_circuit(circuit, first)
     for n, v in ref.voltages.items():  # TIGHT: as for the comparison above
         assert abs(res[f"v({n})"][-1] - v[0]) <= TIGHT * circuit.scaling.v_unit, n

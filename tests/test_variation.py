@@ -11,7 +11,6 @@ import pytest
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.emit import emit_netlists
 from denseamc.backends.ir_drop import terminal_map
-from denseamc.compiler.check import block_inputs
 from denseamc.compiler.cli import main
 from denseamc.compiler.passes.base import Lowered
 from denseamc.compiler.passes.realise import NONIDEAL_KEYS, Realise, any_nonideal, realise
@@ -248,7 +247,7 @@ def test_vanishing_wire_resistance_gives_g() -> None:
 def _accuracy(comp: Compilation, circuit: CircuitIR) -> float:
     passed = total = 0
     for block in comp.graph.tests:
-        res = simulate_circuit(circuit, block_inputs(block), deviation=False)
+        res = simulate_circuit(circuit, block.stacked_inputs(), deviation=False)
         verdict = judge(block, res.outputs, comp.graph.outputs())
         passed, total = passed + verdict.n_passed, total + verdict.n_total
     return passed / total
@@ -270,7 +269,7 @@ def test_ideal_and_single_pole_amplifiers_agree_on_a_realised_circuit(scheme: st
                     a0="1e7", gbw="1T", slew="1e15", scheme=scheme)
     assert scheme == "dual_rail" or any(c.c_f == 0 for c in comp.circuit.cells)
     circuit = realise(comp.circuit, comp.hardware, 2, 0)
-    inputs = block_inputs(comp.graph.tests[0])
+    inputs = comp.graph.tests[0].stacked_inputs()
     res = simulate_circuit(circuit, inputs)
     assert res.deviation is not None
     # finite a0 = 1e7 leaves ~1e-7 relative error; 1e-4 model units is far above it and far
@@ -280,7 +279,7 @@ def test_ideal_and_single_pole_amplifiers_agree_on_a_realised_circuit(scheme: st
 
 def test_offsets_move_the_settled_state() -> None:
     comp = _compile("xor.dam", offset_sigma="10m")
-    inputs = block_inputs(comp.graph.tests[0])
+    inputs = comp.graph.tests[0].stacked_inputs()
     nominal = simulate_circuit(comp.circuit, inputs)
     real = simulate_circuit(realise(comp.circuit, comp.hardware, 0, 0), inputs)
     diff = max(float(np.abs(real.states[k] - nominal.states[k]).max()) for k in real.states)

@@ -24,7 +24,6 @@ from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.cosim import compare_with_circuit, run_spice, run_veriloga
 from denseamc.backends.emit import emit_netlists
 from denseamc.backends.veriloga import SpectreEmitter, va_modules
-from denseamc.compiler.check import block_inputs
 from denseamc.compiler.verdicts import judge
 from denseamc.ir import DenseAMCError
 
@@ -55,7 +54,7 @@ def test_examples_pass_and_agree_with_circuit(example: str,
                                               example_circuit: Callable[[str], object]) -> None:
     comp, circuit = example_circuit(example)  # type: ignore[misc]
     block = comp.graph.tests[0]
-    inputs = block_inputs(block)
+    inputs = block.stacked_inputs()
     run = run_veriloga(circuit, inputs, timeout_s=60)
     verdict = judge(block, run.outputs, comp.graph.outputs())
     assert verdict.passed, [r.describe() for r in verdict.results if not r.passed]
@@ -136,7 +135,7 @@ def test_emitted_files_run_as_written(example: str,
     files = emit_netlists(circuit)
     va = {Path(p).name: t for p, t in files.items() if p.endswith(".va")}
     res = runners.run_vacask(files[f"veriloga/{example}.sim"], va, 60)
-    first = {k: v[:1] for k, v in block_inputs(comp.graph.tests[0]).items()}
+    first = {k: v[:1] for k, v in comp.graph.tests[0].stacked_inputs().items()}
     ref = simulate_circuit(circuit, first)
     for n, v in ref.voltages.items():  # TIGHT: as for the comparison above
         assert abs(res[n][-1] - v[0]) <= TIGHT * circuit.scaling.v_unit, n

@@ -171,8 +171,7 @@ def _simulate_first_test(ir: Lowered, notes: list[str]
     from denseamc.backends.circuit_sim import simulate_circuit
 
     vecs = graph.tests[0].vectors
-    inputs = {n: np.stack([np.asarray(v.inputs[n], dtype=float) for v in vecs])
-              for n in vecs[0].inputs}
+    inputs = graph.tests[0].stacked_inputs()
     notes.append(f"simulated on the {len(vecs)} vectors of test '{graph.tests[0].name}' "
                  "(ideal amplifiers)")
     return simulate_circuit(ir.circuit, inputs, ideal=True), inputs
