@@ -12,11 +12,7 @@ import numpy as np
 from denseamc.compiler.outdir import write_output_dir
 from denseamc.compiler.outputs import EMITTERS, emit
 from denseamc.compiler.pipeline import Compilation, compile_model
-from denseamc.ir import DenseAMCError, Diagnostic, Severity
-
-
-def _usage_error(message: str) -> DenseAMCError:
-    return DenseAMCError(Diagnostic(Severity.ERROR, message))
+from denseamc.ir import DenseAMCError, Diagnostic, Severity, usage_error
 
 
 def _print_warnings(comp: Compilation) -> None:
@@ -31,7 +27,7 @@ def parse_settings(items: list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise _usage_error(f"--set {item!r}: expected KEY=VALUE, e.g. --set g_sigma=0.02")
+            raise usage_error(f"--set {item!r}: expected KEY=VALUE, e.g. --set g_sigma=0.02")
         out[key.strip()] = value.strip()
     return out
 
@@ -40,7 +36,7 @@ def compile_command(args: argparse.Namespace) -> int:
     kinds = [k.strip() for k in args.emit.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in EMITTERS]
     if unknown:
-        raise _usage_error(f"--emit: unknown output kind(s) {', '.join(unknown)}; "
+        raise usage_error(f"--emit: unknown output kind(s) {', '.join(unknown)}; "
                            f"expected some of {', '.join(EMITTERS)}")
     comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware,
                          stop_after=args.stop_after, settings=parse_settings(args.set))
@@ -57,13 +53,13 @@ def _draw(args: argparse.Namespace, comp: Compilation) -> tuple[int, int] | None
 
     if args.draw is None:
         if args.seed is not None:
-            raise _usage_error("--seed: only with --draw K (the seed of the draw to write)")
+            raise usage_error("--seed: only with --draw K (the seed of the draw to write)")
         return None
     seed = 0 if args.seed is None else args.seed
     if args.draw < 0 or seed < 0:
-        raise _usage_error(f"--draw {args.draw} --seed {seed}: expected numbers >= 0")
+        raise usage_error(f"--draw {args.draw} --seed {seed}: expected numbers >= 0")
     if not any_nonideal(comp.hardware):
-        raise _usage_error(f"--draw {args.draw}: no non-ideality is set, so every draw is the "
+        raise usage_error(f"--draw {args.draw}: no non-ideality is set, so every draw is the "
                            f"nominal circuit; set one of {', '.join(NONIDEAL_KEYS)}")
     return seed, args.draw
 
@@ -105,7 +101,7 @@ def parse_input_arg(text: str) -> tuple[str, np.ndarray]:
     except (ValueError, TypeError):
         arr = None
     if not sep or not name or arr is None or arr.ndim != 1 or not np.all(np.isfinite(arr)):
-        raise _usage_error(f"--input {text!r}: expected NAME=[number, number, ...]")
+        raise usage_error(f"--input {text!r}: expected NAME=[number, number, ...]")
     return name, arr
 
 
@@ -140,17 +136,17 @@ def _check_montecarlo_args(args: argparse.Namespace) -> None:
     from denseamc.compiler.montecarlo import SUPPORTED
 
     if args.backend not in SUPPORTED:
-        raise _usage_error(f"montecarlo --backend {args.backend}: not supported yet (only "
+        raise usage_error(f"montecarlo --backend {args.backend}: not supported yet (only "
                            f"{', '.join(SUPPORTED)}; one draw's netlists are written by "
                            "`denseamc MODEL.dam -o OUT --draw K`)")
     if args.runs < 1:
-        raise _usage_error(f"--runs {args.runs}: expected at least 1 draw")
+        raise usage_error(f"--runs {args.runs}: expected at least 1 draw")
     if args.chunk < 1:
-        raise _usage_error(f"--chunk {args.chunk}: expected at least 1 draw")
+        raise usage_error(f"--chunk {args.chunk}: expected at least 1 draw")
     if args.jobs < 1:
-        raise _usage_error(f"--jobs {args.jobs}: expected at least 1 worker")
+        raise usage_error(f"--jobs {args.jobs}: expected at least 1 worker")
     if args.min_yield is not None and not 0.0 <= args.min_yield <= 1.0:
-        raise _usage_error(f"--min-yield {args.min_yield}: expected a fraction in [0, 1]")
+        raise usage_error(f"--min-yield {args.min_yield}: expected a fraction in [0, 1]")
 
 
 def montecarlo_command(args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ from denseamc.compiler.passes.realise import realise
 from denseamc.compiler.pipeline import Compilation, compile_model
 from denseamc.compiler.verdicts import judge
 from denseamc.compiler.yieldstats import mean_p95, percentile, wilson_interval
-from denseamc.ir import DenseAMCError, Diagnostic, Severity
+from denseamc.ir import DenseAMCError, Diagnostic, Severity, usage_error
 from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware, check_value
 from denseamc.ir.model import OutputOp, TestBlock
@@ -48,10 +48,6 @@ BACKENDS = ("circuit", "spice", "veriloga")
 SUPPORTED = ("circuit",)
 #: Draws simulated per chunk unless `--chunk` says otherwise.
 DEFAULT_CHUNK = 8
-
-
-def _usage(message: str, *notes: str) -> DenseAMCError:
-    return DenseAMCError(Diagnostic(Severity.ERROR, message, notes=notes))
 
 
 @dataclass(frozen=True)
@@ -70,19 +66,20 @@ def parse_sweep(text: str | None) -> Sweep | None:
     key = key.strip()
     values = tuple(v.strip() for v in rest.split(","))
     if not sep or not key or not all(values):
-        raise _usage(f"--sweep {text}: expected KEY=V1,V2,... e.g. --sweep g_sigma=0,0.02,0.05")
+        raise usage_error(
+            f"--sweep {text}: expected KEY=V1,V2,... e.g. --sweep g_sigma=0,0.02,0.05")
     if key not in KEYS:
-        raise _usage(f"--sweep {text}: unknown hardware setting '{key}'",
+        raise usage_error(f"--sweep {text}: unknown hardware setting '{key}'",
                      "known keys: " + ", ".join(sorted(KEYS)))
     if KEYS[key].kind == "enum":
-        raise _usage(f"--sweep {text}: '{key}' is not numeric (one of "
+        raise usage_error(f"--sweep {text}: '{key}' is not numeric (one of "
                      f"{', '.join(KEYS[key].choices)}); sweep a numeric setting, and run once "
                      f"per choice with --set {key}=...")
     for v in values:
         _, diag = check_value(key, v, None)
         if diag is not None or v == "auto":
             why = diag.message if diag is not None else "auto is not a number"
-            raise _usage(f"--sweep {text}: {why}")
+            raise usage_error(f"--sweep {text}: {why}")
     return Sweep(key, values)
 
 

@@ -7,6 +7,7 @@ from denseamc.ir.diagnostics import (
     Severity,
     error,
     raise_if_errors,
+    usage_error,
     warning,
 )
 from denseamc.ir.lagrangians import Lagrangian
@@ -33,5 +34,6 @@ __all__ = [
     "BiasDrive", "BiasTerm", "BilinearTerm", "DenseAMCError", "Diagnostic", "Drive",
     "HardwareSetting", "InputOp", "InternalCompilerError", "Lagrangian", "LayerDynamics",
     "LayerOp", "LegendreTerm", "ModelGraph", "OutputOp", "Severity", "SourceFile", "Span",
-    "TestBlock", "TestVector", "WeightsOp", "error", "frozen_array", "raise_if_errors", "warning",
+    "TestBlock", "TestVector", "WeightsOp", "error", "frozen_array", "raise_if_errors",
+    "usage_error", "warning",
 ]

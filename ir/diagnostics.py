@@ -57,6 +57,11 @@ class DenseAMCError(Exception):
         super().__init__("\n".join(d.render() for d in diags))
 
 
+def usage_error(message: str, *notes: str) -> DenseAMCError:
+    """A mistake with no place in a file (a command-line option): exit 2, no location."""
+    return DenseAMCError(error(message, None, *notes))
+
+
 class InternalCompilerError(Exception):
     """A bug in denseamc itself, never the user's fault: reported as such."""
 
