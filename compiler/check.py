@@ -20,18 +20,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.sim import simulate
 from denseamc.compiler.passes.realise import NONIDEAL_KEYS
 from denseamc.compiler.pipeline import Compilation
 from denseamc.compiler.verdicts import BlockVerdict, judge
 from denseamc.ir import DenseAMCError, Diagnostic, Severity, warning
-from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from denseamc.backends.cosim import NetlistRun
+    from denseamc.ir.circuit import CircuitIR
 
 __all__ = ["BACKENDS", "Backend", "BackendRun", "CheckReport", "nominal_only_warning", "run_checks"]
 
@@ -60,6 +59,8 @@ def model_backend(comp: Compilation, inputs: Batch) -> BackendRun:
 def circuit_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     """Component-level numpy simulation of the lowered circuit; with non-ideal amplifiers it
     also reports the deviation from the ideal circuit."""
+    from denseamc.backends.circuit_sim import simulate_circuit
+
     result = simulate_circuit(comp.circuit, inputs)
     deviation = result.deviation
     notes = []
@@ -71,8 +72,9 @@ def circuit_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     return BackendRun(dict(result.outputs), notes)
 
 
-# The netlist backends' modules (emitters, runners, raw files) are imported when one of them
-# runs: `check --backend model` should not pay for them at start-up.
+# The circuit and netlist backends' modules (the circuit simulator, emitters, runners, raw
+# files) are imported when one of them runs: `check --backend model` should not pay for them
+# at start-up.
 
 
 def spice_backend(comp: Compilation, inputs: Batch) -> BackendRun:
@@ -91,6 +93,7 @@ def veriloga_backend(comp: Compilation, inputs: Batch) -> BackendRun:
 
 def _cosimulated(name: str, run: Callable[[CircuitIR, Batch], NetlistRun], comp: Compilation,
                  inputs: Batch) -> BackendRun:
+    from denseamc.backends.circuit_sim import simulate_circuit
     from denseamc.backends.cosim import compare_with_circuit
     from denseamc.backends.runners import SimulatorError
 

@@ -1,9 +1,14 @@
-"""The graph IR: a DenseAM as typed ops on a networkx graph, behind the `ModelGraph` facade.
+"""The graph IR: a DenseAM as typed ops on a directed multigraph, behind the `ModelGraph` facade.
 
 Nodes are ops keyed by stable ids derived from the source (`layer.v`, `weights.xi`, `term.2`,
 `input.x`, `output.y`). Edges say what uses what: weights -> term, term -> layer (port `a`, `b` or
 `bias`), input -> layer, layer -> output, and after energy analysis `drive` edges layer -> layer.
 Walks are in declaration order, never in dict order after mutation, so dumps are deterministic.
+
+The facade keeps nodes and edges in plain dicts (the passes only add, replace and look up), and
+`ModelGraph.nx` gives the same graph as a networkx `MultiDiGraph` for graph algorithms and
+dumps. networkx is imported there, on first use: importing it costs ~0.07 s, a large part of a
+short command such as `denseamc check --backend model`, which needs none of its algorithms.
 
 Energy convention (one place, used by every pass): a bilinear term contributes
 `coef * g_a^T W g_b` to E and a bias term `coef * w^T g_layer`; `- h @ xi @ v` has coef -1.
@@ -13,14 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import networkx as nx
 import numpy as np
 from denseamc.ir.diagnostics import InternalCompilerError
 from denseamc.ir.lagrangians import Lagrangian
 from denseamc.ir.span import Span
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Array = NDArray[np.float64]
 InputMode = Literal["clamp", "init", "select"]
@@ -252,7 +259,7 @@ _PREFIX = {
 
 @dataclass(eq=False)
 class ModelGraph:
-    """A whole DenseAM. Passes go through these methods, never through the networkx graph."""
+    """A whole DenseAM. Passes go through these methods, never through the stored graph."""
 
     name: str
     readout_t: float = 1.0
@@ -263,7 +270,10 @@ class ModelGraph:
     tests: list[TestBlock] = field(default_factory=list)
     dynamics: dict[str, LayerDynamics] = field(default_factory=dict)
     source_name: str = ""
-    _g: nx.MultiDiGraph = field(default_factory=nx.MultiDiGraph, repr=False)
+    #: node id -> op, in declaration order (`replace` keeps a node's place)
+    _nodes: dict[str, Op] = field(default_factory=dict, repr=False)
+    #: node id -> its incoming edges as (source id, port), each once, in the order added
+    _in_edges: dict[str, dict[tuple[str, str], None]] = field(default_factory=dict, repr=False)
     _terms: int = 0
 
     # -- building -------------------------------------------------------------------------------
@@ -275,9 +285,10 @@ class ModelGraph:
             self._terms += 1
         else:
             node_id = f"{prefix}.{op.name}"  # type: ignore[union-attr]
-        if node_id in self._g:
+        if node_id in self._nodes:
             raise InternalCompilerError(f"duplicate IR node {node_id!r}")
-        self._g.add_node(node_id, op=op, order=self._g.number_of_nodes())
+        self._nodes[node_id] = op
+        self._in_edges[node_id] = {}
         self._wire(node_id, op)
         return node_id
 
@@ -299,10 +310,12 @@ class ModelGraph:
             self._edge(f"input.{op.select}", node_id, "select")
 
     def _edge(self, src: str, dst: str, port: str) -> None:
+        """Add the edge src -> dst on `port`; adding it again changes nothing (one edge per
+        (src, dst, port), as a multigraph keyed by port)."""
         for n in (src, dst):
-            if n not in self._g:
+            if n not in self._nodes:
                 raise InternalCompilerError(f"IR edge to missing node {n!r}")
-        self._g.add_edge(src, dst, key=port, port=port)
+        self._in_edges[dst][(src, port)] = None
 
     def add_drive_edge(self, source: str, target: str) -> None:
         """Record that `source`'s activation drives `target`'s dynamics."""
@@ -310,27 +323,41 @@ class ModelGraph:
 
     def replace(self, node_id: str, op: Op) -> None:
         """Swap the op at a node for a new one of the same kind (edges are kept)."""
-        if type(self._g.nodes[node_id]["op"]) is not type(op):
+        if type(self.op(node_id)) is not type(op):
             raise InternalCompilerError(f"replace changes the kind of {node_id!r}")
-        self._g.nodes[node_id]["op"] = op
+        self._nodes[node_id] = op
+
+    @property
+    def nx(self) -> nx.MultiDiGraph:
+        """The graph as a new networkx `MultiDiGraph` (for graph algorithms and dumps): nodes
+        in declaration order with attributes `op` and `order`, edges keyed by their port (with
+        attribute `port`). Changing it does not change the IR."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph()
+        for order, (node_id, op) in enumerate(self._nodes.items()):
+            g.add_node(node_id, op=op, order=order)
+        for dst, edges in self._in_edges.items():
+            for src, port in edges:
+                g.add_edge(src, dst, key=port, port=port)
+        return g
 
     # -- reading --------------------------------------------------------------------------------
     def has(self, node_id: str) -> bool:
-        return node_id in self._g
+        return node_id in self._nodes
 
     def op(self, node_id: str) -> Op:
         try:
-            return self._g.nodes[node_id]["op"]  # type: ignore[no-any-return]
+            return self._nodes[node_id]
         except KeyError:
             raise InternalCompilerError(f"no IR node {node_id!r}") from None
 
     def node_ids(self) -> list[str]:
         """Every node id in declaration order."""
-        return sorted(self._g.nodes, key=lambda n: self._g.nodes[n]["order"])
+        return list(self._nodes)
 
     def _ops(self, kind: type) -> Iterator:  # type: ignore[type-arg]
-        for n in self.node_ids():
-            op = self._g.nodes[n]["op"]
+        for op in self._nodes.values():
             if isinstance(op, kind):
                 yield op
 
@@ -368,7 +395,7 @@ class ModelGraph:
         """Layers whose activations drive `layer`, sorted by name."""
         return sorted(
             src.split(".", 1)[1]
-            for src, _dst, port in self._g.in_edges(f"layer.{layer}", keys=True)
+            for src, port in self._in_edges.get(f"layer.{layer}", {})
             if port == "drive"
         )
 

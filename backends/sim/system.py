@@ -139,9 +139,11 @@ class System:
 
     def _adiabatic_order(self) -> list[list[Layer]]:
         """Strongly connected components of the adiabatic layers, in dependency order."""
+        adi = [lay for lay in self.layers if lay.adiabatic]
+        if len(adi) <= 1:  # nothing to order: no need to import networkx (~0.07 s)
+            return [adi] if adi else []
         import networkx as nx
 
-        adi = [lay for lay in self.layers if lay.adiabatic]
         g = nx.DiGraph()
         for lay in adi:
             g.add_node(lay.index)
