@@ -1,9 +1,9 @@
 """Benchmark: what a user waits for, whole process, side by side in one run.
 
 Rows (each command a fresh process; wall time from spawn to exit and CPU time (user + system,
-from the kernel's accounting of the finished child), each the best of `--repeat`, the commands
-of a row interleaved so that load changes hit all of them; on a loaded machine the CPU time is
-the steadier of the two):
+from the kernel's accounting of the finished child), each the median (or `--stat best`: the
+minimum) of `--repeat` runs, the commands of a row alternating so that load changes hit all of
+them; on a loaded machine the CPU time is the steadier of the two):
 
   help      `denseamc --help`, against the previous release.
   check     `denseamc check big.dam --backend model` on a 128 x 512 model with 32 test vectors
@@ -25,7 +25,8 @@ repository), run from a symlinked package tree on PYTHONPATH by the same interpr
 same installed dependencies; this tree runs as the installed `denseamc` console script. Without
 git or that commit the previous-release column is left empty.
 
-Run: python bench/bench_startup.py [--repeat 5] [--previous 963d6e2] [--no-previous]
+Run: python bench/bench_startup.py [--repeat 5] [--stat median|best] [--only help,check,...]
+     [--previous 963d6e2] [--no-previous]
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import math  # noqa: E402
 import resource  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -53,6 +55,7 @@ PREVIOUS = "963d6e2"
 EXAMPLES = ("xor", "hamming74", "parity8")
 N_V, N_H, BETA, TAU_H, T_END, FLIP = 128, 512, 20.0, 0.1, 10.0, 0.2
 SLOW_S = 5.0  # a command slower than this is run once
+ROWS = ("help", "check", "compile", "parse")
 
 DAM = """model big
 param beta = {beta:g}
@@ -139,13 +142,25 @@ def previous_release(commit: str, d: Path) -> Path | None:
 
 @dataclass
 class Row:
-    """One command, timed for this tree and its references: label -> best wall time and best
-    CPU time [s]."""
+    """One command, timed for this tree and its references: label -> every run's wall time and
+    CPU time [s], in the order run."""
 
     what: str
     goal: str
-    wall: dict[str, float] = field(default_factory=dict)
-    cpu: dict[str, float] = field(default_factory=dict)
+    walls: dict[str, list[float]] = field(default_factory=dict)
+    cpus: dict[str, list[float]] = field(default_factory=dict)
+
+    def wall(self, label: str, stat: str) -> float:
+        return _stat(self.walls.get(label, []), stat)
+
+    def cpu(self, label: str, stat: str) -> float:
+        return _stat(self.cpus.get(label, []), stat)
+
+
+def _stat(samples: list[float], stat: str) -> float:
+    if not samples:
+        return float("nan")
+    return min(samples) if stat == "best" else statistics.median(samples)
 
 
 def _children_cpu() -> float:
@@ -166,20 +181,20 @@ def _timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, f
 
 def measure(row: Row, variants: dict[str, tuple[list[str], dict[str, str]]], cwd: Path,
             repeat: int) -> Row:
-    """Best of `repeat` for every variant (label -> (command, environment)), interleaved."""
-    row.wall = {label: float("inf") for label in variants}
-    row.cpu = dict(row.wall)
+    """`repeat` runs of every variant (label -> (command, environment)), alternating."""
+    row.walls = {label: [] for label in variants}
+    row.cpus = {label: [] for label in variants}
     for k in range(repeat):
         for label, (cmd, env) in variants.items():
             wall, cpu = _timed(cmd, cwd, env)
-            row.wall[label] = min(row.wall[label], wall)
-            row.cpu[label] = min(row.cpu[label], cpu)
-        if k == 0 and max(row.wall.values()) > SLOW_S:
+            row.walls[label].append(wall)
+            row.cpus[label].append(cpu)
+        if k == 0 and max(w[0] for w in row.walls.values()) > SLOW_S:
             break
     return row
 
 
-def run(repeat: int, previous: str | None) -> list[Row]:
+def run(repeat: int, previous: str | None, only: Sequence[str] = ROWS) -> list[Row]:
     exe = str(Path(sys.executable).parent / "denseamc")
     # a user's Python caches compiled modules; with PYTHONDONTWRITEBYTECODE (set on some
     # machines) every run would recompile every module and time the byte-compiler instead
@@ -200,21 +215,26 @@ def run(repeat: int, previous: str | None) -> list[Row]:
                 out[label] = (cmd, env)
             return out
 
-        rows = [measure(Row("`denseamc --help`", "< 0.3 s"), variants(["--help"]), d, repeat)]
-        rows.append(measure(
-            Row("`denseamc check` 128 x 512, 32 vectors, `--backend model`",
-                ">= 1.5x the scipy script (goal 2x)"),
-            variants(["check", "big.dam", "--backend", "model"],
-                     {"scipy RK45 script": [sys.executable, "recall.py"]}), d, repeat))
-        for name in EXAMPLES:
+        rows = []
+        if "help" in only:
+            rows.append(measure(Row("`denseamc --help`", "< 0.3 s"), variants(["--help"]), d,
+                                repeat))
+        if "check" in only:
+            rows.append(measure(
+                Row("`denseamc check` 128 x 512, 32 vectors, `--backend model`",
+                    ">= 1.5x the scipy script (goal 2x)"),
+                variants(["check", "big.dam", "--backend", "model"],
+                         {"scipy RK45 script": [sys.executable, "recall.py"]}), d, repeat))
+        for name in EXAMPLES if "compile" in only else ():
             model = str(ROOT / "examples" / f"{name}.dam")
             goal = "< 0.5 s" if name == "xor" else ""
             rows.append(measure(Row(f"`denseamc {name}.dam -o OUT`", goal),
                                 variants([model, "-o", str(d / f"out-{name}")]), d, repeat))
-        rows.append(measure(Row("`denseamc MODEL.dam -o OUT --emit ir`, 1,000 x 128 test block",
-                                "< 0.5 s parse"),
-                            variants(["big1000.dam", "-o", str(d / "out-big"), "--emit", "ir"]),
-                            d, repeat))
+        if "parse" in only:
+            rows.append(measure(
+                Row("`denseamc MODEL.dam -o OUT --emit ir`, 1,000 x 128 test block",
+                    "< 0.5 s parse"),
+                variants(["big1000.dam", "-o", str(d / "out-big"), "--emit", "ir"]), d, repeat))
     return rows
 
 
@@ -222,16 +242,15 @@ def _ratio(ref: float, ours: float) -> str:
     return "-" if math.isnan(ref) else f"{ref / ours:.2f}x"
 
 
-def table(rows: list[Row]) -> str:
+def table(rows: list[Row], stat: str = "median") -> str:
     out = ["| command | denseamc wall [s] | denseamc CPU [s] | reference | reference wall [s] | "
            "reference CPU [s] | reference / denseamc, wall | CPU | goal |",
            "|---|---|---|---|---|---|---|---|---|"]
-    nan = float("nan")
     for r in rows:
-        wall, cpu = r.wall["denseamc"], r.cpu["denseamc"]
-        refs = [k for k in r.wall if k != "denseamc"] or ["-"]
+        wall, cpu = r.wall("denseamc", stat), r.cpu("denseamc", stat)
+        refs = [k for k in r.walls if k != "denseamc"] or ["-"]
         for i, label in enumerate(refs):
-            ref_wall, ref_cpu = r.wall.get(label, nan), r.cpu.get(label, nan)
+            ref_wall, ref_cpu = r.wall(label, stat), r.cpu(label, stat)
             ours = [r.what, f"{wall:.3f}", f"{cpu:.3f}"] if i == 0 else ["", "", ""]
             out.append("| " + " | ".join([
                 *ours, label, f"{ref_wall:.3f}", f"{ref_cpu:.3f}", _ratio(ref_wall, wall),
@@ -241,14 +260,22 @@ def table(rows: list[Row]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=5, help="best of this many runs")
+    ap.add_argument("--repeat", type=int, default=5, help="runs of each command")
+    ap.add_argument("--stat", choices=("median", "best"), default="median",
+                    help="what the table shows of the runs (default median)")
+    ap.add_argument("--only", default=",".join(ROWS),
+                    help=f"comma-separated rows to run, of {', '.join(ROWS)} (default all)")
     ap.add_argument("--previous", default=PREVIOUS, help="commit of the previous release")
     ap.add_argument("--no-previous", action="store_true", help="absolute times only")
     a = ap.parse_args()
-    rows = run(a.repeat, None if a.no_previous else a.previous)
-    print(f"whole process, wall and CPU time, each the best of {a.repeat} (interleaved); BLAS "
-          "single-threaded")
-    print(table(rows))
+    only = [r.strip() for r in a.only.split(",") if r.strip()]
+    unknown = sorted(set(only) - set(ROWS))
+    if unknown:
+        ap.error(f"--only: unknown rows {', '.join(unknown)}; expected some of {', '.join(ROWS)}")
+    rows = run(a.repeat, None if a.no_previous else a.previous, only)
+    print(f"whole process, wall and CPU time, each the {a.stat} of {a.repeat} runs (alternating); "
+          "BLAS single-threaded")
+    print(table(rows, a.stat))
 
 
 if __name__ == "__main__":

@@ -158,8 +158,8 @@ def section_startup(quick: bool) -> str:
     return "\n".join([
         "## 5. Start-up: what a user waits for, whole process", "",
         f"Command: `python bench/bench_startup.py --repeat {repeat}`. Each command a fresh "
-        f"process, wall time from spawn to exit, best of {repeat} (a command over "
-        f"{bench_startup.SLOW_S:g} s once), the commands of a row interleaved. The check model "
+        f"process, wall and CPU time, the median of {repeat} runs (a command over "
+        f"{bench_startup.SLOW_S:g} s once), the commands of a row alternating. The check model "
         "(128 x 512, 32 vectors of 128 numbers), the scipy RK45 script and the previous release "
         f"(commit {bench_startup.PREVIOUS}, same interpreter and dependencies) are described in "
         "the docstring of `bench/bench_startup.py`.", "",

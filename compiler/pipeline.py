@@ -91,9 +91,11 @@ class Compilation:
     def hardware(self) -> Hardware:
         """Defaults < profile file < the model's own `hardware { }` block < `--set`."""
         if self._hardware is None:
-            from denseamc.compiler.profiles import load_profile
+            profile = None
+            if self.hardware_profile:  # only then pay for the YAML reader
+                from denseamc.compiler.profiles import load_profile
 
-            profile = load_profile(self.hardware_profile) if self.hardware_profile else None
+                profile = load_profile(self.hardware_profile)
             self._hardware = resolve_hardware(self.graph.hardware, profile, self.settings)
         return self._hardware
 

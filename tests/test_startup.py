@@ -15,8 +15,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 #: Modules `denseamc check --backend model` must not import: graph algorithms, the circuit
 #: simulator and the netlist backends, scipy, plotting, YAML (no profile given).
-NOT_ON_THE_CHECK_PATH = ("networkx", "scipy", "matplotlib", "denseamc.backends.circuit_sim",
-                         "denseamc.backends.cosim", "denseamc.backends.runners")
+NOT_ON_THE_CHECK_PATH = ("networkx", "scipy", "matplotlib", "yaml",
+                         "denseamc.backends.circuit_sim", "denseamc.backends.cosim",
+                         "denseamc.backends.runners")
 
 _PROBE = """
 import json, sys
