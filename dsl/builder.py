@@ -14,10 +14,9 @@ from typing import Any, Literal, NoReturn, cast
 from denseamc.dsl import ast
 from denseamc.dsl.grammar import reserved_words
 from denseamc.dsl.lexer import list_values, parse_number
+from denseamc.dsl.standalone_parser import Meta, Token, Transformer, v_args
 from denseamc.ir.diagnostics import Diagnostic, InternalCompilerError, error
 from denseamc.ir.span import SourceFile, Span
-from lark import Token, Transformer, v_args
-from lark.tree import Meta
 
 _BinaryOp = Literal["+", "-", "*", "/", "**"]
 

@@ -1,38 +1,51 @@
-"""The lark parser of grammar.lark, built once per grammar rather than on every run.
+"""The parser of grammar.lark: lark's stand-alone LALR parser, generated into the package.
 
-Building the LALR tables takes ~0.2 s, more than parsing a typical file, so `lark_parser()`
-keeps the built parser in a cache file named after a hash of everything that shapes it (the
-grammar text, the options below, the lark and Python versions) under the user's cache directory
-(`$XDG_CACHE_HOME/denseamc`, else `~/.cache/denseamc`). A cache that cannot be read is rebuilt,
-one that cannot be written is skipped: the compiler works the same, only slower to start. The
-file is written to a temporary name and renamed, so concurrent runs never read half a file.
+Building the LALR tables takes ~0.2 s and importing lark and loading built tables ~0.045 s, a
+large part of a short command. So the parser the compiler runs is generated ahead of time:
+`write_standalone()` runs lark's stand-alone generator (`lark.tools.standalone`) on grammar.lark
+and writes dsl/standalone_parser.py, one module with lark's parsing runtime and the
+tables. It loads in ~0.025 s and needs no lark at run time (lark is needed to regenerate it and
+by the tests). tests/test_dsl_parser.py checks that the module's tables are the ones lark builds
+from grammar.lark as it is now (so a grammar edit without regenerating fails the tests), and
+builds the grammar in lark's `strict` mode (colliding terminal regexes and LALR conflicts are
+errors).
 
-At run time the grammar is built without lark's `strict` mode (its regex collision check, by
-interegular, triples the build time); tests/test_dsl_parser.py builds it with `strict=True`,
-which also turns any LALR conflict into an error.
+The generated module holds lark's basic lexer; `lark_parser()` puts `NumberListLexer`
+(dsl/lexer.py, the fast path for lists of numbers) in its place, as `Lark(lexer=...)` would.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
+import io
 import re
-import sys
-import tempfile
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lark
+from denseamc.dsl import standalone_parser
 from denseamc.dsl.lexer import NumberListLexer
-from lark import Lark
 
-_OPTIONS: dict[str, Any] = {
+if TYPE_CHECKING:
+    import lark
+
+#: The generated parser module (written by `write_standalone`).
+STANDALONE = Path(__file__).with_name("standalone_parser.py")
+
+#: The options of the generated parser (and of the strict build in the tests).
+OPTIONS: dict[str, Any] = {
     "parser": "lalr",
-    "lexer": NumberListLexer,  # lark's basic lexer (keywords reserved everywhere) + number lists
+    "lexer": "basic",  # keywords reserved everywhere; replaced by NumberListLexer at run time
     "propagate_positions": True,
     "maybe_placeholders": True,
 }
+
+_HEADER = """\
+# Generated from dsl/grammar.lark by lark's stand-alone generator (lark.tools.standalone): do not
+# edit. After changing the grammar, regenerate it with
+#     python -c "from denseamc.dsl.grammar import write_standalone; write_standalone()"
+# ruff: noqa
+# mypy: ignore-errors
+"""
 
 
 def grammar_text() -> str:
@@ -41,60 +54,34 @@ def grammar_text() -> str:
     return Path(__file__).with_name("grammar.lark").read_text(encoding="utf-8")
 
 
-def build(strict: bool = False) -> Lark:
-    """Build the parser from the grammar (no cache); `strict` checks terminals and conflicts."""
-    return Lark(grammar_text(), strict=strict, **_OPTIONS)
+def build(strict: bool = False) -> lark.Lark:
+    """Build the parser from the grammar with lark itself; `strict` checks terminals and
+    conflicts. Used to generate the stand-alone parser and by the tests."""
+    from lark import Lark
+
+    return Lark(grammar_text(), strict=strict, **OPTIONS)
 
 
-def cache_file() -> Path | None:
-    """Where the built parser is kept, or None when there is no usable cache directory."""
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    key = "\n".join([
-        grammar_text(), repr(sorted((k, repr(v)) for k, v in _OPTIONS.items())),
-        lark.__version__, sys.version,
-    ])
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
-    directory = Path(root) / "denseamc"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return directory / f"grammar-{digest}.lark-cache"
+def write_standalone() -> None:
+    """Regenerate dsl/standalone_parser.py from grammar.lark."""
+    STANDALONE.write_text(standalone_source(), encoding="utf-8")
 
 
-def _load(path: Path) -> Lark | None:
-    try:
-        with path.open("rb") as f:
-            parser = Lark.load(f)
-    except Exception:  # missing, unreadable, truncated or from another lark: rebuild it
-        return None
-    return parser if isinstance(parser, Lark) else None
+def standalone_source() -> str:
+    """The text of dsl/standalone_parser.py, generated from grammar.lark now."""
+    from lark.tools.standalone import gen_standalone
 
-
-def _save(parser: Lark, path: Path) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            parser.save(f)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache directory only costs start-up time
-
-
-def cached_build(path: Path | None) -> Lark:
-    """The parser read from the cache file `path`, or built (and saved there when possible)."""
-    parser = _load(path) if path is not None else None
-    if parser is None:
-        parser = build()
-        if path is not None:
-            _save(parser, path)
-    return parser
+    out = io.StringIO()
+    gen_standalone(build(), out=out)  # type: ignore[no-untyped-call]
+    return _HEADER + out.getvalue()
 
 
 @cache
-def lark_parser() -> Lark:
-    """The parser of grammar.lark, from the user's cache when it is there and current."""
-    return cached_build(cache_file())
+def lark_parser() -> Any:
+    """The parser of grammar.lark (the generated stand-alone parser with the NUMLIST lexer)."""
+    parser = standalone_parser.Lark_StandAlone()  # type: ignore[no-untyped-call]
+    parser.parser.lexer = NumberListLexer(parser.lexer_conf)
+    return parser
 
 
 @cache
@@ -114,3 +101,4 @@ def terminal_text(name: str) -> str | None:
         if term.name == name:
             return str(term.pattern.value) if term.pattern.type == "str" else None
     return None
+

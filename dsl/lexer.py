@@ -19,8 +19,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from lark import Token
-from lark.lexer import BasicLexer, Lexer, LexerState
+from denseamc.dsl.standalone_parser import BasicLexer, Lexer, LexerState, Token
 
 #: SI prefixes (case-sensitive) and their powers of ten.
 SI_PREFIXES: dict[str, int] = {

@@ -11,11 +11,10 @@ from __future__ import annotations
 from denseamc.dsl import ast
 from denseamc.dsl.builder import Builder
 from denseamc.dsl.grammar import lark_parser
+from denseamc.dsl.standalone_parser import Token, Tree, UnexpectedInput
 from denseamc.dsl.syntax_errors import syntax_error
 from denseamc.ir.diagnostics import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.span import SourceFile, Span
-from lark import Token, Tree
-from lark.exceptions import UnexpectedInput
 
 #: How deeply expressions and list literals may nest (parentheses alone do not count).
 MAX_NESTING = 64

@@ -10,10 +10,15 @@ import re
 
 from denseamc.dsl.grammar import reserved_words, terminal_text
 from denseamc.dsl.lexer import NUMLIST
+from denseamc.dsl.standalone_parser import (
+    Token,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+)
 from denseamc.ir.diagnostics import Diagnostic, InternalCompilerError, error
 from denseamc.ir.span import SourceFile, Span
-from lark import Token
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 #: The keywords that start a statement, in the order the messages list them.
 STATEMENT_KEYWORDS = (

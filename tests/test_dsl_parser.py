@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from denseamc.dsl import ast, elaborate, grammar, parse
+from denseamc.dsl import ast, elaborate, grammar, parse, standalone_parser
 from denseamc.dsl.lexer import parse_number
 from denseamc.dsl.parser import MAX_NESTING
 from denseamc.ir import DenseAMCError
@@ -25,36 +26,62 @@ def only_error(text: str) -> str:
     return info.value.diagnostics[0].render()
 
 
-# -- the grammar and its cache -------------------------------------------------------------------
+# -- the grammar and its generated parser -------------------------------------------------------
 
 
 def test_grammar_is_strict() -> None:
-    # strict: colliding terminal regexes and LALR conflicts are errors (run time builds without)
+    # strict: colliding terminal regexes and LALR conflicts are errors (checked here, not at run
+    # time: the compiler runs the generated parser)
     grammar.build(strict=True)
 
 
-def test_grammar_cache_is_reused(tmp_path: Path) -> None:
-    path = tmp_path / "g.lark-cache"
-    built = grammar.cached_build(path)
-    assert path.is_file()
-    loaded = grammar.cached_build(path)
-    assert loaded is not built
-    text = "model m\nweights w[2] = [1, -2]\n"
-    assert loaded.parse(text) == built.parse(text)
+def _canonical_tables(frontend: dict[str, Any]) -> list[list[tuple[str, int, object]]]:
+    """The LALR tables of a serialized parser with its states numbered in the order a walk
+    from the start state reaches them (tokens by name, in name order): lark numbers states in
+    an order that changes from build to build, so equal grammars give equal canonical tables."""
+    tables = frontend["parser"]
+    names, states = tables["tokens"], tables["states"]
+    order = {tables["start_states"][k]: 0 for k in sorted(tables["start_states"])}
+    walk = list(order)
+    for state in walk:  # grows while walking: breadth first
+        for _, (action, arg) in sorted(states[state].items(), key=lambda kv: names[kv[0]]):
+            if action == 0 and arg not in order:  # shift: to another state
+                order[arg] = len(walk)
+                walk.append(arg)
+    assert len(walk) == len(states), "unreachable LALR states"
+    assert [order[s] for s in tables["end_states"].values()], "no end state"
+    return [sorted((names[tok], action, order[arg] if action == 0 else arg)
+                   for tok, (action, arg) in states[state].items()) for state in walk]
 
 
-def test_grammar_cache_falls_back_when_unusable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    assert grammar.cache_file() is None  # no cache directory: build every time
-    grammar.cached_build(blocker / "sub" / "g.lark-cache")  # unwritable: built, not saved
-    corrupt = tmp_path / "corrupt.lark-cache"
-    corrupt.write_bytes(b"garbage")
-    grammar.cached_build(corrupt)  # unreadable cache: rebuilt and replaced
-    assert corrupt.read_bytes() != b"garbage"
+def test_generated_parser_is_current() -> None:
+    """dsl/standalone_parser.py holds the tables lark builds from grammar.lark now (regenerate
+    it with grammar.write_standalone() after a grammar change)."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    data, memo = grammar.build().memo_serialize([TerminalDef, Rule])
+    generated = standalone_parser
+    stale = "dsl/standalone_parser.py is out of date: run grammar.write_standalone()"
+    assert generated.MEMO == memo, stale
+    assert generated.DATA["options"] == data["options"], stale
+    assert generated.DATA["rules"] == data["rules"], stale
+    for key in ("lexer_conf", "parser_conf"):
+        assert generated.DATA["parser"][key] == data["parser"][key], stale
+    assert _canonical_tables(generated.DATA["parser"]) == _canonical_tables(data["parser"]), stale
+
+
+def test_generated_parser_parses_like_lark() -> None:
+    """Same trees from the generated parser (with the number-list lexer) as from lark's own,
+    on a program without lists of plain numbers (there the fast path makes one token)."""
+    text = ('model m\nparam beta = 2\nlayer v[3]: identity tau=1\nlayer h[4]: softmax(beta)\n'
+            'weights w[4, 3] = load("w.npy") * 2\n'
+            'energy E = legendre(v) + legendre(h) - h @ w @ v\ninput x[2]: clamp v[0:2]\n'
+            'output y[1]: argmax(w @ h)\nreadout at t = 5\n'
+            'test "t" tol = 0.1 { x = [1, -beta] -> y = [(2)] }\n')
+    ours, theirs = grammar.lark_parser().parse(text), grammar.build().parse(text)
+    assert ours.pretty() == theirs.pretty()
+    assert ours.data == "start" and len(ours.children) == 10
 
 
 # -- numbers -------------------------------------------------------------------------------------
