@@ -75,7 +75,6 @@ def _warn_nominal(comp: Compilation, command: str, backend: str) -> None:
 
 def check_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.check import run_checks
-    from denseamc.compiler.junit import write_junit
 
     comp = compile_model(args.model, hardware_profile=args.hardware,
                          settings=parse_settings(args.set))
@@ -84,6 +83,8 @@ def check_command(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     report = run_checks(comp, args.backend)
     if args.junit_xml is not None:
+        from denseamc.compiler.junit import write_junit  # (and xml.etree) only when asked
+
         write_junit(args.junit_xml, report, model=comp.graph.name, source=str(args.model),
                     seconds=time.perf_counter() - t0)
     for line in report.lines():
