@@ -24,6 +24,7 @@ from denseamc.ir import Diagnostic, Severity
 from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware
 from denseamc.ir.loc import first_span, loc_spans
+from denseamc.ir.scaling import SwingBasis
 
 _UNIT_SUFFIX = {"ohm": "_ohm", "s": "_s", "S": "_siemens", "V": "_v", "Hz": "_hz",
                 "V/s": "_v_per_s", "A": "_a", "m2": "_m2", "F/m2": "_f_per_m2", "": ""}
@@ -75,6 +76,15 @@ def _histogram(circuit: CircuitIR) -> dict[str, Any]:
             "devices": int(g.size),
             "min_siemens": _num(g.min()) if g.size else None,
             "max_siemens": _num(g.max()) if g.size else None}
+
+
+def _v_unit_basis(b: SwingBasis | None) -> dict[str, Any] | None:
+    """What v_unit = auto rested on (None: v_unit was set)."""
+    if b is None:
+        return None
+    return {"peak_model": b.peak, "net": b.net or None, "block": b.block or None,
+            "vector": b.vector or None, "swing_fraction": b.swing_fraction,
+            "rail_v": b.v_rail, "fallback": b.reason or None}
 
 
 def _layers(lowered: Lowered) -> dict[str, Any]:
@@ -175,6 +185,8 @@ def build_report(lowered: Lowered, analysis: CircuitAnalysis,
         "scaling": {
             "scheme": s.scheme, "v_unit_v": s.v_unit, "tau_unit_s": s.tau_unit_s,
             "tau_unit_auto": s.tau_unit_auto, "tau_margin": s.tau_margin,
+            "v_unit_auto": s.v_unit_basis is not None,
+            "v_unit_basis": _v_unit_basis(s.v_unit_basis),
             "g_min_siemens": s.g_min, "g_max_siemens": s.g_max, "levels": s.levels,
         },
         "layers": _layers(lowered),
@@ -304,6 +316,23 @@ def _assumptions_markdown(r: Mapping[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _v_unit_source(sc: Mapping[str, Any]) -> str:
+    return "auto" if sc["v_unit_auto"] else "set"
+
+
+def _v_unit_markdown(sc: Mapping[str, Any]) -> str:
+    """v_unit, and for auto why: the node, the vector and its swing."""
+    v, b = _eng(sc["v_unit_v"], "V"), sc["v_unit_basis"]
+    if b is None:
+        return v
+    if b["fallback"] is not None:
+        return f"{v} ({b['fallback']})"
+    return (f"{v}: the largest signal, {b['peak_model']:.4g} model units on net {b['net']} "
+            f"(test \"{b['block']}\" vector {b['vector']}), swings "
+            f"{_eng(b['peak_model'] * sc['v_unit_v'], 'V')}, within swing_fraction "
+            f"{b['swing_fraction']:.4g} of the rail {_eng(b['rail_v'], 'V')}")
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """`report.md`: the same numbers for a human, with engineering prefixes."""
     r = report
@@ -323,6 +352,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             (f"| simulated settle time to the final equilibrium (to 1e-3, ideal amplifiers) "
              f"| {_eng(t['settle_time_sim_s'], 's')}{horizon} |"),
             f"| readout time | {_eng(t['readout_time_s'], 's')} |",
+            f"| v_unit ({_v_unit_source(r['scaling'])}) | {_v_unit_markdown(r['scaling'])} |",
             (f"| tau_unit ({'auto' if t['tau_unit_auto'] else 'set'}) | "
              f"{_eng(t['tau_unit_s'], 's')} |"),
             (f"| GBW required / available | {_eng(r['gbw_required_hz'], 'Hz')} / "

@@ -188,7 +188,8 @@ def test_short_tau_unit_warns_amplifier_limited() -> None:
 def test_clamps_become_sources_and_have_no_cell() -> None:
     c = lower(xor_graph())
     assert [v.net for v in c.voltage_sources] == ["v_x_0", "v_x_1"]
-    assert [v.gain_v for v in c.voltage_sources] == [-0.1, -0.1]
+    v_unit = c.scaling.v_unit  # auto: 0.24 V for xor (test_v_unit_auto.py)
+    assert [v.gain_v for v in c.voltage_sources] == [-v_unit, -v_unit]
     assert {(cell.layer, cell.index) for cell in c.cells} == {("v", 2)} | {
         ("h", i) for i in range(4)}
     # the crossbar into v only has the free neuron's column
