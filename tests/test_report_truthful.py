@@ -106,3 +106,36 @@ def test_report_draws_option(tmp_path: Path) -> None:
     assert "variation" not in rep and "Monte Carlo" not in md
     assert main([str(XOR), "-o", str(tmp_path / "bad"), "--report-draws", "-1"]) == 2
     assert not (tmp_path / "bad").exists()
+
+
+LINEAR = """model lin
+layer v[2]: identity tau=0.1
+weights w[2, 2] = [[0, 0.5], [0.5, 0]]
+energy E = legendre(v) - 0.5 * v @ w @ v
+input x[1]: clamp v[0:1]
+output y[1]: value(v[1])
+readout at t = 3
+test "halves" tol = 0.001 {
+    x = [1] -> y = [0.5]
+    x = [-1] -> y = [-0.5]
+}
+"""
+
+
+def test_failing_vectors_under_the_chosen_amplifiers_are_counted_and_warned(
+        tmp_path: Path) -> None:
+    model = tmp_path / "lin.dam"
+    model.write_text(LINEAR)
+    rep, _, _ = _compile(tmp_path, model, "--emit", "report")
+    assert (rep["tests"]["passed"], rep["tests"]["vectors"]) == (2, 2) and not rep["warnings"]
+    # a DC gain of 10 makes every closed loop miss its value by far more than tol = 0.001
+    rep, md, _ = _compile(tmp_path, model, "--emit", "report", "--set", "amplifier=nonideal",
+                          "--set", "a0=10")
+    t = rep["tests"]
+    assert (t["amplifier"], t["passed"], t["vectors"]) == ("nonideal", 0, 2)
+    assert t["blocks"] == [{"name": "halves", "vectors": 2, "passed": 0, "min_pass": 1.0,
+                            "ok": False}]
+    warned = [w for w in rep["warnings"] if "fail on the nominal circuit" in w["message"]]
+    assert len(warned) == 1 and warned[0]["location"] == "lin.dam:8:1"
+    assert "2 of 2 vectors of test \"halves\"" in warned[0]["message"]
+    assert "| 0 / 2 (**2 fail**) |" in md
