@@ -53,7 +53,7 @@ from denseamc.backends.sim.settle import SETTLE_TOL
 from denseamc.compiler.passes.base import Lowered
 from denseamc.compiler.passes.linearise import slowest_rate
 from denseamc.compiler.passes.realise import NONIDEAL_KEYS, any_nonideal
-from denseamc.compiler.passes.scale import amplifier_bound
+from denseamc.compiler.passes.scale import amplifier_bound, vector_batch
 from denseamc.ir import Diagnostic, warning
 from denseamc.ir.circuit import CircuitIR
 
@@ -220,21 +220,10 @@ def _check_tau_ratios(ir: Lowered, diags: list[Diagnostic]) -> None:
                     "only through the linearisation"))
 
 
-def vector_batch(ir: Lowered) -> dict[str, np.ndarray] | None:
-    """Every test vector of every block as one batch (blocks in order), or None when the model
-    has no test vector or its blocks give different inputs."""
-    blocks = [b for b in ir.graph.tests if b.vectors]
-    if not blocks:
-        return None
-    parts = [b.stacked_inputs() for b in blocks]
-    if not parts[0] or any(set(p) != set(parts[0]) for p in parts):
-        return None
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
 def _judge_tests(ir: Lowered, outputs: Mapping[str, np.ndarray], diags: list[Diagnostic]
                  ) -> TestRun:
-    """Check's verdict on every block from the outputs of the whole batch (`vector_batch`)."""
+    """Check's verdict on every block from the outputs of the whole batch
+    (`scale.vector_batch`: every block's vectors, blocks in order)."""
     from denseamc.compiler.verdicts import judge
 
     graph, hw = ir.graph, ir.hardware
@@ -272,9 +261,10 @@ def _simulate_tests(ir: Lowered, notes: list[str], diags: list[Diagnostic]) -> _
     from denseamc.backends.circuit_sim import simulate_circuit
 
     circuit = ir.circuit
-    inputs = vector_batch(ir)
-    if inputs is None:
+    batch = vector_batch(ir.graph)
+    if batch is None:
         return None
+    inputs = batch[0]
     at_readout = simulate_circuit(circuit, inputs, deviation=False)
     tests = _judge_tests(ir, at_readout.outputs, diags)
     notes.append(f"simulated on the {tests.vectors} test vectors on the circuit backend "
