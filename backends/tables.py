@@ -1,13 +1,19 @@
 """Conductance tables: what a lab programs into the devices, one CSV file per crossbar.
 
+Every file starts with one comment line (`# ...`) that names the crossbar and says the unit of
+every value: siemens (S). Then the CSV proper:
+
 Plain crossbar (`tables/<crossbar>.csv`): a header row `row_net,<column nets...>`, then one row
 per crossbar row: its driving net and the conductance of every device in siemens (`0.0` = no
 device). Selected crossbar: a header `line_net,option,<other nets...>`, then one row per
-(selected line, option): the line's net, the option index k (the device set the analog switch
-connects when select[j] == k) and that option's conductances. A realised draw gives its own
-values (each selected line its own devices). Nets are the netlists' names
-(backends/naming.py), values `repr(float)`; nothing else is printed, so the files are
-byte-identical for identical circuits.
+(selected line, option): the line's net, the option index k (a plain integer, no unit: the
+device set the analog switch connects when select[j] == k) and that option's conductances in
+siemens. A realised draw gives its own values (each selected line its own devices). Nets are
+the netlists' names (backends/naming.py), values `repr(float)`; nothing else is printed, so the
+files are byte-identical for identical circuits. Readers skip the comment line: pandas
+`read_csv(f, comment="#")`, numpy `genfromtxt(f, delimiter=",", skip_header=1, names=True,
+dtype=None, encoding=None)`, Python's csv module after one `next(f)` (docs/hardware.md,
+"Conductance tables").
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from denseamc.backends.naming import Namer
 from denseamc.backends.units import integer, nums
 from denseamc.ir.circuit import CircuitIR
 
-__all__ = ["conductance_tables"]
+__all__ = ["UNIT_COMMENT", "conductance_tables"]
+
+#: The unit of every value, in each file's first (comment) line.
+UNIT_COMMENT = "conductance in siemens (S) of each device, row net to column net; 0.0 = no device"
 
 
 def conductance_tables(circuit: CircuitIR, namer: Namer | None = None) -> dict[str, str]:
@@ -24,12 +33,15 @@ def conductance_tables(circuit: CircuitIR, namer: Namer | None = None) -> dict[s
     namer = namer if namer is not None else Namer()
     out: dict[str, str] = {}
     for xb in circuit.crossbars:
-        lines = [",".join(["row_net", *(namer.net(n) for n in xb.col_nets)])]
+        lines = [f"# {namer.name(xb.name)}: {UNIT_COMMENT}",
+                 ",".join(["row_net", *(namer.net(n) for n in xb.col_nets)])]
         for r, row in enumerate(xb.row_nets):
             lines.append(",".join([namer.net(row), *nums(xb.conductance[r])]))
         out[namer.name(xb.name)] = "\n".join(lines) + "\n"
     for sx in circuit.selected_crossbars:
-        lines = [",".join(["line_net", "option", *(namer.net(n) for n in sx.other_nets)])]
+        lines = [f"# {namer.name(sx.name)}: {UNIT_COMMENT}; option = the select value "
+                 "(integer, no unit)",
+                 ",".join(["line_net", "option", *(namer.net(n) for n in sx.other_nets)])]
         for li, ln in enumerate(sx.line_nets):
             table = sx.table if sx.line_tables is None else sx.line_tables[li]
             for k in range(sx.n_options):

@@ -66,6 +66,9 @@ def _compile_options(comp: argparse.ArgumentParser) -> None:
                       "non-idealities (circuit.txt and the report stay nominal)")
     comp.add_argument("--seed", type=int, metavar="S",
                       help="the seed of --draw (default 0; the same as montecarlo --seed)")
+    comp.add_argument("--report-draws", type=int, metavar="N",
+                      help="Monte Carlo draws behind the report's yield when a non-ideality is "
+                      "set (default 10; 0 skips the study; see docs/hardware.md)")
     comp.add_argument("--dump-ir-after", action="append", default=[], metavar="PASS",
                       choices=[*PASSES, "all"],
                       help="also write the IR after PASS as ir.after-PASS.txt "

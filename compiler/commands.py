@@ -40,6 +40,10 @@ def compile_command(args: argparse.Namespace) -> int:
                            f"expected some of {', '.join(EMITTERS)}")
     comp = compile_model(args.model, dump_after=args.dump_ir_after, hardware_profile=args.hardware,
                          stop_after=args.stop_after, settings=parse_settings(args.set))
+    if args.report_draws is not None:
+        if args.report_draws < 0:
+            raise usage_error(f"--report-draws {args.report_draws}: expected a number >= 0")
+        comp.report_draws = args.report_draws
     written = write_output_dir(args.out_dir, emit(comp, kinds, _draw(args, comp)))
     _print_warnings(comp)
     print(f"denseamc: wrote {written} files to {args.out_dir}", file=sys.stderr)

@@ -41,13 +41,15 @@ def write_circuit(comp: Compilation) -> Iterator[tuple[str, str]]:
 
 
 def write_report(comp: Compilation) -> Iterator[tuple[str, str]]:
-    from denseamc.compiler.passes.analyze_circuit import analyze_variation
+    from denseamc.compiler.passes.analyze_circuit import REPORT_DRAWS, analyze_variation
     from denseamc.compiler.passes.base import Lowered
     from denseamc.compiler.report import build_report, render_markdown, report_json
 
     analysis = comp.analysis  # first: its warnings join the list the report shows
     lowered = Lowered(comp.graph, comp.hardware, comp.circuit)
-    variation = analyze_variation(lowered, analysis)  # None when every non-ideality is 0
+    draws = REPORT_DRAWS if comp.report_draws is None else comp.report_draws
+    # None when every non-ideality is 0 (or no draw is asked for)
+    variation = analyze_variation(lowered, analysis, draws=draws) if draws else None
     report = build_report(lowered, analysis, comp.warnings, variation)
     yield "report.json", report_json(report)
     yield "report.md", render_markdown(report)

@@ -72,6 +72,8 @@ class Compilation:
     stop_after: str | None = None
     #: `--set KEY=VALUE` overrides, winning over the profile and the model's block.
     settings: Mapping[str, str] = field(default_factory=dict)
+    #: Monte Carlo draws behind the report's yield (`--report-draws`; None: REPORT_DRAWS).
+    report_draws: int | None = None
     warnings: list[Diagnostic] = field(default_factory=list)
     dumps: dict[str, str] = field(default_factory=dict)
     stopped: bool = False

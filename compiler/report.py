@@ -24,6 +24,7 @@ from denseamc.ir import Diagnostic, Severity
 from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware
 from denseamc.ir.loc import first_span, loc_spans
+from denseamc.ir.scaling import SwingBasis
 
 _UNIT_SUFFIX = {"ohm": "_ohm", "s": "_s", "S": "_siemens", "V": "_v", "Hz": "_hz",
                 "V/s": "_v_per_s", "A": "_a", "m2": "_m2", "F/m2": "_f_per_m2", "": ""}
@@ -77,6 +78,15 @@ def _histogram(circuit: CircuitIR) -> dict[str, Any]:
             "max_siemens": _num(g.max()) if g.size else None}
 
 
+def _v_unit_basis(b: SwingBasis | None) -> dict[str, Any] | None:
+    """What v_unit = auto rested on (None: v_unit was set)."""
+    if b is None:
+        return None
+    return {"peak_model": b.peak, "net": b.net or None, "block": b.block or None,
+            "vector": b.vector or None, "swing_fraction": b.swing_fraction,
+            "rail_v": b.v_rail, "fallback": b.reason or None}
+
+
 def _layers(lowered: Lowered) -> dict[str, Any]:
     circuit, s = lowered.circuit, lowered.circuit.scaling
     layers: dict[str, Any] = {}
@@ -99,7 +109,40 @@ def _timing(circuit: CircuitIR, hw: Hardware, a: CircuitAnalysis) -> dict[str, A
         "tau_unit_s": s.tau_unit_s, "tau_unit_auto": s.tau_unit_auto,
         "gbw_required_hz": a.gbw_required_hz, "gbw_hz": hw.gbw,
         "latency_s": a.latency_s, "latency_model": a.latency_model,
-        "settle_time_sim_s": a.settle_time_sim_s, "slowest_rate_per_s": a.slowest_rate_per_s,
+        "settle_time_sim_s": a.settle_time_sim_s, "settle_horizon_s": a.settle_horizon_s,
+        "slowest_rate_per_s": a.slowest_rate_per_s,
+    }
+
+
+def _power_section(circuit: CircuitIR, hw: Hardware, a: CircuitAnalysis) -> dict[str, Any]:
+    """Static power by cause, with the assumptions behind each part and its share."""
+    total = a.power.total_w
+    return {
+        "amplifiers_w": a.power.amplifiers_w, "crossbars_w": a.power.crossbars_w,
+        "total_w": total, "opamps": circuit.counts()["opamps"],
+        "amp_current_a": hw.amp_current, "vdd_v": hw.vdd,
+        "amplifiers_fraction": a.power.amplifiers_w / total if total > 0 else None,
+        "crossbars_fraction": a.power.crossbars_w / total if total > 0 else None,
+    }
+
+
+def _energy_section(a: CircuitAnalysis) -> dict[str, Any]:
+    return {
+        "per_inference_j": a.energy_per_inference_j, "to_settle_j": a.energy_to_settle_j,
+        "capacitors_j": a.power.capacitors_j, "static_power_w": a.power.total_w,
+        "readout_time_s": a.readout_time_s, "settle_time_s": a.settle_time_sim_s,
+    }
+
+
+def _tests_section(a: CircuitAnalysis) -> dict[str, Any] | None:
+    t = a.tests
+    if t is None:
+        return None
+    return {
+        "backend": "circuit", "amplifier": t.amplifier, "vectors": t.vectors,
+        "passed": t.passed,
+        "blocks": [{"name": b.name, "vectors": b.vectors, "passed": b.passed,
+                    "min_pass": b.min_pass, "ok": b.ok} for b in t.blocks],
     }
 
 
@@ -134,7 +177,6 @@ def build_report(lowered: Lowered, analysis: CircuitAnalysis,
     graph, hw, circuit = lowered
     s, a = circuit.scaling, analysis
     static_power = a.power.total_w
-    to_readout = static_power * circuit.readout_time_s + a.power.capacitors_j
     report: dict[str, Any] = {
         "model": graph.name,
         "source": _source_name(circuit, graph.source_name),
@@ -143,6 +185,8 @@ def build_report(lowered: Lowered, analysis: CircuitAnalysis,
         "scaling": {
             "scheme": s.scheme, "v_unit_v": s.v_unit, "tau_unit_s": s.tau_unit_s,
             "tau_unit_auto": s.tau_unit_auto, "tau_margin": s.tau_margin,
+            "v_unit_auto": s.v_unit_basis is not None,
+            "v_unit_basis": _v_unit_basis(s.v_unit_basis),
             "g_min_siemens": s.g_min, "g_max_siemens": s.g_max, "levels": s.levels,
         },
         "layers": _layers(lowered),
@@ -151,13 +195,11 @@ def build_report(lowered: Lowered, analysis: CircuitAnalysis,
         "timing": _timing(circuit, hw, a),
         "latency_s": a.latency_s,
         "gbw_required_hz": a.gbw_required_hz,
-        "power": {"amplifiers_w": a.power.amplifiers_w, "crossbars_w": a.power.crossbars_w,
-                  "total_w": static_power},
+        "tests": _tests_section(a),
+        "power": _power_section(circuit, hw, a),
         "static_power_w": static_power,
-        "energy": {"static_j": a.static_j, "capacitors_j": a.power.capacitors_j,
-                   "time_used_s": a.time_used_s, "to_readout_j": to_readout},
-        "energy_j": a.energy_j,
-        "energy_to_readout_j": to_readout,
+        "energy": _energy_section(a),
+        "energy_j": a.energy_per_inference_j,
         "area": dict(a.area_m2),
         "area_m2": sum(a.area_m2.values()),
         "capacitance_total_f": a.capacitance_total_f,
@@ -228,27 +270,104 @@ def _variation_markdown(v: Mapping[str, Any]) -> list[str]:
     return [*out, "", "## Nominal circuit", ""]
 
 
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.3g}%"
+
+
+def _tests_markdown(t: Mapping[str, Any] | None) -> str:
+    if t is None:
+        return "n/a (no test vectors)"
+    failing = t["vectors"] - t["passed"]
+    return (f"{t['passed']} / {t['vectors']}" + (f" (**{failing} fail**)" if failing else ""))
+
+
+def _value_with_unit(v: Any, unit: str) -> str:
+    """A hardware value for a human: areas in um^2, capacitance density in fF/um^2."""
+    if not unit or isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    if unit == "m2":
+        return f"{v * 1e12:.4g} um^2"
+    if unit == "F/m2":
+        return f"{v * 1e3:.4g} fF/um^2"
+    return _eng(v, unit)
+
+
+def _assumptions_markdown(r: Mapping[str, Any]) -> list[str]:
+    """Where the power comes from, and every hardware value the numbers rest on."""
+    p = r["power"]
+    out = ["## Assumptions", "",
+           f"Static power {_eng(p['total_w'], 'W')} = op-amps {_eng(p['amplifiers_w'], 'W')} "
+           f"({_pct(p['amplifiers_fraction'])}: {p['opamps']} op-amps x vdd "
+           f"{_eng(p['vdd_v'], 'V')} x the assumed quiescent current amp_current "
+           f"{_eng(p['amp_current_a'], 'A')} each) + crossbars {_eng(p['crossbars_w'], 'W')} "
+           f"({_pct(p['crossbars_fraction'])}: sum G V^2 at the equilibrium). "
+           "Every value below is a hardware default unless its origin says otherwise; "
+           "override one with `--set KEY=VALUE`, a profile (`--hardware`) or the model's "
+           "`hardware { }` block (docs/hardware.md).", "",
+           "| key | value | origin |", "|---|---|---|"]
+    hw = r["hardware"]
+    for k, spec in KEYS.items():
+        key = k + _UNIT_SUFFIX.get(spec.unit, "")
+        if key not in hw:
+            continue
+        v = hw[key]
+        shown = _value_with_unit(v, spec.unit)
+        out.append(f"| {k} | {shown} | {hw['origin'].get(k, 'default')} |")
+    return [*out, ""]
+
+
+def _v_unit_source(sc: Mapping[str, Any]) -> str:
+    return "auto" if sc["v_unit_auto"] else "set"
+
+
+def _v_unit_markdown(sc: Mapping[str, Any]) -> str:
+    """v_unit, and for auto why: the node, the vector and its swing."""
+    v, b = _eng(sc["v_unit_v"], "V"), sc["v_unit_basis"]
+    if b is None:
+        return v
+    if b["fallback"] is not None:
+        return f"{v} ({b['fallback']})"
+    return (f"{v}: the largest signal, {b['peak_model']:.4g} model units on net {b['net']} "
+            f"(test \"{b['block']}\" vector {b['vector']}), swings "
+            f"{_eng(b['peak_model'] * sc['v_unit_v'], 'V')}, within swing_fraction "
+            f"{b['swing_fraction']:.4g} of the rail {_eng(b['rail_v'], 'V')}")
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     """`report.md`: the same numbers for a human, with engineering prefixes."""
     r = report
     t = r["timing"]
+    e = r["energy"]
+    tests = r["tests"]
+    amps = f"circuit backend, {tests['amplifier']} amplifiers" if tests else "not simulated"
+    horizon = (f" (simulated to {_eng(t['settle_horizon_s'], 's')})"
+               if t["settle_horizon_s"] is not None else "")
     out = [f"# {r['model']}: circuit report", ""]
     if "variation" in r:
         out += _variation_markdown(r["variation"])
     out += ["| quantity | value |", "|---|---|",
-            f"| predicted latency (settle to 1e-3) | {_eng(r['latency_s'], 's')} |",
-            f"| simulated settle time | {_eng(t['settle_time_sim_s'], 's')} |",
+            f"| test vectors passing on this circuit ({amps}) | {_tests_markdown(tests)} |",
+            (f"| predicted latency (linearised at the equilibrium, settle to 1e-3) | "
+             f"{_eng(r['latency_s'], 's')} |"),
+            (f"| simulated settle time to the final equilibrium (to 1e-3, ideal amplifiers) "
+             f"| {_eng(t['settle_time_sim_s'], 's')}{horizon} |"),
             f"| readout time | {_eng(t['readout_time_s'], 's')} |",
+            f"| v_unit ({_v_unit_source(r['scaling'])}) | {_v_unit_markdown(r['scaling'])} |",
             (f"| tau_unit ({'auto' if t['tau_unit_auto'] else 'set'}) | "
              f"{_eng(t['tau_unit_s'], 's')} |"),
             (f"| GBW required / available | {_eng(r['gbw_required_hz'], 'Hz')} / "
              f"{_eng(t['gbw_hz'], 'Hz')} |"),
-            f"| static power | {_eng(r['static_power_w'], 'W')} |",
-            f"| energy per inference | {_eng(r['energy_j'], 'J')} |",
-            f"| energy to readout | {_eng(r['energy_to_readout_j'], 'J')} |",
+            (f"| static power (op-amp bias {_pct(r['power']['amplifiers_fraction'])}, see "
+             f"Assumptions) | {_eng(r['static_power_w'], 'W')} |"),
+            (f"| energy per inference (static power x readout time + C_F V^2) | "
+             f"{_eng(e['per_inference_j'], 'J')} |"),
+            (f"| energy to settle (static power x settle time + C_F V^2) | "
+             f"{_eng(e['to_settle_j'], 'J')} |"),
+            f"| capacitor energy C_F V^2 (at the equilibrium) | {_eng(e['capacitors_j'], 'J')} |",
             f"| area | {r['area_m2'] * 1e12:.4g} um^2 |",
             (f"| max signal swing / rail | {_eng(r['swing_max_v'], 'V')} / "
              f"{_eng(r['rail_v'], 'V')} |"), ""]
+    out += _assumptions_markdown(r)
     out += ["## Components", "", "| kind | count |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in sorted(r["counts"].items())]
     out += ["", "## Layers", "",

@@ -75,9 +75,15 @@ KEYS: dict[str, Key] = {k.name: k for k in (
     Key("levels", "int", 0, "",
         "programmable conductance levels, evenly spaced in [g_min, g_max] (0 = continuous); "
         "the quantisation error is reported", lo=0, hi=1 << 20),
-    Key("v_unit", "float", 0.1, "V",
-        "volts per model unit of state and activation (x = 1 is v_unit volts)",
+    Key("v_unit", "auto_float", None, "V",
+        "volts per model unit of state and activation (x = 1 is v_unit volts). auto: the "
+        "largest value that keeps every node of every test vector (a model simulation to the "
+        "readout time) within swing_fraction of the rails +-vdd/2, at most vdd/2, rounded down "
+        "to 3 digits; without test vectors 0.1 V (at most swing_fraction * vdd/2)",
         lo=0.0, hi=100.0, lo_open=True),
+    Key("swing_fraction", "float", 0.8, "",
+        "the share of the rails +-vdd/2 that v_unit = auto lets the largest simulated signal "
+        "use", lo=0.0, hi=1.0, lo_open=True),
     Key("vdd", "float", 1.8, "V", "supply voltage; signals swing within +-vdd/2 of the reference",
         lo=0.0, hi=100.0, lo_open=True),
     Key("gbw", "float", 1e9, "Hz", "op-amp gain-bandwidth product",
@@ -140,7 +146,7 @@ _NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s
 
 @dataclass(frozen=True)
 class Hardware:
-    """Resolved hardware settings, SI units. `r_f` / `tau_unit` None mean `auto`.
+    """Resolved hardware settings, SI units. `r_f` / `tau_unit` / `v_unit` None mean `auto`.
 
     `origin[key]` is "default", "profile", "model" or "set" (`--set`); `locs[key]` the span
     that set it (if any).
@@ -154,7 +160,8 @@ class Hardware:
     g_min: float = 1e-6
     g_max: float = 1e-4
     levels: int = 0
-    v_unit: float = 0.1
+    v_unit: float | None = None
+    swing_fraction: float = 0.8
     vdd: float = 1.8
     gbw: float = 1e9
     a0: float = 1e4
@@ -308,8 +315,8 @@ def resolve_hardware(
         if g_min >= g_max:
             diags.append(error(f"hardware: g_min = {g_min!r} S must be below g_max = {g_max!r} S",
                                locs.get("g_min") or locs.get("g_max")))
-        v_unit, vdd = float(values["v_unit"]), float(values["vdd"])  # type: ignore[arg-type]
-        if v_unit > vdd / 2:
+        v_unit, vdd = values["v_unit"], float(values["vdd"])  # type: ignore[arg-type]
+        if isinstance(v_unit, float) and v_unit > vdd / 2:
             diags.append(error(
                 f"hardware: v_unit = {v_unit!r} V exceeds the swing vdd/2 = {vdd / 2!r} V",
                 locs.get("v_unit") or locs.get("vdd"),

@@ -30,6 +30,25 @@ class AmplifierModel:
 
 
 @dataclass(frozen=True, slots=True)
+class SwingBasis:
+    """Why `v_unit = auto` chose its value (compiler/passes/scale.py).
+
+    `peak` is the largest |signal| in model units over every node and recorded time of the test
+    vectors' model simulation: on net `net`, in vector `vector` (from 1) of test `block`.
+    v_unit = min(swing_fraction * v_rail / peak, v_rail), rounded down to 3 digits. Without a
+    simulated signal (`net` empty) `reason` says which fallback was used.
+    """
+
+    peak: float
+    net: str
+    block: str
+    vector: int
+    swing_fraction: float
+    v_rail: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Scaling:
     """How model quantities became physical ones (see compiler/passes/scale docs).
 
@@ -46,6 +65,8 @@ class Scaling:
     levels: int
     scheme: Scheme
     tau_margin: float = 10.0
+    #: Set when v_unit was chosen by `v_unit = auto`: the signal that set it.
+    v_unit_basis: SwingBasis | None = None
 
     def r_f_of(self, layer: str) -> float:
         for name, r in self.r_f:

@@ -92,7 +92,8 @@ def test_report_warnings_reach_the_terminal_once(tmp_path: Path,
     assert len(listed) == 3 and len(listed) == len(set(listed))
     warnings = [line for line in err if ": warning: " in line]
     assert len(warnings) == len(listed) and len(set(warnings)) == len(warnings)
-    assert any("predicted settle time" in w for w in warnings)
+    # the clipped weights break 20 of the 52 vectors: the report says so (analysis warning)
+    assert any("fail on the nominal circuit" in w for w in warnings)
 
 
 def test_unknown_emit_kind_is_a_user_error(tmp_path: Path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from circuitgen import (
     xor_graph,
 )
 from denseamc.backends.circuit_sim import cell_equation_rhs
-from denseamc.compiler.pipeline import lower
+from denseamc.compiler.pipeline import compile_model, lower
 from denseamc.ir import BiasTerm, BilinearTerm, DenseAMCError, ModelGraph
 from denseamc.ir.circuit import net, parse_net, read_only
 from denseamc.ir.circuit_verify import verify
@@ -22,6 +23,8 @@ from denseamc.ir.hardware import resolve_hardware
 from denseamc.ir.loc import loc_short
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 SCHEMES = ("dual_rail", "differential", "nonnegative")
 
@@ -141,8 +144,10 @@ def test_explicit_r_f_clips_and_reports() -> None:
     g = xor_graph({"r_f": 2e4})  # |w| = 1 -> 50 uS ... fits; make g_max small to clip
     hw = resolve_hardware(g.hardware, {"g_max": 2e-5})
     c = lower(g, hw)
-    # one mapping for xi into h and one for xi into v, every entry clipped
-    assert [(m.clipped, m.entries) for m in c.mappings] == [(12, 12), (12, 12)]
+    # one mapping for xi into v (4 devices: only v[2] is free) and one for xi into h (12),
+    # every placed device clipped
+    assert [(m.clipped, m.entries) for m in c.mappings] == [(4, 4), (12, 12)]
+    assert sum(m.devices for m in c.mappings) == c.counts()["conductance_devices"]
     msgs = [d.message for d in c.diagnostics]
     assert any("clipped to g_max" in m for m in msgs)
     assert c.diagnostics[0].span is not None and c.diagnostics[0].span.line == 9  # the r_f line
@@ -183,7 +188,8 @@ def test_short_tau_unit_warns_amplifier_limited() -> None:
 def test_clamps_become_sources_and_have_no_cell() -> None:
     c = lower(xor_graph())
     assert [v.net for v in c.voltage_sources] == ["v_x_0", "v_x_1"]
-    assert [v.gain_v for v in c.voltage_sources] == [-0.1, -0.1]
+    v_unit = c.scaling.v_unit  # auto: 0.24 V for xor (test_v_unit_auto.py)
+    assert [v.gain_v for v in c.voltage_sources] == [-v_unit, -v_unit]
     assert {(cell.layer, cell.index) for cell in c.cells} == {("v", 2)} | {
         ("h", i) for i in range(4)}
     # the crossbar into v only has the free neuron's column
@@ -227,3 +233,14 @@ def test_lowering_is_deterministic() -> None:
     assert [x.name for x in a.components()] == [x.name for x in b.components()]
     for xa, xb in zip(a.crossbars, b.crossbars, strict=True):
         assert np.array_equal(xa.conductance, xb.conductance)
+
+
+def test_weight_mappings_count_the_devices_the_circuit_places() -> None:
+    """One device count: a mapping counts the devices of its crossbars (no column into a
+    clamped neuron; a selected table once per selected line), as CircuitIR.counts does."""
+    for path in ("xor.dam", "parity8.dam", "hamming74.dam"):
+        c = compile_model(EXAMPLES / path).circuit
+        for m in c.mappings:
+            mine = [a for a in c.arrays if a.name in (f"{m.crossbar}_pos", f"{m.crossbar}_neg")]
+            assert m.devices == sum(a.devices for a in mine), (path, m.crossbar)
+        assert sum(m.devices for m in c.mappings) == c.counts()["conductance_devices"]

@@ -1,28 +1,43 @@
-"""The analysis the report needs: latency, stability, amplifier limits, power, energy, area.
+"""The analysis the report needs: latency, stability, amplifier limits, power, energy, area, and
+how the nominal circuit does on the model's test vectors.
 
 How the numbers are derived (all worst case over the simulated input vectors):
 
-- `latency_s` (predicted): the model's dynamics linearised at the final state of a simulation
+- The test vectors (every test block, one batch) run on the circuit backend with the circuit's
+  own amplifier model (ideal, or non-ideal: a0, gbw, rails, slew) up to the readout time: the
+  pass rate under these hardware settings (check's verdicts; a warning when a vector fails)
+  and the largest swing `swing_v` (every driven net at every recorded time).
+- `settle_time_sim_s`: the settle time to the final equilibrium (to SETTLE_TOL, the simulators'
+  band). The same vectors run past the readout time (ideal amplifiers, horizons of 4, 16 and 64
+  readout times) until every vector has been inside the band around the state at the horizon
+  for the second half of the run; the state at that horizon is taken as the equilibrium. None
+  (and a note) when no horizon reaches it. Unlike the simulated state at readout, it can exceed
+  the readout time (a warning then: outputs are read before the state settles).
+- `latency_s` (predicted): the model's dynamics linearised at that equilibrium
   (`compiler/passes/linearise.py`), ln(1 / SETTLE_TOL) / slowest rate, times tau_unit.
-- `settle_time_sim_s`: the simulation's own settle time.
 - `gbw_required_hz`: the GBW at which every cell's RC constant is tau_margin times its
   closed-loop amplifier time constant: max over cells tau_margin (1 + sum_j |w_ij|) / (2 pi RC).
-- static power: op-amps x vdd x amp_current, plus the crossbars' sum G V^2 at the final state
-  (rows at +-v_unit g, summing nodes at 0 V).
-- `energy_j`: static power x latency (the predicted settle time; else the simulated one; else
-  the readout time) + sum over capacitors of C_F V^2 (charging from the supply, V at the final
-  state). `energy_to_readout_j` uses the readout time instead.
+- static power: op-amps x vdd x amp_current (the assumed quiescent current), plus the
+  crossbars' sum G V^2 at the equilibrium (rows at +-v_unit g, summing nodes at 0 V).
+- capacitor energy: sum over capacitors of C_F V^2 at the equilibrium (charging from the supply).
+- `energy_per_inference_j`: static power x readout time + capacitor energy: what one inference
+  as compiled (run to the readout time, then read) costs.
+- `energy_to_settle_j`: static power x settle time to equilibrium + capacitor energy: what an
+  inference read at the fixed point would cost. The two differ only in the time, so the larger
+  is the one with the longer time.
 - area: devices x area_device + analog switches x area_switch + op-amps x area_opamp +
   sum C_F / cap_density.
 
-Without a simulation result the circuit is simulated (ideal amplifiers) on the first test
-block's vectors; with none, power and energy use the |x| = 1 bound and latency is unknown.
+Without test vectors, power and energy use the |x| = 1 bound and latency and settle time are
+unknown. `analyze_circuit(ir, sim_result, inputs=...)` analyses a simulation given instead (its
+settle time is then toward the state at the end of that simulation, as the note says).
 
 All of the above is the nominal circuit's. With a non-ideality set (`realise.any_nonideal`),
 `analyze_variation` adds what the built circuit would do: a small Monte Carlo study of the test
-blocks (`REPORT_DRAWS` draws of seed `REPORT_SEED` unless told otherwise; the draws and the
-verdicts are `denseamc montecarlo`'s own, `compiler/montecarlo.py`), so the report states the
-yield and accuracy under those settings rather than the ideal result.
+blocks (`REPORT_DRAWS` draws of seed `REPORT_SEED` unless told otherwise, `compile
+--report-draws N`; the draws and the verdicts are `denseamc montecarlo`'s own,
+`compiler/montecarlo.py`), so the report states the yield and accuracy under those settings
+rather than the ideal result.
 """
 
 from __future__ import annotations
@@ -38,9 +53,16 @@ from denseamc.backends.sim.settle import SETTLE_TOL
 from denseamc.compiler.passes.base import Lowered
 from denseamc.compiler.passes.linearise import slowest_rate
 from denseamc.compiler.passes.realise import NONIDEAL_KEYS, any_nonideal
-from denseamc.compiler.passes.scale import amplifier_bound
+from denseamc.compiler.passes.scale import amplifier_bound, vector_batch
 from denseamc.ir import Diagnostic, warning
 from denseamc.ir.circuit import CircuitIR
+
+#: The horizons (in readout times) the settle-time run tries, in order, for the equilibrium.
+EQUILIBRIUM_HORIZONS = (4.0, 16.0, 64.0)
+#: Output grid points of each of those runs: the settle time interpolates log(violation)
+#: between them (exact for an exponential relaxation), so a coarser grid than the readout
+#: run's (400-2000) costs little accuracy (xor: 456.7 ns on 2000 points) and saves the walk.
+EQUILIBRIUM_GRID = 400
 
 
 @dataclass(frozen=True)
@@ -57,29 +79,64 @@ class Power:
 
 
 @dataclass(frozen=True)
+class BlockPass:
+    """One test block on the nominal circuit: vectors passing, and the block's verdict."""
+
+    name: str
+    vectors: int
+    passed: int
+    min_pass: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """The test vectors on the nominal circuit (circuit backend) with its amplifier model."""
+
+    __test__ = False  # not a pytest class
+
+    amplifier: str  # "ideal" or "nonideal"
+    blocks: tuple[BlockPass, ...]
+
+    @property
+    def vectors(self) -> int:
+        return sum(b.vectors for b in self.blocks)
+
+    @property
+    def passed(self) -> int:
+        return sum(b.passed for b in self.blocks)
+
+
+@dataclass(frozen=True)
 class CircuitAnalysis:
     """What `analyze-circuit` found; `diagnostics` are its warnings, in the order found."""
 
     gbw_required_hz: float
     settle_time_sim_s: float | None
+    settle_horizon_s: float | None
     slowest_rate_per_s: float | None
     latency_model: float | None
     latency_s: float | None
     swing_v: float | None
     power: Power
-    time_used_s: float
+    readout_time_s: float
     area_m2: Mapping[str, float]
     capacitance_total_f: float
+    tests: TestRun | None = None
     notes: tuple[str, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
     @property
-    def static_j(self) -> float:
-        return self.power.total_w * self.time_used_s
+    def energy_per_inference_j(self) -> float:
+        """Static power x readout time + capacitor energy (module docstring)."""
+        return self.power.total_w * self.readout_time_s + self.power.capacitors_j
 
     @property
-    def energy_j(self) -> float:
-        return self.power.total_w * self.time_used_s + self.power.capacitors_j
+    def energy_to_settle_j(self) -> float | None:
+        """Static power x settle time to equilibrium + capacitor energy; None if unknown."""
+        if self.settle_time_sim_s is None:
+            return None
+        return self.power.total_w * self.settle_time_sim_s + self.power.capacitors_j
 
     def dump(self) -> str:
         """The result as text, one `field = value` a line (for --dump-ir-after)."""
@@ -163,18 +220,65 @@ def _check_tau_ratios(ir: Lowered, diags: list[Diagnostic]) -> None:
                     "only through the linearisation"))
 
 
-def _simulate_first_test(ir: Lowered, notes: list[str]
-                         ) -> tuple[Any | None, Mapping[str, Any] | None]:
-    graph = ir.graph
-    if not (graph.tests and graph.tests[0].vectors):
-        return None, None
+def _judge_tests(ir: Lowered, outputs: Mapping[str, np.ndarray], diags: list[Diagnostic]
+                 ) -> TestRun:
+    """Check's verdict on every block from the outputs of the whole batch
+    (`scale.vector_batch`: every block's vectors, blocks in order)."""
+    from denseamc.compiler.verdicts import judge
+
+    graph, hw = ir.graph, ir.hardware
+    blocks: list[BlockPass] = []
+    start = 0
+    for block in (b for b in graph.tests if b.vectors):
+        n = len(block.vectors)
+        got = {k: np.asarray(v)[start:start + n] for k, v in outputs.items()}
+        start += n
+        v = judge(block, got, graph.outputs())
+        blocks.append(BlockPass(block.name, n, v.n_passed, block.min_pass, v.passed))
+        if v.n_passed < n:
+            diags.append(warning(
+                f"{n - v.n_passed} of {n} vectors of test \"{block.name}\" fail on the nominal "
+                f"circuit under these hardware settings (circuit backend, {hw.amplifier} "
+                "amplifiers)" + ("" if v.passed else ": the block fails"),
+                block.loc, "denseamc check --backend circuit lists them; the report's numbers "
+                "are this circuit's"))
+    return TestRun(hw.amplifier, tuple(blocks))
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The test vectors on the circuit: to the readout time (the circuit's amplifiers), and to
+    the equilibrium (ideal amplifiers; `horizon_s` None when no horizon reached it)."""
+
+    inputs: Mapping[str, np.ndarray]
+    readout: Any
+    equilibrium: Any
+    horizon_s: float | None
+    tests: TestRun
+
+
+def _simulate_tests(ir: Lowered, notes: list[str], diags: list[Diagnostic]) -> _Runs | None:
     from denseamc.backends.circuit_sim import simulate_circuit
 
-    vecs = graph.tests[0].vectors
-    inputs = graph.tests[0].stacked_inputs()
-    notes.append(f"simulated on the {len(vecs)} vectors of test '{graph.tests[0].name}' "
-                 "(ideal amplifiers)")
-    return simulate_circuit(ir.circuit, inputs, ideal=True), inputs
+    circuit = ir.circuit
+    batch = vector_batch(ir.graph)
+    if batch is None:
+        return None
+    inputs = batch[0]
+    at_readout = simulate_circuit(circuit, inputs, deviation=False)
+    tests = _judge_tests(ir, at_readout.outputs, diags)
+    notes.append(f"simulated on the {tests.vectors} test vectors on the circuit backend "
+                 f"({ir.hardware.amplifier} amplifiers) to the readout time; the settle time "
+                 "to equilibrium with ideal amplifiers")
+    for k in EQUILIBRIUM_HORIZONS:
+        t_end = k * circuit.readout_t
+        run = simulate_circuit(circuit, inputs, t_end=t_end, ideal=True, deviation=False,
+                               swing=False, grid=EQUILIBRIUM_GRID)
+        if float(np.max(run.settle_time)) <= 0.5 * t_end:
+            return _Runs(inputs, at_readout, run, t_end * circuit.scaling.tau_unit_s, tests)
+    notes.append(f"no equilibrium within {EQUILIBRIUM_HORIZONS[-1]:g} readout times: settle "
+                 "time unknown; power and latency at the state there")
+    return _Runs(inputs, at_readout, run, None, tests)
 
 
 def analyze_circuit(
@@ -186,19 +290,29 @@ def analyze_circuit(
 ) -> CircuitAnalysis:
     """Analyse `ir`. `sim_result` (model or circuit backend) gives the final states; `inputs`
     are the inputs it was run with (needed for select inputs and clamps). Without a result,
-    the circuit is simulated (ideal amplifiers) on the first test block's vectors."""
+    the circuit is simulated on every test vector (module docstring)."""
     notes: list[str] = []
     diags: list[Diagnostic] = []
-    if sim_result is None:
-        sim_result, inputs = _simulate_first_test(ir, notes)
+    tests: TestRun | None = None
+    horizon: float | None = None
+    final: _Final | None = None
     gbw_req = _gbw_required(ir, diags)
     _check_tau_ratios(ir, diags)
     if sim_result is not None:
-        final = _at_final_state(ir, sim_result, inputs, max_linearise, notes, diags)
+        notes.append("settle time toward the state at the end of the given simulation")
+        final = _at_final_state(ir, sim_result, inputs, max_linearise, notes, diags, True)
+        final = _with_swing(ir, final, sim_result, diags)
+    elif (runs := _simulate_tests(ir, notes, diags)) is not None:
+        tests, inputs, horizon = runs.tests, runs.inputs, runs.horizon_s
+        final = _at_final_state(ir, runs.equilibrium, inputs, max_linearise, notes, diags,
+                                horizon is not None)
+        final = _with_swing(ir, final, runs.readout, diags)
     else:
-        notes.append("no simulation: latency unknown, power and energy use the |x| = 1 bound")
+        notes.append("no test vectors: latency and settle time unknown, power and energy use "
+                     "the |x| = 1 bound")
         final = _bound_without_simulation(ir)
-    return _totals(ir, gbw_req, final, notes, diags)
+    _warn_late_readout(ir, final, diags)
+    return _totals(ir, gbw_req, final, tests, horizon, notes, diags)
 
 
 @dataclass(frozen=True)
@@ -249,8 +363,11 @@ def _latency(ir: Lowered, states: Mapping[str, np.ndarray], inputs: Mapping[str,
 
 
 def _at_final_state(ir: Lowered, sim_result: Any, inputs: Mapping[str, Any] | None,
-                    max_linearise: int, notes: list[str], diags: list[Diagnostic]) -> _Final:
-    graph, circuit, hw, s = ir.graph, ir.circuit, ir.hardware, ir.circuit.scaling
+                    max_linearise: int, notes: list[str], diags: list[Diagnostic],
+                    settled: bool) -> _Final:
+    """Latency, power and capacitor energy at the final state of `sim_result`; its settle time
+    when `settled` (the state there is the equilibrium)."""
+    graph, circuit, s = ir.graph, ir.circuit, ir.circuit.scaling
     states = {k: np.atleast_2d(np.asarray(v)) for k, v in sim_result.states.items()}
     batch = next(iter(states.values())).shape[0]
     settle = np.asarray(sim_result.settle_time, dtype=float)
@@ -276,32 +393,49 @@ def _at_final_state(ir: Lowered, sim_result: Any, inputs: Mapping[str, Any] | No
             gsel = sx.conductance(sel)
             v_rows = s.v_unit * acts[sx.source][:, list(sx.row_index)]
             cp += np.einsum("br,brc->b", v_rows**2, gsel)
+    settle_s = _num(float(settle.max()) * s.tau_unit_s) if settled else None
+    return _Final(settle_s, rate_s, lat_model, lat_s, float(caps.max()), float(cp.max()))
+
+
+def _with_swing(ir: Lowered, final: _Final, sim_result: Any, diags: list[Diagnostic]) -> _Final:
+    """`final` with the largest swing of `sim_result` (every driven net, every recorded time;
+    model results: v_unit x the largest state or activation), warned about at the rails."""
+    hw, s = ir.hardware, ir.circuit.scaling
     swing = getattr(sim_result, "max_abs_v", None)
     if swing is None:
-        swing = s.v_unit * max(float(np.abs(v).max(initial=0)) for v in
-                               list(states.values()) + list(acts.values()))
+        states = [np.asarray(v) for v in sim_result.states.values()]
+        acts = [lay.lagrangian.activation(np.atleast_2d(np.asarray(sim_result.states[lay.name])))
+                for lay in ir.graph.layers()]
+        swing = s.v_unit * max(float(np.abs(v).max(initial=0)) for v in states + acts)
     swing_v = float(np.max(swing))
     if swing_v >= 0.99 * hw.v_rail:
         diags.append(warning(
             f"signals reach {swing_v:.4g} V, at or beyond the rails +-vdd/2 = "
             f"{hw.v_rail!r} V: amplifiers clip there",
             hw.locs.get("v_unit"), "lower v_unit or raise vdd"))
-    if lat_s is not None and lat_s > circuit.readout_time_s:
+    return _Final(final.settle_time_sim_s, final.slowest_rate_per_s, final.latency_model,
+                  final.latency_s, final.capacitors_j, final.crossbars_w, swing_v)
+
+
+def _warn_late_readout(ir: Lowered, final: _Final, diags: list[Diagnostic]) -> None:
+    """Warn when the state settles after the readout time (simulated, else predicted)."""
+    readout = ir.circuit.readout_time_s
+    t, what = final.settle_time_sim_s, "simulated settle time to the final equilibrium"
+    if t is None:
+        t, what = final.latency_s, "predicted settle time"
+    if t is not None and t > readout:
         diags.append(warning(
-            f"the predicted settle time {lat_s:.4g} s is longer than the readout time "
-            f"{circuit.readout_time_s:.4g} s: outputs are read before the state settles "
-            "to 1e-3", graph.readout_loc,
+            f"the {what} {t:.4g} s is longer than the readout time {readout:.4g} s: outputs "
+            f"are read before the state settles to {SETTLE_TOL:g}", ir.graph.readout_loc,
             "read out later if the fixed point is the intended answer"))
-    return _Final(_num(float(settle.max()) * s.tau_unit_s), rate_s, lat_model, lat_s,
-                  float(caps.max()), float(cp.max()), swing_v)
 
 
-def _totals(ir: Lowered, gbw_req: float, final: _Final, notes: list[str],
-            diags: list[Diagnostic]) -> CircuitAnalysis:
+def _totals(ir: Lowered, gbw_req: float, final: _Final, tests: TestRun | None,
+            horizon: float | None, notes: list[str], diags: list[Diagnostic]
+            ) -> CircuitAnalysis:
     circuit, hw, s = ir.circuit, ir.hardware, ir.circuit.scaling
     counts = circuit.counts()
     amp_power = counts["opamps"] * hw.vdd * hw.amp_current
-    t_energy = final.latency_s or final.settle_time_sim_s or circuit.readout_time_s
     min_tau_s = min((c.tau_s for c in circuit.cells if c.c_f > 0), default=math.inf)
     slew_req = (final.swing_v if final.swing_v is not None else s.v_unit) / min_tau_s
     if slew_req > hw.slew:
@@ -318,11 +452,12 @@ def _totals(ir: Lowered, gbw_req: float, final: _Final, notes: list[str],
     }
     return CircuitAnalysis(
         gbw_required_hz=gbw_req, settle_time_sim_s=final.settle_time_sim_s,
+        settle_horizon_s=horizon,
         slowest_rate_per_s=final.slowest_rate_per_s, latency_model=final.latency_model,
         latency_s=final.latency_s, swing_v=final.swing_v,
         power=Power(amp_power, final.crossbars_w, final.capacitors_j),
-        time_used_s=t_energy, area_m2=area, capacitance_total_f=cap_total,
-        notes=tuple(notes), diagnostics=tuple(diags))
+        readout_time_s=circuit.readout_time_s, area_m2=area, capacitance_total_f=cap_total,
+        tests=tests, notes=tuple(notes), diagnostics=tuple(diags))
 
 
 #: Monte Carlo draws behind the report's yield when a non-ideality is set. Measured on the

@@ -90,6 +90,9 @@ class LowerCrossbars:
         s = circuit.need_scaling()
         r_f = s.r_f_of(target)
         w_op = graph.weights(d.weights)
+        src, tgt = d.source, target
+        rows_all = tuple(range(graph.layer(src).size))
+        cols_free = free_neurons(graph, tgt)
         if w_op.is_selected:
             ideal = drive_table(graph, d)  # (options, other)
         else:
@@ -97,15 +100,24 @@ class LowerCrossbars:
         if hw.scheme == "nonnegative" and np.any(ideal < 0):
             errors.append(self._negative_error(graph, d, ideal))
             return False
+        # Only what becomes devices: no column into a clamped neuron, and a selected table once
+        # per selected line (each line has its own device set), so the mapping's counts are
+        # the netlists' and the tables' (CircuitIR.counts)
+        copies = 1
+        if not w_op.is_selected or d.transpose:
+            ideal = ideal[:, list(cols_free)]
+        if w_op.is_selected:
+            copies = len(rows_all) if d.transpose else len(cols_free)
         g_pos, st_p = map_to_devices(np.maximum(ideal, 0.0) / r_f, hw)
         g_neg, st_n = map_to_devices(np.maximum(-ideal, 0.0) / r_f, hw)
         real = (g_pos - g_neg) * r_f
         base = f"xb{k}_{d.weights}_{d.source}_{target}"
         err = np.abs(real - ideal)
         mapping = WeightMapping(
-            crossbar=base, weights=d.weights, entries=int(ideal.size),
-            devices=st_p.devices + st_n.devices, lost=st_p.lost + st_n.lost,
-            raised=st_p.raised + st_n.raised, clipped=st_p.clipped + st_n.clipped,
+            crossbar=base, weights=d.weights, entries=int(ideal.size) * copies,
+            devices=(st_p.devices + st_n.devices) * copies,
+            lost=(st_p.lost + st_n.lost) * copies, raised=(st_p.raised + st_n.raised) * copies,
+            clipped=(st_p.clipped + st_n.clipped) * copies,
             max_abs_error=float(err.max()) if err.size else 0.0,
             rms_error=float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
             max_abs_weight=float(np.abs(ideal).max()) if ideal.size else 0.0, loc=d.loc,
@@ -113,9 +125,6 @@ class LowerCrossbars:
         circuit.mappings.append(mapping)
         self._mapping_warnings(circuit, hw, mapping, w_op.loc, r_f)
 
-        src, tgt = d.source, target
-        rows_all = tuple(range(graph.layer(src).size))
-        cols_free = free_neurons(graph, tgt)
         neg_used = bool(np.any(g_neg > 0))
         for pol, g in (("pos", g_pos), ("neg", g_neg)):
             if not np.any(g > 0):
@@ -126,7 +135,7 @@ class LowerCrossbars:
             if w_op.is_selected:
                 assert w_op.select is not None
                 if d.transpose:  # rows = W's rows: each driver row chosen by select[j]
-                    axis, lines, table = "rows", rows_all, g[:, list(cols_free)]
+                    axis, lines, table = "rows", rows_all, g
                 else:  # cols = W's rows: each summing column chosen by select[i]
                     axis, lines, table = "cols", cols_free, g
                 circuit.selected_crossbars.append(SelectedCrossbar(
@@ -141,7 +150,7 @@ class LowerCrossbars:
                     name=f"{base}_{pol}", weights=d.weights, source=src, target=tgt,
                     transpose=d.transpose, polarity=polarity, scheme=hw.scheme,
                     row_nets=row_nets, col_nets=col_nets, row_index=rows_all,
-                    col_index=cols_free, conductance=read_only(g[:, list(cols_free)]), loc=loc,
+                    col_index=cols_free, conductance=read_only(g), loc=loc,
                 ))
         if neg_used and hw.scheme == "dual_rail":
             circuit.neg_rail_layers.add(src)

@@ -3,7 +3,16 @@
 Rules (the one place they are written; docs/hardware.md repeats them, regenerate it from here):
 
 - **Voltage**: a state or activation of 1 model unit is `v_unit` volts. Cells output the inverted
-  state, V = -v_unit x; activation rails carry +-v_unit g.
+  state, V = -v_unit x; activation rails carry +-v_unit g. With `v_unit = auto` (the default)
+  the model backend simulates every test vector (every block, one batch) to the readout time
+  and takes the largest |signal| P in model units over every recorded step and every node that
+  carries one: states (cell outputs, summing stages, clamps), activation outputs (and so the
+  inverted rails) and, in the differential scheme, the inverters' outputs. Then
+  v_unit = min(swing_fraction * vdd/2 / P, vdd/2), rounded down to 3 significant digits, so
+  every node stays within swing_fraction of the rails (ideal amplifiers: every voltage is
+  v_unit times a model signal) and a state of 1 fits between them. Without test vectors (or
+  with every signal 0) v_unit = min(0.1 V, swing_fraction * vdd/2). `Scaling.v_unit_basis`
+  records the node, the vector and P; the report states them.
 - **Feedback resistor**: with `r_f = auto` each layer L gets R_F(L) = max|w into L| / g_max, so
   its largest weight maps exactly to g_max and the rest of the window is used for the smaller
   ones (10 kohm for a layer that no weight drives). With `r_f` set, every layer uses it and a
@@ -31,13 +40,107 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-from denseamc.compiler.passes.circuit_builder import CircuitBuilder, fan_in, max_abs_drive_weight
-from denseamc.ir import warning
+from denseamc.compiler.passes.circuit_builder import (
+    CircuitBuilder,
+    fan_in,
+    free_neurons,
+    max_abs_drive_weight,
+)
+from denseamc.ir import ModelGraph, warning
+from denseamc.ir.circuit import net
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.model import Array
-from denseamc.ir.scaling import Scaling
+from denseamc.ir.scaling import Scaling, SwingBasis
 
 DEFAULT_R_F = 1e4
+#: v_unit = auto without a simulated signal (no test vectors): the former fixed default, volts.
+FALLBACK_V_UNIT = 0.1
+
+
+def vector_batch(graph: ModelGraph) -> tuple[dict[str, Array], list[tuple[str, int]]] | None:
+    """Every test vector of every block as one batch (blocks in order) and, per row, (block,
+    vector number from 1); None when there is none or the blocks give different inputs."""
+    blocks = [b for b in graph.tests if b.vectors]
+    parts = [b.stacked_inputs() for b in blocks]
+    if not parts or not parts[0] or any(set(p) != set(parts[0]) for p in parts):
+        return None
+    labels = [(b.name, i + 1) for b in blocks for i in range(len(b.vectors))]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, labels
+
+
+def _peak(a: Array, layer: str, kind: str, neurons: tuple[int, ...] | None = None
+          ) -> tuple[float, str, int]:
+    """(max |a|, the net it is on, its batch row) of a trajectory (T, B, n)."""
+    if neurons is not None:
+        a = a[..., list(neurons)]
+    if a.size == 0:
+        return 0.0, "", 0
+    t, b, i = np.unravel_index(int(np.argmax(np.abs(a))), a.shape)
+    neuron = int(i) if neurons is None else neurons[int(i)]
+    return float(abs(a[t, b, i])), net(layer, kind, neuron), int(b)
+
+
+def _inverter_outputs(graph: ModelGraph, layer: str, traj: dict[str, Array],
+                      inputs: dict[str, Array]) -> Array:
+    """Differential scheme: the inverter outputs of `layer` in model units, (T, B, n): the sum
+    over its drives of the negative weights' part, sum_j max(-w_ij, 0) g_j."""
+    total: Array = np.zeros_like(traj[layer])
+    for d in graph.dynamics[layer].drives:
+        src = graph.layer(d.source)
+        g = src.lagrangian.activation(traj[d.source])  # (T, B, n_src)
+        w = graph.weights(d.weights)
+        selects = {w.select: inputs[w.select].astype(np.int64)} if w.select else None
+        m = d.coef * np.asarray(w.resolve(selects), dtype=np.float64)
+        m = np.swapaxes(m, -1, -2) if d.transpose else m  # (.., n_target, n_src)
+        neg = np.maximum(-m, 0.0)
+        total += (np.einsum("tbj,bij->tbi", g, neg) if neg.ndim == 3
+                  else np.einsum("tbj,ij->tbi", g, neg))
+    return total
+
+
+def largest_signal(graph: ModelGraph, scheme: str, inputs: dict[str, Array]
+                   ) -> tuple[float, str, int]:
+    """(largest |signal| in model units, its net, its batch row) over the model simulation of
+    `inputs` to the readout time (every recorded step; the module rules say which nodes)."""
+    from denseamc.backends.sim.driver import simulate
+
+    traj = simulate(graph, inputs, record=True).trajectories
+    assert traj is not None
+    found = []
+    for lay in graph.layers():
+        x = traj[lay.name]
+        found.append(_peak(x, lay.name, "x"))
+        if lay.lagrangian.kind != "identity":  # identity: g = x
+            found.append(_peak(lay.lagrangian.activation(x), lay.name, "gp"))
+        if scheme == "differential" and graph.dynamics[lay.name].drives:
+            inv = _inverter_outputs(graph, lay.name, traj, inputs)
+            found.append(_peak(inv, lay.name, "inv", free_neurons(graph, lay.name)))
+    return max(found, key=lambda f: f[0])
+
+
+def _round_down(v: float) -> float:
+    """v rounded down to 3 significant digits (a readable value that keeps the bound)."""
+    exp = math.floor(math.log10(v)) - 2
+    digits = math.floor(v / 10.0**exp * (1 + 1e-12))
+    return float(f"{digits}e{exp}")  # the decimal value itself, e.g. 0.104 (not 0.10400000001)
+
+
+def auto_v_unit(graph: ModelGraph, hw: Hardware) -> tuple[float, SwingBasis]:
+    """v_unit = auto (module rules) and the signal that set it."""
+    frac, rail = hw.swing_fraction, hw.v_rail
+    batch = vector_batch(graph)
+    reason = "no test vectors"
+    if batch is not None:
+        inputs, labels = batch
+        peak, where, row = largest_signal(graph, hw.scheme, inputs)
+        if peak > 0:
+            v = _round_down(min(frac * rail / peak, rail))
+            block, vector = labels[row]
+            return v, SwingBasis(peak, where, block, vector, frac, rail)
+        reason = "every simulated signal is 0"
+    v = min(FALLBACK_V_UNIT, frac * rail)
+    return v, SwingBasis(0.0, "", "", 0, frac, rail, f"{reason}: min({FALLBACK_V_UNIT!r} V, "
+                         "swing_fraction x vdd/2)")
 
 
 def amplifier_bound(fanin: float, tau_margin: float, given: float) -> float:
@@ -53,7 +156,8 @@ class ScaleToHardware:
     """Choose R_F per layer and tau_unit; record them as the circuit's `Scaling`.
 
     Contract: needs `graph.dynamics` (the energy pass). Writes `circuit.scaling`; adds warnings
-    when a user-set tau_unit is amplifier-limited. Creates no components.
+    when a user-set tau_unit is amplifier-limited. Creates no components. With v_unit = auto it
+    simulates the test vectors on the model backend (module rules).
     """
 
     name: ClassVar[str] = "scale"
@@ -94,10 +198,15 @@ class ScaleToHardware:
                     "the closed-loop amplifier pole GBW/(1 + fan-in) is then not well above "
                     "1/(R_F C_F); the circuit will lag and may ring",
                 ))
+        basis = None
+        if hw.v_unit is None:
+            v_unit, basis = auto_v_unit(graph, hw)
+        else:
+            v_unit = hw.v_unit
         circuit.scaling = Scaling(
-            v_unit=hw.v_unit, tau_unit_s=tau_unit, tau_unit_auto=auto, r_f=tuple(r_f),
+            v_unit=v_unit, tau_unit_s=tau_unit, tau_unit_auto=auto, r_f=tuple(r_f),
             g_min=hw.g_min, g_max=hw.g_max, levels=hw.levels, scheme=hw.scheme,
-            tau_margin=hw.tau_margin,
+            tau_margin=hw.tau_margin, v_unit_basis=basis,
         )
 
 
