@@ -54,6 +54,13 @@ from denseamc.backends.inputs import InputBatch, check_circuit_inputs
 from denseamc.backends.ir_drop import crossbar_map, selected_map
 from denseamc.backends.sim.dopri import Grid, dopri, dopri_draws
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
+from denseamc.backends.sim.read_noise import (
+    READ_NOISE,
+    STEPS_PER_TAU,
+    ReadNoise,
+    noise_rng,
+    rk4_steps,
+)
 from denseamc.backends.sim.settle import SETTLE_TOL, settle_time
 from denseamc.backends.static_solve import activation_rails, initial_cell_voltages
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
@@ -136,6 +143,7 @@ class _Plan:
             self.i_ideal = self.i_bias - self.couple(self.v_os) - self.v_os / self.r_f
         self._alg_guess = np.zeros((B, len(self.alg)))
         self.nfev = 0
+        self.noise: ReadNoise | None = None  # the devices' read noise, while integrating it
         # the capacitor cells' constants, gathered once (the same numbers every evaluation)
         self.r_f_dyn = self.r_f[self.dyn]
         self.c_f_dyn = self.c_f[self.dyn]
@@ -188,11 +196,15 @@ class _Plan:
         circuit, B, drv = self.c, self.batch, self.drv
         g = np.zeros((self.n_drv, self.n_cells))
         self.w: Array | None = None  # column coupling through wires (ir_drop.py)
+        # every crossbar device: (driven-net rows, cells, G (1 or B, n)), for the read noise
+        self.devices: list[tuple[IntArray, IntArray, Array]] = []
         for xb in circuit.crossbars:
-            r = np.array([drv[n] for n in xb.row_nets])
-            cidx = np.array([self.cell_of_sum[n] for n in xb.col_nets])
+            r = np.array([drv[n] for n in xb.row_nets], dtype=np.int64)
+            cidx = np.array([self.cell_of_sum[n] for n in xb.col_nets], dtype=np.int64)
             g_eff, w = crossbar_map(xb)
             np.add.at(g, (r[:, None], cidx[None, :]), g_eff)
+            at = np.nonzero(g_eff)
+            self.devices.append((r[at[0]], cidx[at[1]], g_eff[at][None, :]))
             if w is not None:
                 self._add_w(cidx, w)
         for res in circuit.resistors:
@@ -208,9 +220,11 @@ class _Plan:
             gb = np.broadcast_to(g, (B, *g.shape)).copy()
             for sx in circuit.selected_crossbars:
                 gsel, wsel = selected_map(sx, self.inputs.selects[sx.select])
-                r = np.array([drv[n] for n in sx.row_nets])
-                cidx = np.array([self.cell_of_sum[n] for n in sx.col_nets])
+                r = np.array([drv[n] for n in sx.row_nets], dtype=np.int64)
+                cidx = np.array([self.cell_of_sum[n] for n in sx.col_nets], dtype=np.int64)
                 gb[:, r[:, None], cidx[None, :]] += gsel
+                at = np.nonzero((gsel != 0).any(axis=0))
+                self.devices.append((r[at[0]], cidx[at[1]], gsel[:, at[0], at[1]]))
                 if wsel is not None:
                     self._add_w(cidx, wsel)
             self.g_col = gb.sum(axis=1)  # (B, n_cells)
@@ -261,15 +275,28 @@ class _Plan:
 
     def drive_currents(self, v: Array) -> Array:
         """sum_r G_rs V_r into every summing node (B, n_cells), without biases."""
+        out: Array
         if self.g_batch is None:
-            out: Array = v @ self.g_static
-            return out
-        part: Array = np.einsum("bd,bdc->bc", v[:, self.g_rows], self.g_batch)
-        if part.shape[1] == self.n_cells:
-            return part
-        out = np.zeros((self.batch, self.n_cells))
-        out[:, self.g_cols_at] = part
+            out = v @ self.g_static
+        else:
+            part: Array = np.einsum("bd,bdc->bc", v[:, self.g_rows], self.g_batch)
+            if part.shape[1] == self.n_cells:
+                out = part
+            else:
+                out = np.zeros((self.batch, self.n_cells))
+                out[:, self.g_cols_at] = part
+        if self.noise is not None:
+            out = out + self.noise.current(v)
         return out
+
+    def start_noise(self, g_noise: float, tau_c: float, rng: np.random.Generator) -> None:
+        """Switch the devices' read noise on (`sim.read_noise`)."""
+        B = self.batch
+        rows = np.concatenate([r for r, _, _ in self.devices])
+        cols = np.concatenate([c for _, c, _ in self.devices])
+        g = np.concatenate([np.broadcast_to(g, (B, g.shape[-1])) for _, _, g in self.devices],
+                           axis=1)
+        self.noise = ReadNoise(rows, cols, g, self.n_cells, self.v_os, g_noise, tau_c, rng, B)
 
     def solve_ideal(self, v_out: Array) -> tuple[Array, Array, Array]:
         """Fill the algebraic cells of v_out (in place); return (v_out, V, I_in)."""
@@ -387,7 +414,11 @@ def simulate_circuit(
     amp_ideal = circuit.amplifier.ideal if ideal is None else ideal
     run = _Run.start(circuit, inputs, amp_ideal, t_end, grid)
     atol = 1e-8 * run.plan.v_unit if atol_v is None else atol_v
-    stats = dopri(run.f, run.y0, run.t_s, rtol, atol, h_max=run.h_max, on_step=run.rec)
+    g_noise = float(circuit.meta.get(READ_NOISE, 0.0))
+    if g_noise > 0 and run.plan.dyn.size:
+        stats = run.integrate_noisy(g_noise)
+    else:
+        stats = dopri(run.f, run.y0, run.t_s, rtol, atol, h_max=run.h_max, on_step=run.rec)
     stats["fevals"] = run.plan.nfev
     result = run.finish(stats, settle_tol, swing, record)
     if not amp_ideal and deviation:
@@ -409,7 +440,8 @@ def simulate_circuits(circuits: Sequence[CircuitIR], inputs: Mapping[str, object
     together, one evaluation for all of them, each with its own step sizes (`dopri_draws`);
     otherwise one after another."""
     runs = [_Run.start(c, inputs, c.amplifier.ideal, None, None) for c in circuits]
-    stack = _Stack.of([r.plan for r in runs]) if len(runs) > 1 else None
+    noisy = any(c.meta.get(READ_NOISE, 0.0) for c in circuits)
+    stack = _Stack.of([r.plan for r in runs]) if len(runs) > 1 and not noisy else None
     if stack is None:
         return [simulate_circuit(c, inputs, rtol=rtol, settle_tol=settle_tol, deviation=False,
                                  swing=swing) for c in circuits]
@@ -460,6 +492,21 @@ class _Run:
         n_neurons = sum(layer.size for layer in circuit.layers)
         n_grid = grid or int(np.clip(4e7 / max(1, B * n_neurons * 8), 400, 2000))
         return cls(circuit, plan, f, y0, t_model, t_s, Grid(t_s, n_grid, y0.shape[1], B))
+
+    def integrate_noisy(self, g_noise: float) -> dict[str, int]:
+        """Integrate with the devices' read noise (`sim.read_noise`): fixed RK4 steps of at
+        most tau_c / STEPS_PER_TAU (tau_c the fastest capacitor cell's R_F C_F), and at most
+        1 / (pi gbw) with non-ideal amplifiers; the noise advanced exactly between steps."""
+        plan, circuit = self.plan, self.circuit
+        tau_c = float(np.min(plan.r_f_dyn * plan.c_f_dyn))
+        h_max = tau_c / STEPS_PER_TAU
+        if not plan.ideal:  # the op-amp pole, |lambda| <= 2 pi gbw: h |lambda| <= 2
+            h_max = min(h_max, 1.0 / (np.pi * circuit.amplifier.gbw_hz))
+        draw = circuit.draw or (0, 0)
+        values = [x for _, x in sorted({**plan.inputs.arrays, **plan.inputs.selects}.items())]
+        plan.start_noise(g_noise, tau_c, noise_rng(draw, values))
+        assert plan.noise is not None
+        return rk4_steps(self.f, self.y0, self.t_s, h_max, self.rec, plan.noise.advance)
 
     def readout(self, y: Array) -> tuple[Array, Array, Array]:
         """(driven-net voltages, cell outputs, summing-node voltages) for state y."""
