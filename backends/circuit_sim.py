@@ -526,8 +526,8 @@ class _Run:
         B = plan.batch
         if plan.ideal and not plan.alg.size:
             def read(a: int, b: int) -> dict[str, Array]:
-                return _grid_states(plan, rec.v[a:b])
-            max_abs_v = _grid_swing(plan, rec.v) if swing else None
+                return _grid_states(plan, rec.points(a, b))
+            max_abs_v = _grid_swing(plan, rec) if swing else None
             traj_arr = _grid_states(plan, rec.v) if record else None
         else:
             traj_arr, max_abs_v = _read_points(plan, rec.v, lambda y: self.readout(y)[0])
@@ -536,7 +536,7 @@ class _Run:
         clamped = {layer.name: layer.clamped for layer in circuit.layers}
         settle_s = settle_time(rec.t, read, B, clamped, settle_tol)
 
-        v_end, _, vs_end = self.readout(rec.v[-1])
+        v_end, _, vs_end = self.readout(rec.points(len(rec.t) - 1, len(rec.t))[0])
         states = plan.states_from_voltages(v_end)
         acts = {a.layer: v_end[:, pk] / plan.v_unit for a, _, pk, _, _ in plan.acts}
         volts = {net: v_end[:, k] for net, k in sorted(plan.drv.items())}
@@ -627,14 +627,16 @@ def _grid_states(plan: _Plan, ys: Array) -> dict[str, Array]:
     return plan.states_from_voltages(plan.voltages(v_out))
 
 
-def _grid_swing(plan: _Plan, ys: Array) -> Array:
-    """max |V| (B,) over every driven net at every recorded state ys (T, B, n_dyn), in blocks
-    of grid points at once (as `_grid_states`; a block holds ~2M values)."""
+def _grid_swing(plan: _Plan, rec: Grid) -> Array:
+    """max |V| (B,) over every driven net at every recorded grid point, in blocks of grid
+    points at once (as `_grid_states`; a block holds ~2M values)."""
     max_abs_v = np.zeros(plan.batch)
     step = max(1, (1 << 21) // max(1, plan.batch * plan.n_drv))
-    for a in range(0, ys.shape[0], step):
-        v_out = np.zeros((*ys[a:a + step].shape[:-1], plan.n_cells))
-        v_out[..., plan.dyn] = ys[a:a + step]
+    n = len(rec.t)
+    for a in range(0, n, step):
+        ys = rec.points(a, min(a + step, n))
+        v_out = np.zeros((*ys.shape[:-1], plan.n_cells))
+        v_out[..., plan.dyn] = ys
         v = plan.voltages(v_out)
         max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=(0, 2), initial=0.0))
     return max_abs_v

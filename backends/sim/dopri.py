@@ -72,24 +72,43 @@ def dopri(f: Callable[[Array], Array], y0: Array, t_end: float, rtol: float, ato
 
 
 class Grid:
-    """Records cell outputs on a uniform time grid by linear interpolation of accepted steps."""
+    """Cell outputs on a uniform time grid, by linear interpolation of the accepted steps.
+
+    Lazily: each accepted step keeps its end states and the grid points it covers (every grid
+    time up to its end not covered yet), and `points(a, b)` interpolates grid points a..b-1 when
+    they are read, with the arithmetic filling them at the step would have done. A settle-time
+    readout walks back only as far as it needs, so most points are never made."""
 
     def __init__(self, t_end: float, n: int, width: int, batch: int) -> None:
         self.t = np.linspace(0.0, t_end, n)
-        self.v = np.zeros((n, batch, width))
+        self.shape = (batch, width)
         self.next = 0
+        self.steps: list[tuple[int, int, float, Array, float, Array]] = []
 
     def __call__(self, t0: float, y0: Array, t1: float, y1: Array) -> None:
-        # every grid time up to t1 (the grid is sorted), all at once: elementwise the same
-        # arithmetic as one point at a time
         stop = int(np.searchsorted(self.t, t1 + 1e-15 * max(t1, 1.0), side="right"))
-        if stop <= self.next:
-            return
-        tk = self.t[self.next:stop]
-        w = np.zeros_like(tk) if t1 == t0 else (tk - t0) / (t1 - t0)
-        w = w[:, None, None]
-        self.v[self.next:stop] = (1 - w) * y0 + w * y1
-        self.next = stop
+        if stop > self.next:
+            self.steps.append((self.next, stop, t0, y0, t1, y1))  # the states are not mutated
+            self.next = stop
+
+    def points(self, a: int, b: int) -> Array:
+        """The recorded states (b - a, B, width) at grid times a..b-1 (zero where no step
+        reached)."""
+        out = np.zeros((b - a, *self.shape))
+        for lo, hi, t0, y0, t1, y1 in self.steps:
+            s, e = max(lo, a), min(hi, b)
+            if s >= e:
+                continue
+            tk = self.t[s:e]
+            w = np.zeros_like(tk) if t1 == t0 else (tk - t0) / (t1 - t0)
+            w = w[:, None, None]
+            out[s - a:e - a] = (1 - w) * y0 + w * y1
+        return out
+
+    @property
+    def v(self) -> Array:
+        """Every grid point's state (T, B, width)."""
+        return self.points(0, len(self.t))
 
 
 def dopri_draws(f: Callable[[Array], Array], y0: Array, t_end: float, rtol: float, atol: float,
