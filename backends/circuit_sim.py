@@ -448,8 +448,17 @@ def simulate_circuits(circuits: Sequence[CircuitIR], inputs: Mapping[str, object
     first = runs[0]
     atol = 1e-8 * first.plan.v_unit
     y0 = np.stack([r.y0 for r in runs])
-    all_stats = dopri_draws(stack.rhs, y0, first.t_s, rtol, atol, first.h_max,
-                            [r.rec for r in runs])
+    stacks = {tuple(range(len(runs))): stack}
+
+    def rhs(y: Array, live: tuple[int, ...]) -> Array:
+        """The stack of the draws still integrating (re-stacked when one finishes)."""
+        if live not in stacks:
+            sub = _Stack.of([runs[d].plan for d in live])
+            assert sub is not None  # a subset of plans that stack
+            stacks[live] = sub
+        return stacks[live].rhs(y)
+
+    all_stats = dopri_draws(rhs, y0, first.t_s, rtol, atol, first.h_max, [r.rec for r in runs])
     results = []
     for run, stats in zip(runs, all_stats, strict=True):
         stats["fevals"] = 1 + 6 * (stats["steps"] + stats["rejected"])  # as `dopri` calls f

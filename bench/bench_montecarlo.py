@@ -3,7 +3,9 @@ draws/s for examples/parity8.dam, 52 vectors a draw, on a 2-core machine).
 
 Setting: `denseamc montecarlo examples/MODEL.dam --set g_sigma=0.02` without the CLI, for each
 `--models` example: the point is compiled once (not timed), then `run_study` runs `--runs` draws
-in chunks of 8, on each `--jobs` count of worker processes (worker start-up included). Wall time,
+in chunks of 8 (a chunk's draws are integrated together where their circuits allow it:
+`backends.circuit_sim.simulate_circuits`), on each `--jobs` count of worker processes (worker
+start-up included). Wall time,
 best of `--repeat`; BLAS single-threaded (set before numpy is imported), as in the other
 benchmarks. Every run must give the same draws (checked), or the numbers mean nothing.
 

@@ -111,22 +111,25 @@ class Grid:
         return self.points(0, len(self.t))
 
 
-def dopri_draws(f: Callable[[Array], Array], y0: Array, t_end: float, rtol: float, atol: float,
-                h_max: float, on_step: list[Callable[[float, Array, float, Array], None]]
+def dopri_draws(f: Callable[[Array, tuple[int, ...]], Array], y0: Array, t_end: float,
+                rtol: float, atol: float, h_max: float,
+                on_step: list[Callable[[float, Array, float, Array], None]]
                 ) -> list[dict[str, int]]:
-    """`dopri` on D independent systems at once: y0 (D, B, n), f maps (D, B, n) -> (D, B, n)
-    row by row. Each system keeps its own time, step size, error norm and acceptance, computed
-    with exactly the numbers `dopri` computes for it alone (elementwise the same arithmetic;
-    the step-size bookkeeping in Python floats per system), so each system's steps and states
-    are bit-identical to its own `dopri` run whatever else is stacked with it. A finished system
-    rides along with step 0 until the last one ends. Returns each system's counters."""
+    """`dopri` on D independent systems at once: y0 (D, B, n); f(y, live) maps the states
+    (len(live), B, n) of systems `live` (indices into y0) to their derivatives, row by row.
+    Each system keeps its own time, step size, error norm and acceptance, computed with exactly
+    the numbers `dopri` computes for it alone (elementwise the same arithmetic; the step-size
+    bookkeeping in Python floats per system), so each system's steps and states are
+    bit-identical to its own `dopri` run whatever else is stacked with it. A system that reaches
+    t_end leaves the stack. Returns each system's counters."""
     D = y0.shape[0]
     if y0.shape[2] == 0 or t_end <= 0:
         for d in range(D):
             on_step[d](0.0, y0[d], t_end, y0[d])
         return [{"steps": 0, "rejected": 0} for _ in range(D)]
+    live = tuple(range(D))
     y = y0
-    k1 = f(y)
+    k1 = f(y, live)
     h: list[float] = []
     for d in range(D):  # the initial step, as `dopri` computes it from this system alone
         scale0 = atol + rtol * np.abs(y[d])
@@ -134,37 +137,38 @@ def dopri_draws(f: Callable[[Array], Array], y0: Array, t_end: float, rtol: floa
         h.append(min(h_max, 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * t_end))
     t = [0.0] * D
     steps, rejected = [0] * D, [0] * D
-    while True:
-        live = [d for d in range(D) if t[d] < t_end]
-        if not live:
-            break
+    while live:
         for d in live:
             if steps[d] + rejected[d] > _MAX_STEPS:
                 raise DenseAMCError(error("circuit simulation: too many steps (the circuit is "
                                           "too stiff for the readout time)"))
             h[d] = min(h[d], t_end - t[d])
-        hs = np.array([h[d] if t[d] < t_end else 0.0 for d in range(D)])[:, None, None]
+        hs = np.array([h[d] for d in live])[:, None, None]
         ks = [k1]
         for i in range(1, 7):
             yi = y + hs * sum(a * k for a, k in zip(_A[i], ks, strict=False))
-            ks.append(f(yi))
+            ks.append(f(yi, live))
         y5 = y + hs * sum(b * k for b, k in zip(_B5, ks, strict=True) if b != 0.0)
         err = hs * sum((b5 - b4) * k for b5, b4, k in zip(_B5, _B4, ks, strict=True))
         scale = atol + rtol * np.maximum(np.abs(y), np.abs(y5))
         es = np.max(np.sqrt(np.mean((err / scale) ** 2, axis=2)), axis=1)
-        accept = np.zeros(D, dtype=bool)
-        for d in live:
-            e = float(es[d])
+        accept = np.zeros(len(live), dtype=bool)
+        for j, d in enumerate(live):
+            e = float(es[j])
             if not np.isfinite(e):
                 raise DenseAMCError(error("circuit simulation diverged (non-finite voltages)"))
             if e <= 1.0:
-                on_step[d](t[d], y[d], t[d] + h[d], y5[d])
+                on_step[d](t[d], y[j], t[d] + h[d], y5[j])
                 t[d] += h[d]
                 steps[d] += 1
-                accept[d] = True
+                accept[j] = True
             else:
                 rejected[d] += 1
             h[d] = min(h_max, h[d] * min(10.0, max(0.2, 0.9 * (e if e > 0 else 1e-10) ** -0.2)))
         y = np.where(accept[:, None, None], y5, y)
         k1 = np.where(accept[:, None, None], ks[6], k1)
+        keep = [j for j, d in enumerate(live) if t[d] < t_end]
+        if len(keep) < len(live):
+            y, k1 = y[keep], k1[keep]
+            live = tuple(live[j] for j in keep)
     return [{"steps": s, "rejected": r} for s, r in zip(steps, rejected, strict=True)]
