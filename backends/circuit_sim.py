@@ -39,8 +39,17 @@ declaration order, as the model backend does); clamps hold their nets throughout
 
 Integration: Dormand-Prince 5(4) (`sim.dopri`) with error control (rtol 1e-6, atol 1e-8 v_unit
 by default), batch-wide steps. Settle time: `sim.settle.settle_time` (the model
-backend's definition), on a uniform grid of recorded states (at least 400 points), read out
-only as far back from t_end as it needs.
+backend's definition), on a uniform grid of recorded states (at least 400 points, interpolated
+from the accepted steps only when read), read out only as far back from t_end as it needs.
+
+Several draws of one circuit (`simulate_circuits`, for Monte Carlo) are integrated together when
+their equations stack row by row (`_Stack`): one evaluation for all, each draw with its own step
+sizes (`sim.dopri.dopri_draws`), so each draw's numbers are bit for bit those of simulating it
+alone, whatever it is stacked with.
+
+Read noise (a realised circuit with `meta["g_noise"]` > 0): every crossbar device's current
+fluctuates by an Ornstein-Uhlenbeck process, integrated with fixed RK4 steps and an exact update
+of the noise (`sim.read_noise`, which documents the model); it enters through `drive_currents`.
 """
 
 from __future__ import annotations
