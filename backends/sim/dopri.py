@@ -165,8 +165,11 @@ def dopri_draws(f: Callable[[Array, tuple[int, ...]], Array], y0: Array, t_end: 
             else:
                 rejected[d] += 1
             h[d] = min(h_max, h[d] * min(10.0, max(0.2, 0.9 * (e if e > 0 else 1e-10) ** -0.2)))
-        y = np.where(accept[:, None, None], y5, y)
-        k1 = np.where(accept[:, None, None], ks[6], k1)
+        if accept.all():
+            y, k1 = y5, ks[6]
+        else:
+            y = np.where(accept[:, None, None], y5, y)
+            k1 = np.where(accept[:, None, None], ks[6], k1)
         keep = [j for j, d in enumerate(live) if t[d] < t_end]
         if len(keep) < len(live):
             y, k1 = y[keep], k1[keep]
