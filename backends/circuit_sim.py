@@ -607,7 +607,8 @@ class _Stack:
     def _matches(p: _Plan, p0: _Plan) -> bool:
         """p's equations stack with p0's: ideal amplifiers and capacitor cells only (one
         evaluation, no algebraic solve), no wire coupling, ideal activation rails (plan 0's
-        activations serve all), the same nets, batch and device rows and columns."""
+        activations serve all), the same nets, batch, device rows and columns, time span and
+        units."""
         def acts(q: _Plan) -> list[tuple[str, float | None, float]]:
             return [(a.kind, a.param, a.v_unit) for a, *_ in q.acts]
 
@@ -616,7 +617,10 @@ class _Stack:
                 q.g_batch is not None and np.array_equal(q.g_rows, p0.g_rows)
                 and np.array_equal(q.g_cols, p0.g_cols))
 
-        return (p.ideal and p.only_dyn and p.w is None and p.drv == p0.drv
+        def span(q: _Plan) -> tuple[float, float, float]:
+            return (q.c.readout_t, q.c.scaling.tau_unit_s, q.v_unit)
+
+        return (p.ideal and p.only_dyn and p.w is None and p.drv == p0.drv and span(p) == span(p0)
                 and p.batch == p0.batch and acts(p) == acts(p0) and same_devices(p)
                 and all(not a.rail_gain and not a.rail_offset for a, *_ in p.acts))
 
