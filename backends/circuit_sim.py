@@ -39,21 +39,37 @@ declaration order, as the model backend does); clamps hold their nets throughout
 
 Integration: Dormand-Prince 5(4) (`sim.dopri`) with error control (rtol 1e-6, atol 1e-8 v_unit
 by default), batch-wide steps. Settle time: `sim.settle.settle_time` (the model
-backend's definition), on a uniform grid of recorded states (at least 400 points), read out
-only as far back from t_end as it needs.
+backend's definition), on a uniform grid of recorded states (at least 400 points, interpolated
+from the accepted steps only when read), read out only as far back from t_end as it needs.
+
+Several draws of one circuit (`simulate_circuits`, for Monte Carlo) are integrated together when
+their equations stack row by row (`_Stack`): one evaluation for all, each draw with its own step
+sizes (`sim.dopri.dopri_draws`), so each draw's numbers are bit for bit those of simulating it
+alone, whatever it is stacked with.
+
+Read noise (a realised circuit with `meta["g_noise"]` > 0): every crossbar device's current
+fluctuates by an Ornstein-Uhlenbeck process, integrated with fixed RK4 steps and an exact update
+of the noise (`sim.read_noise`, which documents the model); it enters through `drive_currents`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import copy
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from denseamc.backends.inputs import InputBatch, check_circuit_inputs
 from denseamc.backends.ir_drop import crossbar_map, selected_map
-from denseamc.backends.sim.dopri import Grid, dopri
+from denseamc.backends.sim.dopri import Grid, dopri, dopri_draws
 from denseamc.backends.sim.fixed_point import MAXITER, fixed_point
+from denseamc.backends.sim.read_noise import (
+    READ_NOISE,
+    STEPS_PER_TAU,
+    ReadNoise,
+    noise_rng,
+    rk4_steps,
+)
 from denseamc.backends.sim.settle import SETTLE_TOL, settle_time
 from denseamc.backends.static_solve import activation_rails, initial_cell_voltages
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
@@ -62,6 +78,15 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+Index = IntArray | slice
+
+
+def _index(k: IntArray) -> Index:
+    """k as a slice when it is a run of consecutive indices (a view: no gather, no scatter; the
+    same elements), else k itself."""
+    if k.size and np.array_equal(k, np.arange(k[0], k[0] + k.size)):
+        return slice(int(k[0]), int(k[0]) + k.size)
+    return k
 
 @dataclass
 class CircuitSimResult:
@@ -127,6 +152,11 @@ class _Plan:
             self.i_ideal = self.i_bias - self.couple(self.v_os) - self.v_os / self.r_f
         self._alg_guess = np.zeros((B, len(self.alg)))
         self.nfev = 0
+        self.noise: ReadNoise | None = None  # the devices' read noise, while integrating it
+        # the capacitor cells' constants, gathered once (the same numbers every evaluation)
+        self.r_f_dyn = self.r_f[self.dyn]
+        self.c_f_dyn = self.c_f[self.dyn]
+        self.only_dyn = not self.alg.size
 
     def _index_driven_nets(self) -> None:
         """Number the driven nets: cell outputs, clamp sources, activation outputs."""
@@ -156,6 +186,11 @@ class _Plan:
                 raise InternalCompilerError(f"circuit_sim: activation {a.name} input undriven")
         self.drv = drv
         self.n_drv = len(drv)
+        self.out_at = _index(self.out_k)
+        # inputs stay gathered (a copy in the layout the activations' reductions were always
+        # given: a view's layout changes a softmax's summation order, hence its last bits)
+        self.act_at = [(a, ink, _index(pk), own, _index(nk) if nk.size else None)
+                       for a, ink, pk, own, nk in self.acts]
         self.state_nets = {layer.name: [drv[f"{layer.name}_x_{i}"] for i in range(layer.size)]
                            for layer in circuit.layers}
         # where every state net is a capacitor cell's output: its column of the integrated state
@@ -170,11 +205,15 @@ class _Plan:
         circuit, B, drv = self.c, self.batch, self.drv
         g = np.zeros((self.n_drv, self.n_cells))
         self.w: Array | None = None  # column coupling through wires (ir_drop.py)
+        # every crossbar device: (driven-net rows, cells, G (1 or B, n)), for the read noise
+        self.devices: list[tuple[IntArray, IntArray, Array]] = []
         for xb in circuit.crossbars:
-            r = np.array([drv[n] for n in xb.row_nets])
-            cidx = np.array([self.cell_of_sum[n] for n in xb.col_nets])
+            r = np.array([drv[n] for n in xb.row_nets], dtype=np.int64)
+            cidx = np.array([self.cell_of_sum[n] for n in xb.col_nets], dtype=np.int64)
             g_eff, w = crossbar_map(xb)
             np.add.at(g, (r[:, None], cidx[None, :]), g_eff)
+            at = np.nonzero(g_eff)
+            self.devices.append((r[at[0]], cidx[at[1]], g_eff[at][None, :]))
             if w is not None:
                 self._add_w(cidx, w)
         for res in circuit.resistors:
@@ -190,9 +229,11 @@ class _Plan:
             gb = np.broadcast_to(g, (B, *g.shape)).copy()
             for sx in circuit.selected_crossbars:
                 gsel, wsel = selected_map(sx, self.inputs.selects[sx.select])
-                r = np.array([drv[n] for n in sx.row_nets])
-                cidx = np.array([self.cell_of_sum[n] for n in sx.col_nets])
+                r = np.array([drv[n] for n in sx.row_nets], dtype=np.int64)
+                cidx = np.array([self.cell_of_sum[n] for n in sx.col_nets], dtype=np.int64)
                 gb[:, r[:, None], cidx[None, :]] += gsel
+                at = np.nonzero((gsel != 0).any(axis=0))
+                self.devices.append((r[at[0]], cidx[at[1]], gsel[:, at[0], at[1]]))
                 if wsel is not None:
                     self._add_w(cidx, wsel)
             self.g_col = gb.sum(axis=1)  # (B, n_cells)
@@ -202,6 +243,7 @@ class _Plan:
             self.g_rows = np.flatnonzero(used.any(axis=(0, 2)))
             self.g_cols = np.flatnonzero(used.any(axis=(0, 1)))
             self.g_batch = np.ascontiguousarray(gb[:, self.g_rows][:, :, self.g_cols])
+            self.g_cols_at = _index(self.g_cols)
         else:
             self.g_col = np.broadcast_to(g.sum(axis=0), (B, self.n_cells))
 
@@ -228,27 +270,42 @@ class _Plan:
         """Every driven net's voltage (..., B, n_drv) from the cell outputs (..., B, n_cells):
         row by row the same numbers, so a stack of recorded states is read out at once."""
         v = np.empty((*v_out.shape[:-1], self.n_drv))
-        v[..., self.out_k] = v_out
+        v[..., self.out_at] = v_out
         if self.clamp_k.size:
             v[..., self.clamp_k] = self.clamp_v
-        for a, ink, pk, own, nk in self.acts:
+        for a, ink, pk, own, nk in self.act_at:
             vp, vn = activation_rails(a, v[..., ink])
             if not self.ideal:
                 vp = np.clip(vp, -self.rail, self.rail)
-                vn = np.clip(vn, -self.rail, self.rail)
             v[..., pk] = vp
-            if nk.size:
-                v[..., nk] = vn[..., own]
+            if nk is not None:
+                v[..., nk] = (vn if self.ideal else np.clip(vn, -self.rail, self.rail))[..., own]
         return v
 
     def drive_currents(self, v: Array) -> Array:
         """sum_r G_rs V_r into every summing node (B, n_cells), without biases."""
+        out: Array
         if self.g_batch is None:
-            out: Array = v @ self.g_static
-            return out
-        out = np.zeros((self.batch, self.n_cells))
-        out[:, self.g_cols] = np.einsum("bd,bdc->bc", v[:, self.g_rows], self.g_batch)
+            out = v @ self.g_static
+        else:
+            part: Array = np.einsum("bd,bdc->bc", v[:, self.g_rows], self.g_batch)
+            if part.shape[1] == self.n_cells:
+                out = part
+            else:
+                out = np.zeros((self.batch, self.n_cells))
+                out[:, self.g_cols_at] = part
+        if self.noise is not None:
+            out = out + self.noise.current(v)
         return out
+
+    def start_noise(self, g_noise: float, tau_c: float, rng: np.random.Generator) -> None:
+        """Switch the devices' read noise on (`sim.read_noise`)."""
+        B = self.batch
+        rows = np.concatenate([r for r, _, _ in self.devices])
+        cols = np.concatenate([c for _, c, _ in self.devices])
+        g = np.concatenate([np.broadcast_to(g, (B, g.shape[-1])) for _, _, g in self.devices],
+                           axis=1)
+        self.noise = ReadNoise(rows, cols, g, self.n_cells, self.v_os, g_noise, tau_c, rng, B)
 
     def solve_ideal(self, v_out: Array) -> tuple[Array, Array, Array]:
         """Fill the algebraic cells of v_out (in place); return (v_out, V, I_in)."""
@@ -275,11 +332,14 @@ class _Plan:
 
     def rhs_ideal(self, y: Array) -> Array:
         self.nfev += 1
+        if self.only_dyn:  # every cell holds state: y is v_out itself
+            i_in = self.drive_currents(self.voltages(y)) + self.i_ideal
+            out: Array = (-y / self.r_f_dyn - i_in) / self.c_f_dyn
+            return out
         v_out = np.zeros((self.batch, self.n_cells))
         v_out[:, self.dyn] = y
         _, _, i_in = self.solve_ideal(v_out)
-        d = self.dyn
-        out: Array = (-y / self.r_f[d] - i_in[:, d]) / self.c_f[d]
+        out = (-y / self.r_f_dyn - i_in[:, self.dyn]) / self.c_f_dyn
         return out
 
     def split(self, z: Array) -> tuple[Array, Array]:
@@ -361,80 +421,220 @@ def simulate_circuit(
     does not need it).
     """
     amp_ideal = circuit.amplifier.ideal if ideal is None else ideal
-    plan = _Plan(circuit, check_circuit_inputs(circuit, inputs), amp_ideal)
-    tau_unit = circuit.scaling.tau_unit_s
-    t_model = circuit.readout_t if t_end is None else float(t_end)
-    t_s = t_model * tau_unit
-    atol = 1e-8 * plan.v_unit if atol_v is None else atol_v
-    B = plan.batch
-    v0 = plan.initial_outputs()
-    f: Callable[[Array], Array]
-    if amp_ideal:
-        y0 = v0[:, plan.dyn].copy()
-        f = plan.rhs_ideal
+    run = _Run.start(circuit, inputs, amp_ideal, t_end, grid)
+    atol = 1e-8 * run.plan.v_unit if atol_v is None else atol_v
+    g_noise = float(circuit.meta.get(READ_NOISE, 0.0))
+    if g_noise > 0 and run.plan.dyn.size:
+        stats = run.integrate_noisy(g_noise)
     else:
-        y0 = np.concatenate([v0, v0[:, plan.dyn]], axis=1)  # V_c = V_out - 0
-        f = plan.rhs_nonideal
-    n_neurons = sum(layer.size for layer in circuit.layers)
-    n_grid = grid or int(np.clip(4e7 / max(1, B * n_neurons * 8), 400, 2000))
-    rec = Grid(t_s, n_grid, y0.shape[1], B)
-    stats = dopri(f, y0, t_s, rtol, atol, h_max=t_s / 50 if t_s > 0 else 1.0, on_step=rec)
-    stats["fevals"] = plan.nfev
+        stats = dopri(run.f, run.y0, run.t_s, rtol, atol, h_max=run.h_max, on_step=run.rec)
+    stats["fevals"] = run.plan.nfev
+    result = run.finish(stats, settle_tol, swing, record)
+    if not amp_ideal and deviation:
+        ref = simulate_circuit(circuit, inputs, t_end=run.t_model, ideal=True, rtol=rtol,
+                               atol_v=atol, settle_tol=settle_tol, grid=grid)
+        result.deviation = {k: np.abs(x - ref.states[k]).max(axis=1, initial=0.0)
+                            for k, x in result.states.items()}
+    return result
 
-    def readout(y: Array) -> tuple[Array, Array, Array]:
-        """(driven-net voltages, cell outputs, summing-node voltages) for state y."""
+
+def simulate_circuits(circuits: Sequence[CircuitIR], inputs: Mapping[str, object], *,
+                      rtol: float = 1e-6, settle_tol: float = SETTLE_TOL,
+                      swing: bool = True) -> list[CircuitSimResult]:
+    """`simulate_circuit(c, inputs, deviation=False)` for every circuit c of `circuits` (the
+    realised draws of one nominal circuit, say), each result bit-identical to that call's.
+
+    When their node equations stack (`_Stack`: ideal amplifiers, every cell a capacitor cell,
+    no wire coupling, ideal activation rails, the same nets) the circuits are integrated
+    together, one evaluation for all of them, each with its own step sizes (`dopri_draws`);
+    otherwise one after another."""
+    runs = [_Run.start(c, inputs, c.amplifier.ideal, None, None) for c in circuits]
+    noisy = any(c.meta.get(READ_NOISE, 0.0) for c in circuits)
+    stack = _Stack.of([r.plan for r in runs]) if len(runs) > 1 and not noisy else None
+    if stack is None:
+        return [simulate_circuit(c, inputs, rtol=rtol, settle_tol=settle_tol, deviation=False,
+                                 swing=swing) for c in circuits]
+    first = runs[0]
+    atol = 1e-8 * first.plan.v_unit
+    y0 = np.stack([r.y0 for r in runs])
+    stacks = {tuple(range(len(runs))): stack}
+
+    def rhs(y: Array, live: tuple[int, ...]) -> Array:
+        """The stack of the draws still integrating (re-stacked when one finishes)."""
+        if live not in stacks:
+            sub = _Stack.of([runs[d].plan for d in live])
+            assert sub is not None  # a subset of plans that stack
+            stacks[live] = sub
+        return stacks[live].rhs(y)
+
+    all_stats = dopri_draws(rhs, y0, first.t_s, rtol, atol, first.h_max, [r.rec for r in runs])
+    results = []
+    for run, stats in zip(runs, all_stats, strict=True):
+        stats["fevals"] = 1 + 6 * (stats["steps"] + stats["rejected"])  # as `dopri` calls f
+        results.append(run.finish(stats, settle_tol, swing, False))
+    return results
+
+
+@dataclass
+class _Run:
+    """One circuit's simulation between its set-up (`start`) and its readout (`finish`): the
+    plan, the right-hand side and initial state, the time span (s) and the grid recorder."""
+
+    circuit: CircuitIR
+    plan: _Plan
+    f: Callable[[Array], Array]
+    y0: Array
+    t_model: float
+    t_s: float
+    rec: Grid
+
+    @property
+    def h_max(self) -> float:
+        return self.t_s / 50 if self.t_s > 0 else 1.0
+
+    @classmethod
+    def start(cls, circuit: CircuitIR, inputs: Mapping[str, object], amp_ideal: bool,
+              t_end: float | None, grid: int | None) -> _Run:
+        plan = _Plan(circuit, check_circuit_inputs(circuit, inputs), amp_ideal)
+        t_model = circuit.readout_t if t_end is None else float(t_end)
+        t_s = t_model * circuit.scaling.tau_unit_s
+        v0 = plan.initial_outputs()
+        f: Callable[[Array], Array]
         if amp_ideal:
-            v_out = np.zeros((B, plan.n_cells))
+            y0 = v0[:, plan.dyn].copy()
+            f = plan.rhs_ideal
+        else:
+            y0 = np.concatenate([v0, v0[:, plan.dyn]], axis=1)  # V_c = V_out - 0
+            f = plan.rhs_nonideal
+        B = plan.batch
+        n_neurons = sum(layer.size for layer in circuit.layers)
+        n_grid = grid or int(np.clip(4e7 / max(1, B * n_neurons * 8), 400, 2000))
+        return cls(circuit, plan, f, y0, t_model, t_s, Grid(t_s, n_grid, y0.shape[1], B))
+
+    def integrate_noisy(self, g_noise: float) -> dict[str, int]:
+        """Integrate with the devices' read noise (`sim.read_noise`): fixed RK4 steps of at
+        most tau_c / STEPS_PER_TAU (tau_c the fastest capacitor cell's R_F C_F), and at most
+        1 / (pi gbw) with non-ideal amplifiers; the noise advanced exactly between steps."""
+        plan, circuit = self.plan, self.circuit
+        tau_c = float(np.min(plan.r_f_dyn * plan.c_f_dyn))
+        h_max = tau_c / STEPS_PER_TAU
+        if not plan.ideal:  # the op-amp pole, |lambda| <= 2 pi gbw: h |lambda| <= 2
+            h_max = min(h_max, 1.0 / (np.pi * circuit.amplifier.gbw_hz))
+        draw = circuit.draw or (0, 0)
+        values = [x for _, x in sorted({**plan.inputs.arrays, **plan.inputs.selects}.items())]
+        plan.start_noise(g_noise, tau_c, noise_rng(draw, values))
+        assert plan.noise is not None
+        return rk4_steps(self.f, self.y0, self.t_s, h_max, self.rec, plan.noise.advance)
+
+    def readout(self, y: Array) -> tuple[Array, Array, Array]:
+        """(driven-net voltages, cell outputs, summing-node voltages) for state y."""
+        plan = self.plan
+        if plan.ideal:
+            v_out = np.zeros((plan.batch, plan.n_cells))
             v_out[:, plan.dyn] = y
             v_out, v, _ = plan.solve_ideal(v_out)
             return v, v_out, np.zeros_like(v_out)
         vo, vs, _ = plan.sum_nodes(y)
         return plan.voltages(vo), vo, vs
 
-    if amp_ideal and not plan.alg.size:
-        states_at = _backwards(lambda a, b: _grid_states(plan, rec.v[a:b]))
-        max_abs_v = _grid_swing(plan, rec.v) if swing else None
-        traj_arr = _grid_states(plan, rec.v) if record else None
-    else:
-        traj_arr, max_abs_v = _read_points(plan, rec.v, lambda y: readout(y)[0])
-        states_at = _backwards(lambda a, b: {n: x[a:b] for n, x in traj_arr.items()})
-    clamped = {layer.name: layer.clamped for layer in circuit.layers}
-    settle_s = settle_time(rec.t, states_at, B, clamped, settle_tol)
+    def finish(self, stats: dict[str, int], settle_tol: float, swing: bool,
+               record: bool) -> CircuitSimResult:
+        """The result from the recorded grid: settle time, the state at t_end, its outputs."""
+        plan, rec, circuit = self.plan, self.rec, self.circuit
+        B = plan.batch
+        if plan.ideal and not plan.alg.size:
+            def read(a: int, b: int) -> dict[str, Array]:
+                return _grid_states(plan, rec.points(a, b))
+            max_abs_v = _grid_swing(plan, rec) if swing else None
+            traj_arr = _grid_states(plan, rec.v) if record else None
+        else:
+            traj_arr, max_abs_v = _read_points(plan, rec.v, lambda y: self.readout(y)[0])
+            def read(a: int, b: int) -> dict[str, Array]:
+                return {n: x[a:b] for n, x in traj_arr.items()}
+        clamped = {layer.name: layer.clamped for layer in circuit.layers}
+        settle_s = settle_time(rec.t, read, B, clamped, settle_tol)
 
-    v_end, _, vs_end = readout(rec.v[-1])
-    states = plan.states_from_voltages(v_end)
-    acts = {a.layer: v_end[:, pk] / plan.v_unit for a, _, pk, _, _ in plan.acts}
-    volts = {net: v_end[:, k] for net, k in sorted(plan.drv.items())}
-    if not amp_ideal:
-        for k, c in enumerate(circuit.cells):
-            volts[c.sum_net] = vs_end[:, k]
-    outputs = decode(circuit, v_end, plan.drv)
-    dev = None
-    if not amp_ideal and deviation:
-        ref = simulate_circuit(circuit, inputs, t_end=t_model, ideal=True, rtol=rtol,
-                               atol_v=atol, settle_tol=settle_tol, grid=grid)
-        dev = {k: np.abs(states[k] - ref.states[k]).max(axis=1, initial=0.0) for k in states}
-    result = CircuitSimResult(
-        outputs=outputs, states=states, activations=acts, voltages=volts,
-        settle_time_s=settle_s, settle_time=settle_s / tau_unit, t_end_s=t_s,
-        max_abs_v=max_abs_v if swing else None, deviation=dev, stats=stats,
-    )
-    if record:
-        result.times_s = rec.t
-        result.trajectories = traj_arr
-    return result
+        v_end, _, vs_end = self.readout(rec.points(len(rec.t) - 1, len(rec.t))[0])
+        states = plan.states_from_voltages(v_end)
+        acts = {a.layer: v_end[:, pk] / plan.v_unit for a, _, pk, _, _ in plan.acts}
+        volts = {net: v_end[:, k] for net, k in sorted(plan.drv.items())}
+        if not plan.ideal:
+            for k, c in enumerate(circuit.cells):
+                volts[c.sum_net] = vs_end[:, k]
+        tau_unit = circuit.scaling.tau_unit_s
+        result = CircuitSimResult(
+            outputs=decode(circuit, v_end, plan.drv), states=states, activations=acts,
+            voltages=volts, settle_time_s=settle_s, settle_time=settle_s / tau_unit,
+            t_end_s=self.t_s, max_abs_v=max_abs_v if swing else None, stats=stats,
+        )
+        if record:
+            result.times_s = rec.t
+            result.trajectories = traj_arr
+        return result
 
 
-def _backwards(read: Callable[[int, int], dict[str, Array]]) -> Callable[[int], dict[str, Array]]:
-    """states_at(k) for `settle_time`, which walks back from t_end as far as it needs: read(a, b)
-    gives layer -> (b - a, B, n) of grid points a..b-1, read 64 points at a time."""
-    got: dict[str, Any] = {"lo": 0, "hi": 0}
-    def states_at(k: int) -> dict[str, Array]:
-        if not got["lo"] <= k < got["hi"]:
-            got.update(lo=max(0, k - 63), hi=k + 1)
-            got["x"] = read(got["lo"], got["hi"])
-        return {n: x[k - got["lo"]] for n, x in got["x"].items()}
-    return states_at
+class _Stack:
+    """The node equations of several circuits' plans as one evaluation: state (D, B, n), draw d
+    in row d. Each draw's rows go through exactly the arithmetic of its own `rhs_ideal` (the
+    same elementwise operations; a per-draw matrix product for fixed arrays; einsum's per-row
+    sums for selected ones), so the numbers are bit for bit its own."""
+
+    def __init__(self, plans: Sequence[_Plan], proto: _Plan) -> None:
+        D, B = len(plans), plans[0].batch
+        self.D, self.B = D, B
+        self.proto = proto  # plan 0's evaluation, re-dimensioned to D * B rows
+        # per-draw constants (n,), one row per vector of the draw
+        self.i_in0 = np.concatenate([np.broadcast_to(p.i_ideal, (B, p.n_cells)) for p in plans])
+        self.r_f = np.concatenate([np.broadcast_to(p.r_f_dyn, (B, p.n_cells)) for p in plans])
+        self.c_f = np.concatenate([np.broadcast_to(p.c_f_dyn, (B, p.n_cells)) for p in plans])
+        self.g_static = (np.stack([p.g_static for p in plans]) if proto.g_batch is None
+                         else None)
+
+    @classmethod
+    def of(cls, plans: Sequence[_Plan]) -> _Stack | None:
+        """The stack of `plans`, or None when their equations do not stack row by row."""
+        p0 = plans[0]
+        if not all(cls._matches(p, p0) for p in plans):
+            return None
+        proto = copy.copy(p0)
+        proto.batch = len(plans) * p0.batch
+        proto.clamp_v = np.concatenate([p.clamp_v for p in plans])
+        if p0.g_batch is not None:
+            proto.g_batch = np.concatenate([p.g_batch for p in plans if p.g_batch is not None])
+        return cls(plans, proto)
+
+    @staticmethod
+    def _matches(p: _Plan, p0: _Plan) -> bool:
+        """p's equations stack with p0's: ideal amplifiers and capacitor cells only (one
+        evaluation, no algebraic solve), no wire coupling, ideal activation rails (plan 0's
+        activations serve all), the same nets, batch, device rows and columns, time span and
+        units."""
+        def acts(q: _Plan) -> list[tuple[str, float | None, float]]:
+            return [(a.kind, a.param, a.v_unit) for a, *_ in q.acts]
+
+        def same_devices(q: _Plan) -> bool:
+            return q.g_batch is None if p0.g_batch is None else (
+                q.g_batch is not None and np.array_equal(q.g_rows, p0.g_rows)
+                and np.array_equal(q.g_cols, p0.g_cols))
+
+        def span(q: _Plan) -> tuple[float, float, float]:
+            return (q.c.readout_t, q.c.scaling.tau_unit_s, q.v_unit)
+
+        return (p.ideal and p.only_dyn and p.w is None and p.drv == p0.drv and span(p) == span(p0)
+                and p.batch == p0.batch and acts(p) == acts(p0) and same_devices(p)
+                and all(not a.rail_gain and not a.rail_offset for a, *_ in p.acts))
+
+    def rhs(self, y: Array) -> Array:
+        """dV_out/dt (D, B, n) at cell outputs y (D, B, n), as each plan's `rhs_ideal`."""
+        yy = y.reshape(self.D * self.B, -1)
+        v = self.proto.voltages(yy)
+        if self.g_static is not None:
+            drive = (v.reshape(self.D, self.B, -1) @ self.g_static).reshape(yy.shape[0], -1)
+        else:
+            drive = self.proto.drive_currents(v)
+        i_in = drive + self.i_in0
+        out: Array = (-yy / self.r_f - i_in) / self.c_f
+        return out.reshape(y.shape)
 
 
 def _grid_states(plan: _Plan, ys: Array) -> dict[str, Array]:
@@ -449,14 +649,16 @@ def _grid_states(plan: _Plan, ys: Array) -> dict[str, Array]:
     return plan.states_from_voltages(plan.voltages(v_out))
 
 
-def _grid_swing(plan: _Plan, ys: Array) -> Array:
-    """max |V| (B,) over every driven net at every recorded state ys (T, B, n_dyn), in blocks
-    of grid points at once (as `_grid_states`; a block holds ~2M values)."""
+def _grid_swing(plan: _Plan, rec: Grid) -> Array:
+    """max |V| (B,) over every driven net at every recorded grid point, in blocks of grid
+    points at once (as `_grid_states`; a block holds ~2M values)."""
     max_abs_v = np.zeros(plan.batch)
     step = max(1, (1 << 21) // max(1, plan.batch * plan.n_drv))
-    for a in range(0, ys.shape[0], step):
-        v_out = np.zeros((*ys[a:a + step].shape[:-1], plan.n_cells))
-        v_out[..., plan.dyn] = ys[a:a + step]
+    n = len(rec.t)
+    for a in range(0, n, step):
+        ys = rec.points(a, min(a + step, n))
+        v_out = np.zeros((*ys.shape[:-1], plan.n_cells))
+        v_out[..., plan.dyn] = ys
         v = plan.voltages(v_out)
         max_abs_v = np.maximum(max_abs_v, np.abs(v).max(axis=(0, 2), initial=0.0))
     return max_abs_v
@@ -496,4 +698,4 @@ def cell_equation_rhs(circuit: CircuitIR, v_out: Array, inputs: Mapping[str, obj
 
 
 __all__ = ["CircuitSimResult", "IntegratorCell", "cell_equation_rhs", "decode",
-           "simulate_circuit"]
+           "simulate_circuit", "simulate_circuits"]

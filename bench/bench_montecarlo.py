@@ -3,9 +3,13 @@ draws/s for examples/parity8.dam, 52 vectors a draw, on a 2-core machine).
 
 Setting: `denseamc montecarlo examples/MODEL.dam --set g_sigma=0.02` without the CLI, for each
 `--models` example: the point is compiled once (not timed), then `run_study` runs `--runs` draws
-in chunks of 8, on each `--jobs` count of worker processes (worker start-up included). Wall time,
+in chunks of 8 (a chunk's draws are integrated together where their circuits allow it:
+`backends.circuit_sim.simulate_circuits`), on each `--jobs` count of worker processes (worker
+start-up included). Wall time,
 best of `--repeat`; BLAS single-threaded (set before numpy is imported), as in the other
-benchmarks. Every run must give the same draws (checked), or the numbers mean nothing.
+benchmarks. Every run must give the same draws (checked), or the numbers mean nothing. With one
+job the process's CPU time is printed too (draws per CPU-second): on a shared machine it moves far
+less with the load than the wall time does.
 
 To compare two versions side by side, run this file against each (e.g. PYTHONPATH at a tree of
 symlinks `denseamc/{dsl,ir,compiler,backends}` into an old checkout), interleaved, on an
@@ -39,15 +43,18 @@ def bench_model(name: str, runs: int, repeat: int, jobs_list: list[int]) -> None
     print(f"{name}, g_sigma = 0.02, {runs} draws, chunk {DEFAULT_CHUNK}, best of {repeat}"
           + (f" (goal {GOAL:g} draws/s)" if name == "parity8" else ""))
     for jobs in jobs_list:
-        best = float("inf")
+        best = best_cpu = float("inf")
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             study = run_study([comp], runs, 0, DEFAULT_CHUNK, None, jobs=jobs)
             best = min(best, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, time.process_time() - c0)
             draws = study.points[0].draws
             reference = reference or draws
             assert draws == reference, "the draws depend on the job count"
-        print(f"  jobs {jobs}: {runs / best:.3g} draws/s ({best:.3g} s)")
+        # one process: its CPU time too, which other users of the machine disturb far less
+        cpu = f", {runs / best_cpu:.3g} draws per CPU-second" if jobs == 1 else ""
+        print(f"  jobs {jobs}: {runs / best:.3g} draws/s ({best:.3g} s){cpu}")
 
 
 def main() -> None:

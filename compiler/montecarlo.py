@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from denseamc.backends.circuit_sim import simulate_circuit
+from denseamc.backends.circuit_sim import simulate_circuits
 from denseamc.compiler.passes.realise import realise
 from denseamc.compiler.pipeline import Compilation, compile_model
 from denseamc.compiler.verdicts import judge
@@ -127,13 +127,16 @@ def run_draws(point: Compilation | DrawSetup, seed: int, start: int, stop: int
     setup = point if isinstance(point, DrawSetup) else DrawSetup.of(point)
     outputs = list(setup.outputs)
     out: list[DrawResult] = []
-    for k in range(start, stop):
-        circuit = realise(setup.circuit, setup.hardware, seed, k)
+    circuits = [realise(setup.circuit, setup.hardware, seed, k) for k in range(start, stop)]
+    # per block, every draw at once (each draw's numbers are its own: simulate_circuits)
+    sims = {block.name: simulate_circuits(circuits, block.stacked_inputs(), swing=False)
+            for block in setup.tests}
+    for i, k in enumerate(range(start, stop)):
         passed: dict[str, tuple[bool, ...]] = {}
         settle: list[float] = []
         ok = True
         for block in setup.tests:
-            sim = simulate_circuit(circuit, block.stacked_inputs(), deviation=False, swing=False)
+            sim = sims[block.name][i]
             verdict = judge(block, sim.outputs, outputs)
             passed[block.name] = tuple(r.passed for r in verdict.results)
             ok &= verdict.passed

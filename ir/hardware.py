@@ -128,6 +128,10 @@ KEYS: dict[str, Key] = {k.name: k for k in (
     Key("c_sigma", "float", 0.0, "",
         "integration capacitor mismatch: each C_F is c_f * (1 + c_sigma * N(0, 1)), kept "
         "positive", lo=0.0, hi=0.5, nonideal=True),
+    Key("g_noise", "float", 0.0, "",
+        "read noise: relative RMS fluctuation of each device's current over the circuit's "
+        "bandwidth (an Ornstein-Uhlenbeck process, correlation time the fastest cell's R_F C_F)",
+        lo=0.0, hi=1.0, nonideal=True),
 )}
 
 _UNIT_ALIASES = {"ohm": ("ohm", "ohms", "Ω"), "s": ("s", "sec"), "S": ("S", "siemens"),
@@ -179,6 +183,7 @@ class Hardware:
     act_gain_sigma: float = 0.0
     act_offset_sigma: float = 0.0
     c_sigma: float = 0.0
+    g_noise: float = 0.0
     origin: Mapping[str, str] = field(default_factory=dict)
     locs: Mapping[str, Span] = field(default_factory=dict)
 

@@ -156,6 +156,9 @@ def walk(obj: object, path: str = "") -> list[tuple[str, object]]:
     return [(path, obj)]
 
 
+DIMENSIONLESS.add("g_noise")  # relative read noise (a separate line: the set above merges often)
+
+
 def check_units(report: dict) -> None:
     for path, value in walk(report):
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -45,7 +45,8 @@ def _big_crossbar(circuit: CircuitIR, rows: int, cols: int, g: float) -> Circuit
 def test_every_nonideality_defaults_to_ideal() -> None:
     hw = Hardware()
     assert set(NONIDEAL_KEYS) == {"g_sigma", "p_stuck_off", "p_stuck_on", "r_wire",
-                                  "offset_sigma", "act_gain_sigma", "act_offset_sigma", "c_sigma"}
+                                  "offset_sigma", "act_gain_sigma", "act_offset_sigma", "c_sigma",
+                                  "g_noise"}
     assert all(getattr(hw, k) == 0 for k in NONIDEAL_KEYS)
     assert not any_nonideal(hw)
 

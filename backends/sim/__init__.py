@@ -70,7 +70,8 @@ Files
     phi.py          phi functions of exponential integrators
     exp_adams.py    exponential Adams predictor-corrector (method "adaptive")
     etd35.py        ETD(3,5) (methods "etd35" and "fixed")
-    dopri.py        Dormand-Prince 5(4) (the circuit simulator's integrator)
+    dopri.py        Dormand-Prince 5(4) (the circuit simulator's integrator; several draws at once)
+    read_noise.py   the devices' read noise (an Ornstein-Uhlenbeck process) and its RK4 steps
     integrate.py    the integration loop and step-size control
     record.py       the accepted states, for settle time and traces
     settle.py       the settle-time definition

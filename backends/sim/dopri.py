@@ -72,21 +72,106 @@ def dopri(f: Callable[[Array], Array], y0: Array, t_end: float, rtol: float, ato
 
 
 class Grid:
-    """Records cell outputs on a uniform time grid by linear interpolation of accepted steps."""
+    """Cell outputs on a uniform time grid, by linear interpolation of the accepted steps.
+
+    Lazily: each accepted step keeps its end states and the grid points it covers (every grid
+    time up to its end not covered yet), and `points(a, b)` interpolates grid points a..b-1 when
+    they are read, with the arithmetic filling them at the step would have done. A settle-time
+    readout walks back only as far as it needs, so most points are never made."""
 
     def __init__(self, t_end: float, n: int, width: int, batch: int) -> None:
         self.t = np.linspace(0.0, t_end, n)
-        self.v = np.zeros((n, batch, width))
+        self.shape = (batch, width)
         self.next = 0
+        self.steps: list[tuple[int, int, float, Array, float, Array]] = []
 
     def __call__(self, t0: float, y0: Array, t1: float, y1: Array) -> None:
-        # every grid time up to t1 (the grid is sorted), all at once: elementwise the same
-        # arithmetic as one point at a time
         stop = int(np.searchsorted(self.t, t1 + 1e-15 * max(t1, 1.0), side="right"))
-        if stop <= self.next:
-            return
-        tk = self.t[self.next:stop]
-        w = np.zeros_like(tk) if t1 == t0 else (tk - t0) / (t1 - t0)
-        w = w[:, None, None]
-        self.v[self.next:stop] = (1 - w) * y0 + w * y1
-        self.next = stop
+        if stop > self.next:
+            self.steps.append((self.next, stop, t0, y0, t1, y1))  # the states are not mutated
+            self.next = stop
+
+    def points(self, a: int, b: int) -> Array:
+        """The recorded states (b - a, B, width) at grid times a..b-1 (zero where no step
+        reached)."""
+        out = np.zeros((b - a, *self.shape))
+        for lo, hi, t0, y0, t1, y1 in self.steps:
+            s, e = max(lo, a), min(hi, b)
+            if s >= e:
+                continue
+            tk = self.t[s:e]
+            w = np.zeros_like(tk) if t1 == t0 else (tk - t0) / (t1 - t0)
+            w = w[:, None, None]
+            out[s - a:e - a] = (1 - w) * y0 + w * y1
+        return out
+
+    @property
+    def v(self) -> Array:
+        """Every grid point's state (T, B, width)."""
+        return self.points(0, len(self.t))
+
+
+def dopri_draws(f: Callable[[Array, tuple[int, ...]], Array], y0: Array, t_end: float,
+                rtol: float, atol: float, h_max: float,
+                on_step: list[Callable[[float, Array, float, Array], None]]
+                ) -> list[dict[str, int]]:
+    """`dopri` on D independent systems at once: y0 (D, B, n); f(y, live) maps the states
+    (len(live), B, n) of systems `live` (indices into y0) to their derivatives, row by row.
+    Each system keeps its own time, step size, error norm and acceptance, computed with exactly
+    the numbers `dopri` computes for it alone (elementwise the same arithmetic; the step-size
+    bookkeeping in Python floats per system), so each system's steps and states are
+    bit-identical to its own `dopri` run whatever else is stacked with it. A system that reaches
+    t_end leaves the stack. Returns each system's counters."""
+    D = y0.shape[0]
+    if y0.shape[2] == 0 or t_end <= 0:
+        for d in range(D):
+            on_step[d](0.0, y0[d], t_end, y0[d])
+        return [{"steps": 0, "rejected": 0} for _ in range(D)]
+    live = tuple(range(D))
+    y = y0
+    k1 = f(y, live)
+    h: list[float] = []
+    for d in range(D):  # the initial step, as `dopri` computes it from this system alone
+        scale0 = atol + rtol * np.abs(y[d])
+        d0, d1 = np.sqrt(np.mean((y[d] / scale0) ** 2)), np.sqrt(np.mean((k1[d] / scale0) ** 2))
+        h.append(min(h_max, 0.01 * d0 / d1 if d0 > 1e-5 and d1 > 1e-5 else 1e-6 * t_end))
+    t = [0.0] * D
+    steps, rejected = [0] * D, [0] * D
+    while live:
+        for d in live:
+            if steps[d] + rejected[d] > _MAX_STEPS:
+                raise DenseAMCError(error("circuit simulation: too many steps (the circuit is "
+                                          "too stiff for the readout time)"))
+            h[d] = min(h[d], t_end - t[d])
+        hs = np.array([h[d] for d in live])[:, None, None]
+        ks = [k1]
+        for i in range(1, 7):
+            yi = y + hs * sum(a * k for a, k in zip(_A[i], ks, strict=False))
+            ks.append(f(yi, live))
+        y5 = y + hs * sum(b * k for b, k in zip(_B5, ks, strict=True) if b != 0.0)
+        err = hs * sum((b5 - b4) * k for b5, b4, k in zip(_B5, _B4, ks, strict=True))
+        scale = atol + rtol * np.maximum(np.abs(y), np.abs(y5))
+        es = np.max(np.sqrt(np.mean((err / scale) ** 2, axis=2)), axis=1)
+        accept = np.zeros(len(live), dtype=bool)
+        for j, d in enumerate(live):
+            e = float(es[j])
+            if not np.isfinite(e):
+                raise DenseAMCError(error("circuit simulation diverged (non-finite voltages)"))
+            if e <= 1.0:
+                on_step[d](t[d], y[j], t[d] + h[d], y5[j])
+                t[d] += h[d]
+                steps[d] += 1
+                accept[j] = True
+            else:
+                rejected[d] += 1
+            h[d] = min(h_max, h[d] * min(10.0, max(0.2, 0.9 * (e if e > 0 else 1e-10) ** -0.2)))
+        if accept.all():
+            y, k1 = y5, ks[6]
+        else:
+            y = np.where(accept[:, None, None], y5, y)
+            k1 = np.where(accept[:, None, None], ks[6], k1)
+        keep = [j for j, d in enumerate(live) if t[d] < t_end]
+        if len(keep) < len(live):
+            y, k1 = y[keep], k1[keep]
+            live = tuple(live[j] for j in keep)
+    return [{"steps": s, "rejected": r} for s, r in zip(steps, rejected, strict=True)]

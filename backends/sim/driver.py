@@ -99,7 +99,7 @@ def simulate(
     stats["fevals"] = sys.nfev
     states = {k: np.array(v) for k, v in rec.states_at(len(rec.step_t) - 1).items()}
     clamped = {lay.name: lay.clamp_idx.tolist() for lay in sys.layers}
-    settle = settle_time(rec.step_t, rec.states_at, sys.batch, clamped, settle_tol)
+    settle = settle_time(rec.step_t, rec.states_between, sys.batch, clamped, settle_tol)
     result = SimResult(states, decode_outputs(graph, states), energy(graph, states, sys.selects),
                        settle, stats=stats)
     if record is True or rtimes is not None:

@@ -37,3 +37,8 @@ class Recorder:
         for lay in self.sys.layers:
             out[lay.name] = (self.step_adi[k][lay.index] if lay.adiabatic else next(parts))
         return out
+
+    def states_between(self, a: int, b: int) -> dict[str, Array]:
+        """Every layer's states (b - a, B, n) at recorded times a..b-1."""
+        at = [self.states_at(k) for k in range(a, b)]
+        return {lay.name: np.stack([s[lay.name] for s in at]) for lay in self.sys.layers}

@@ -19,17 +19,24 @@ from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 States = Mapping[str, Array]
+#: read(a, b): every layer's states at recorded times a..b-1, layer -> (b - a, B, n).
+Reader = Callable[[int, int], States]
 
 #: The band, relative to max(1, |x_final|), inside which a state counts as settled; the compiler's
 #: predicted latency (compiler/passes/linearise.py) settles to the same band.
 SETTLE_TOL = 1e-3
 
 
-def _violations(states_at: Callable[[int], States], n_times: int, batch: int,
+#: Recorded times read per block by the backward walk (one vectorised step each).
+_BLOCK = 64
+
+
+def _violations(read: Reader, n_times: int, batch: int,
                 clamped: Mapping[str, Sequence[int]], tol: float) -> Array:
     """(T, B) worst |x - x_final| / band over free neurons, filled from the end backwards as far
-    as the crossing needs (one point before every element's last out-of-band point)."""
-    final = states_at(n_times - 1)
+    as the crossing needs (at least one point before every element's last out-of-band point),
+    `_BLOCK` recorded times at a time."""
+    final = {name: x[-1] for name, x in read(n_times - 1, n_times).items()}
     masks: dict[str, NDArray[np.bool_]] = {}
     fin: dict[str, Array] = {}
     inv: dict[str, Array] = {}
@@ -42,28 +49,34 @@ def _violations(states_at: Callable[[int], States], n_times: int, batch: int,
             inv[name] = 1.0 / (tol * np.maximum(1.0, np.abs(fin[name])))
     viol = np.zeros((n_times, batch))
     found = np.full(batch, -1)
-    for k in range(n_times - 1, -1, -1):
-        sk = states_at(k)
-        worst = np.zeros(batch)
+    hi = n_times
+    while hi > 0:
+        lo = max(0, hi - _BLOCK)
+        xs = read(lo, hi)
+        worst = np.zeros((hi - lo, batch))
         for name, f in fin.items():
-            d = np.abs(sk[name][:, masks[name]] - f)
+            d = np.abs(xs[name][:, :, masks[name]] - f)
             d *= inv[name]
-            np.maximum(worst, d.max(axis=1), out=worst)
-        viol[k] = worst
-        found = np.where((found < 0) & (worst > 1.0), k, found)
-        if (found >= 0).all() and k < found.min():
+            np.maximum(worst, d.max(axis=2), out=worst)
+        viol[lo:hi] = worst
+        above = worst > 1.0
+        last = hi - 1 - np.argmax(above[::-1], axis=0)  # the latest out-of-band time in here
+        found = np.where((found < 0) & above.any(axis=0), last, found)
+        if (found >= 0).all() and lo < found.min():
             break
+        hi = lo
     return viol
 
 
-def settle_time(times: Sequence[float] | Array, states_at: Callable[[int], States], batch: int,
+def settle_time(times: Sequence[float] | Array, read: Reader, batch: int,
                 clamped: Mapping[str, Sequence[int]], tol: float) -> Array:
-    """Settle time (B,) from the states at `times` (states_at(k): layer -> (B, n) at times[k];
-    `clamped`: layer -> clamped neuron indices); see the module docstring."""
+    """Settle time (B,) from the states at `times` (read(a, b): layer -> (b - a, B, n), the
+    states at times[a:b]; `clamped`: layer -> clamped neuron indices); see the module
+    docstring."""
     T = len(times)
     if T == 0:
         return np.zeros(batch)
-    viol = _violations(states_at, T, batch, clamped, tol)
+    viol = _violations(read, T, batch, clamped, tol)
     return _crossing(np.asarray(times, dtype=np.float64), viol)
 
 

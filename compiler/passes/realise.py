@@ -13,7 +13,10 @@ it into the circuit one particular chip would be, draw `draw` of seed `seed`:
 - every crossbar: wire resistance `r_wire` per cell segment (the simulator solves the network);
 - every cell amplifier (integrators, summing stages, inverters): input offset offset_sigma z (V);
   every capacitor: c_f (1 + c_sigma z), kept at least 1% of c_f (a 100-sigma event otherwise);
-- every activation output rail: gain 1 + act_gain_sigma z and offset act_offset_sigma z (V).
+- every activation output rail: gain 1 + act_gain_sigma z and offset act_offset_sigma z (V);
+- read noise: `g_noise` goes into the circuit's `meta` (`READ_NOISE`); the noise itself is a
+  stochastic process the circuit backend integrates (`backends/sim/read_noise.py`), from a
+  stream keyed by the draw too.
 
 Reproducibility: each component draws from its own generator, keyed by (seed, draw, the bytes of
 its name) (`np.random.default_rng([seed, draw, *name])`), and always draws the same numbers in the
@@ -32,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 
 import numpy as np
+from denseamc.backends.sim.read_noise import READ_NOISE
 from denseamc.compiler.passes.base import Lowered
 from denseamc.ir.circuit import (
     Activation,
@@ -113,6 +117,7 @@ def realise(circuit: CircuitIR, hw: Hardware, seed: int, draw: int) -> CircuitIR
         selected_crossbars=tuple(_selected(x, hw, _rng(seed, draw, x.name))
                                  for x in circuit.selected_crossbars),
         draw=(seed, draw),
+        meta={**circuit.meta, READ_NOISE: hw.g_noise} if hw.g_noise else circuit.meta,
     )
 
 
