@@ -3,7 +3,8 @@ draws/s for examples/parity8.dam, 52 vectors a draw, on a 2-core machine).
 
 Setting: `denseamc montecarlo examples/MODEL.dam --set g_sigma=0.02` without the CLI, for each
 `--models` example: the point is compiled once (not timed), then `run_study` runs `--runs` draws
-in chunks of 8, on each `--jobs` count of worker processes (worker start-up included). Wall time,
+in chunks of 8, in this process (workers 0) and on each `--workers` count of local Dask worker
+processes (cluster start-up included). Wall time,
 best of `--repeat`; BLAS single-threaded (set before numpy is imported), as in the other
 benchmarks. Every run must give the same draws (checked), or the numbers mean nothing.
 
@@ -12,7 +13,7 @@ symlinks `denseamc/{dsl,ir,compiler,backends}` into an old checkout), interleave
 otherwise idle machine.
 
 Run: python bench/bench_montecarlo.py [--models parity8,xor,hamming74] [--runs 40]
-     [--repeat 3] [--jobs 1,2]
+     [--repeat 3] [--workers 0,2]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from denseamc.compiler.executor import Where  # noqa: E402
 from denseamc.compiler.montecarlo import DEFAULT_CHUNK, compile_points, run_study  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -42,12 +44,12 @@ def bench_model(name: str, runs: int, repeat: int, jobs_list: list[int]) -> None
         best = float("inf")
         for _ in range(repeat):
             t0 = time.perf_counter()
-            study = run_study([comp], runs, 0, DEFAULT_CHUNK, None, jobs=jobs)
+            study = run_study([comp], runs, 0, DEFAULT_CHUNK, None, where=Where(workers=jobs))
             best = min(best, time.perf_counter() - t0)
             draws = study.points[0].draws
             reference = reference or draws
-            assert draws == reference, "the draws depend on the job count"
-        print(f"  jobs {jobs}: {runs / best:.3g} draws/s ({best:.3g} s)")
+            assert draws == reference, "the draws depend on where they ran"
+        print(f"  workers {jobs}: {runs / best:.3g} draws/s ({best:.3g} s)")
 
 
 def main() -> None:
@@ -55,9 +57,9 @@ def main() -> None:
     ap.add_argument("--models", default="parity8,xor,hamming74")
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--jobs", default="1,2")
+    ap.add_argument("--workers", default="0,2")
     args = ap.parse_args()
-    jobs_list = [int(j) for j in args.jobs.split(",")]
+    jobs_list = [int(j) for j in args.workers.split(",")]
     for name in args.models.split(","):
         bench_model(name, args.runs, args.repeat, jobs_list)
 
