@@ -236,11 +236,15 @@ def _client(where: Where) -> Iterator[tuple[Any, Any]]:
         finally:
             client.close()
         return
+    import dask
+
     scratch = tempfile.mkdtemp(prefix="denseamc-dask-")
-    try:
-        with dist.LocalCluster(n_workers=where.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, local_directory=scratch,
-                               silence_logs=40) as cluster, dist.Client(cluster) as client:
+    try:  # the scheduler's and workers' files, all in `scratch`
+        with dask.config.set({"temporary-directory": scratch}), \
+                dist.LocalCluster(n_workers=where.workers, threads_per_worker=1,
+                                  processes=True, dashboard_address=None,
+                                  local_directory=scratch, silence_logs=40) as cluster, \
+                dist.Client(cluster) as client:
             yield dist, client
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

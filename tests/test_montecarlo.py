@@ -167,3 +167,28 @@ def test_progress_bar_on_a_terminal() -> None:
     quiet = Tty()
     Progress(4, "draws", quiet=True, stream=quiet)(4)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize(("backend", "runs"), [("spice", 2), ("veriloga", 1)])
+def test_netlist_backends_run_each_draw(tmp_path: Path, backend: str, runs: int) -> None:
+    """Each draw's netlist on the real simulator gives the circuit backend's verdicts on the
+    same draws (the realised netlists agree with it), hence the same JSON but the backend."""
+    args = ("--runs", str(runs), "--seed", "5", "--set", "g_sigma=0.3")
+    code, real = _study(tmp_path, XOR, *args, "--backend", backend, name="real.json")
+    assert code == 0
+    code, numpy = _study(tmp_path, XOR, *args, name="circuit.json")
+    assert code == 0
+    assert real.pop("backend") == backend and numpy.pop("backend") == "circuit"
+    assert real == numpy
+    assert real["points"][0]["failed_draws"] == []
+
+
+def test_nominal_netlist_study_is_check(tmp_path: Path) -> None:
+    model = _xor_with_wrong_vector(tmp_path)
+    [comp] = compile_points(model, None, {}, None)
+    report = run_checks(comp, "spice")
+    expected = {b.name: [0.0 if r.passed else 1.0 for r in b.results] for b in report.blocks}
+    code, data = _study(tmp_path, model, "--runs", "1", "--backend", "spice")
+    assert code == 0
+    assert data["points"][0]["vector_failure_rate"] == expected
+    assert data["points"][0]["yield"] == 0.0
