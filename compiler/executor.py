@@ -242,7 +242,9 @@ def _client(where: Where) -> Iterator[tuple[Any, Any]]:
     try:  # the scheduler's and workers' files, all in `scratch`
         with dask.config.set({"temporary-directory": scratch}), \
                 dist.LocalCluster(n_workers=where.workers, threads_per_worker=1,
-                                  processes=True, dashboard_address=None,
+                                  processes=True, host="127.0.0.1", dashboard_address=None,
+                                  # no dashboard, and its HTTP server on any free port
+                                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                                   local_directory=scratch, silence_logs=40) as cluster, \
                 dist.Client(cluster) as client:
             yield dist, client

@@ -22,6 +22,7 @@ from typing import Any
 from denseamc.compiler.montecarlo import Study, Sweep, parse_axis
 from denseamc.compiler.pipeline import Compilation
 from denseamc.ir import usage_error
+from denseamc.ir.hardware import KEYS
 
 __all__ = ["Grid", "SweepResult", "parse_grid", "sweep_lines"]
 
@@ -92,7 +93,7 @@ def sweep_lines(result: SweepResult) -> list[str]:
     study = result.study
     what = ("nominal circuit, check's verdict" if result.checked
             else f"{study.runs} draws per point, seed {study.seed}")
-    head = [*study.axes, *COLUMNS]
+    head = [f"{a} ({KEYS[a].unit})" if KEYS[a].unit else a for a in study.axes] + list(COLUMNS)
     rows = []
     for point, latency in zip(study.points, result.latency_s, strict=True):
         j = point.to_json()
@@ -141,9 +142,12 @@ def plot_sweep(result: SweepResult, path: Path) -> None:
             ax.plot([x for x, y in xy if y is not None], [y for _, y in xy if y is not None],
                     "o-", label=name or None)
         ax.set_ylabel(label)
+        if "fraction" in label:
+            ax.set_ylim(-0.02, 1.02)
     if len(lines) > 1:
         axs[0].legend(loc="best", fontsize="small")
-    axs[-1].set_xlabel(key if key else "point")
+    axs[-1].set_xlabel((f"{key} ({KEYS[key].unit})" if KEYS[key].unit else key) if key
+                       else "point")
     fig.suptitle(f"{study.model}: sweep on backend {study.backend}")
     fig.tight_layout()
     try:

@@ -89,8 +89,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def in_process(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """The reference: 24 draws of hamming74 in this process."""
-    return _montecarlo(tmp_path_factory.mktemp("ref") / "mc.json", 24)
+    """The reference: 16 draws of hamming74 in this process."""
+    return _montecarlo(tmp_path_factory.mktemp("ref") / "mc.json", 16)
 
 
 def test_same_json_wherever_it_runs(tmp_path: Path, in_process: bytes,
@@ -98,14 +98,27 @@ def test_same_json_wherever_it_runs(tmp_path: Path, in_process: bytes,
     data = json.loads(in_process)
     [point] = data["points"]
     assert point["failed_draws"] == [] and 0.0 < point["yield"] < 1.0  # the draws differ
-    assert _montecarlo(tmp_path / "local.json", 24, "--workers", "2") == in_process
-    assert _montecarlo(tmp_path / "remote.json", 24, "--scheduler", cluster.address) \
+    assert _montecarlo(tmp_path / "local.json", 16, "--workers", "2") == in_process
+    assert _montecarlo(tmp_path / "remote.json", 16, "--scheduler", cluster.address) \
         == in_process
     os.environ["DENSEAMC_SCHEDULER"] = cluster.address
     try:
-        assert _montecarlo(tmp_path / "env.json", 24) == in_process
+        assert _montecarlo(tmp_path / "env.json", 16) == in_process
     finally:
         del os.environ["DENSEAMC_SCHEDULER"]
+
+
+def test_check_on_a_cluster_is_check(cluster: Cluster,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """check --backend spice with its vectors sent to the cluster, one task per vector: the
+    same verdicts and agreement as in this process (all but the wall-time line)."""
+    def lines(*extra: str) -> list[str]:
+        assert main(["check", str(XOR), "--backend", "spice", *extra]) == 0
+        return [x for x in capsys.readouterr().out.splitlines() if "wall time" not in x]
+
+    here = lines()
+    assert here[-1] == "PASS: 4 passed, 0 failed on backend spice (1 test blocks)"
+    assert lines("--scheduler", cluster.address) == here
 
 
 def test_killed_worker_loses_no_draw(tmp_path: Path, in_process: bytes,
@@ -113,21 +126,21 @@ def test_killed_worker_loses_no_draw(tmp_path: Path, in_process: bytes,
     out = tmp_path / "killed.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "denseamc.compiler.cli", "montecarlo", str(HAMMING), "--runs",
-         "24", "--chunk", "1", *[a for a in STUDY if a != "--quiet"], "--json", str(out),
+         "16", "--chunk", "1", *[a for a in STUDY if a != "--quiet"], "--json", str(out),
          "--scheduler", cluster.address],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the first progress line: some draws done, not all
-    assert line.startswith("denseamc: ") and "/24 draws" in line, line
+    assert line.startswith("denseamc: ") and "/16 draws" in line, line
     done = int(line.split()[1].split("/")[0])
     victim = cluster.workers[0]
     victim.kill()
     victim.wait()
     _, stderr = proc.communicate(timeout=240)
     assert proc.returncode == 0, stderr
-    assert done < 24  # the worker died with draws left to run
+    assert done < 16  # the worker died with draws left to run
     assert out.read_bytes() == in_process  # every draw, the same numbers
-    assert "24/24 draws, 0 failed" in stderr
+    assert "16/16 draws, 0 failed" in stderr
 
 
 def test_failed_draws_are_reported_by_index(tmp_path: Path,
@@ -176,7 +189,7 @@ def test_ctrl_c_stops_the_local_cluster(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert proc.stderr is not None
     line = proc.stderr.readline()  # the cluster is up and running draws
-    assert "/100 draws" in line, line
+    assert line.startswith("denseamc: ") and "/100 draws" in line, line
     assert len(_marked_processes(mark)) >= 3  # the command and its two workers at least
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
