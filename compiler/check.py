@@ -155,7 +155,8 @@ class CheckReport:
 
 def run_checks(comp: Compilation, backend: str, where: Where | None = None) -> CheckReport:
     """Run every test block of the model on `backend` and judge each block; a netlist backend
-    runs its vectors where `where` says (compiler/executor.py) when it names a cluster."""
+    runs its vectors with `where`'s simulator time limit, on the cluster it names if any
+    (compiler/executor.py: one task per vector)."""
     run = BACKENDS[backend]
     report = CheckReport(backend)
     if not comp.graph.tests:
@@ -163,10 +164,10 @@ def run_checks(comp: Compilation, backend: str, where: Where | None = None) -> C
                                        file=str(comp.path)))
     for block in comp.graph.tests:
         inputs = block.stacked_inputs()
-        if backend in NETLIST_BACKENDS and where is not None and not where.in_process:
-            got = cosimulate(backend, comp.circuit, inputs,
-                             result=_distributed_netlist_run(backend, comp.circuit, inputs,
-                                                             where))[0]
+        if backend in NETLIST_BACKENDS and where is not None:  # its time limit, maybe a cluster
+            ran = None if where.in_process else _distributed_netlist_run(
+                backend, comp.circuit, inputs, where)
+            got = cosimulate(backend, comp.circuit, inputs, where.timeout_s, ran)[0]
         else:
             got = run(comp, inputs)
         report.notes += got.notes

@@ -95,8 +95,8 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
                    help="run on an existing Dask cluster (default: $DENSEAMC_SCHEDULER)")
     p.add_argument("--retries", type=int, default=2, metavar="N",
                    help="run a failed chunk of work again up to N times (default 2)")
-    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
-                   help="time limit of one simulator run, s (netlist backends; default 600)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                   help="time limit of one simulator run, s (netlist backends; default 300)")
 
 
 def _simulate_options(sim: argparse.ArgumentParser) -> None:

@@ -54,7 +54,7 @@ class Where:
     workers: int = 0
     scheduler: str | None = None
     retries: int = 2
-    timeout_s: float = 600.0
+    timeout_s: float = 300.0
 
     @classmethod
     def of(cls, workers: int, scheduler: str | None, retries: int, timeout_s: float) -> Where:
@@ -116,7 +116,13 @@ def run_jobs(jobs: Sequence[Job[Any, R]], where: Where,
         return _OnDask(dist, client, where.retries, progress).run(jobs)
 
 
+class TaskFailed(RuntimeError):
+    """A task's error in words: what a worker sends back (any exception pickles as this)."""
+
+
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TaskFailed):
+        return str(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
@@ -149,22 +155,28 @@ class _InProcess:
     def run(self, jobs: Sequence[Job[Any, Any]]) -> list[Outcome]:
         out = []
         for job in jobs:
-            got = self._attempts(job)
-            if isinstance(got, BaseException):
-                got = [o for single in job.split() for o in self._single(single)]
+            got = self._outcome(job)
             self.tally.add(got)
             out.append(got)
         return out
 
-    def _single(self, job: Job[Any, Any]) -> Outcome:
+    def _outcome(self, job: Job[Any, Any]) -> Outcome:
         got = self._attempts(job)
-        return [FailedDraw(job.start, _describe(got))] if isinstance(got, BaseException) else got
+        if not isinstance(got, BaseException):
+            return got
+        if job.stop - job.start > 1:  # each draw alone, then a FailedDraw
+            return [o for one in job.split() for o in self._outcome(one)]
+        return [FailedDraw(job.start, _describe(got))]
 
 
 def _call(run: Callable[[Any, int, int], list[Any]], payload: Any, start: int,
           stop: int) -> list[Any]:
-    """What a Dask task runs (module level, so workers can import it)."""
-    return list(run(payload, start, stop))
+    """What a Dask task runs (module level, so workers can import it). Its errors go back as
+    TaskFailed: not every exception survives pickling (DenseAMCError does not)."""
+    try:
+        return list(run(payload, start, stop))
+    except Exception as exc:
+        raise TaskFailed(_describe(exc)) from None
 
 
 class _OnDask:
@@ -180,26 +192,25 @@ class _OnDask:
             if id(job.payload) not in payloads:
                 payloads[id(job.payload)] = self.client.scatter(job.payload, broadcast=True,
                                                                 hash=False)
-        # key of a submitted task -> (index of its job, the job, whether a single draw)
-        pending: dict[str, tuple[int, Job[Any, Any], bool]] = {}
+        pending: dict[str, tuple[int, Job[Any, Any]]] = {}  # task key -> (job index, job)
         parts: list[dict[int, Outcome]] = [{} for _ in jobs]
 
-        def submit(index: int, job: Job[Any, Any], single: bool) -> Any:
+        def submit(index: int, job: Job[Any, Any]) -> Any:
             fut = self.client.submit(_call, job.run, payloads[id(job.payload)], job.start,
                                      job.stop, retries=self.retries, pure=False)
-            pending[fut.key] = (index, job, single)
+            pending[fut.key] = (index, job)
             return fut
 
-        queue = self.dist.as_completed([submit(i, job, False) for i, job in enumerate(jobs)],
-                             with_results=False)
+        queue = self.dist.as_completed([submit(i, job) for i, job in enumerate(jobs)],
+                                       with_results=False)
         for fut in queue:
-            index, job, single = pending.pop(fut.key)
+            index, job = pending.pop(fut.key)
             try:
                 got: Outcome = list(fut.result())
             except Exception as exc:  # every retry failed, or the workers running it died
-                if not single:
+                if job.stop - job.start > 1:  # each draw alone, then a FailedDraw
                     for part in job.split():
-                        queue.add(submit(index, part, True))
+                        queue.add(submit(index, part))
                     continue
                 got = [FailedDraw(job.start, _describe(exc))]
             finally:

@@ -129,7 +129,7 @@ class DrawSetup:
     power_w: float
     capacitors_j: float
     backend: str = "circuit"
-    timeout_s: float = 600.0
+    timeout_s: float = 300.0
     nominal: bool = False
 
     @classmethod

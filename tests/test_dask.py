@@ -143,14 +143,17 @@ def test_killed_worker_loses_no_draw(tmp_path: Path, in_process: bytes,
     assert "16/16 draws, 0 failed" in stderr
 
 
-def test_failed_draws_are_reported_by_index(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("remote", [False, True])
+def test_failed_draws_are_reported_by_index(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            cluster: Cluster, remote: bool) -> None:
     """ngspice with a time limit it cannot meet: every attempt of every draw times out (a hung
-    simulator), so every draw fails every retry and is named, and nothing counts as a pass."""
+    simulator), so every draw fails every retry and is named, and nothing counts as a pass;
+    in this process and on the cluster."""
     out = tmp_path / "mc.json"
+    where = ["--scheduler", cluster.address] if remote else []
     code = main(["montecarlo", str(XOR), "--runs", "3", "--chunk", "3", "--backend", "spice",
                  "--set", "g_sigma=0.05", "--timeout", "1e-6", "--retries", "1",
-                 "--json", str(out)])
+                 "--json", str(out), *where])
     assert code == EXIT_FAIL
     [point] = json.loads(out.read_text())["points"]
     assert [f["draw"] for f in point["failed_draws"]] == [0, 1, 2]
