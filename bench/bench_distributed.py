@@ -12,10 +12,13 @@
 
 Each measurement is the wall time of `run_study` (the points are compiled before, not timed),
 local cluster start-up and shutdown included; the two sides run one after the other in one
-invocation, and their results must be equal (checked), or the numbers mean nothing. BLAS is
+invocation, `--rounds` times alternately (the ratio of each round and their median are
+printed: on a shared machine the load drifts between measurements), and their results must be
+equal (checked), or the numbers mean nothing. BLAS is
 single-threaded (set before numpy is imported), as in the other benchmarks.
 
-Run: python bench/bench_distributed.py [--runs 40] [--xor-runs 1000] [--chunk 8]
+Run: python bench/bench_distributed.py [--runs 40] [--xor-runs 1000] [--chunk 8] [--rounds 1]
+     [--only spice|xor]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -68,18 +72,24 @@ def timed(label: str, fn: Callable[[], Study]) -> tuple[float, Study]:
 
 
 def side_by_side(title: str, model: Path, settings: dict[str, str], runs: int, chunk: int,
-                 backend: str, goal: str) -> None:
+                 backend: str, goal: str, rounds: int) -> None:
     [comp] = compile_points(model, None, settings, None)
     print(f"{title}: {runs} draws, chunk {chunk}, backend {backend} ({goal})", flush=True)
-    t_in, here = timed("in process", lambda: run_study([comp], runs, 0, chunk, None,
-                                                        where=Where(), backend=backend))
-    t_w2, there = timed("2 local workers (start-up included)", lambda: run_study(
-        [comp], runs, 0, chunk, None, where=Where(workers=2), backend=backend))
-    assert here.to_json() == there.to_json(), "the results depend on where they ran"
-    point = here.points[0]
-    print(f"  yield {point.yield_:.3g}, {len(point.failed)} failed draws; "
-          f"in process / 2 workers = {t_in / t_w2:.3g}x, 2 workers / in process = "
-          f"{t_w2 / t_in:.3g}x", flush=True)
+    ratios = []
+    for r in range(rounds):
+        print(f" round {r + 1}, load average {os.getloadavg()[0]:.2f} (1 min)", flush=True)
+        t_in, here = timed("in process", lambda: run_study([comp], runs, 0, chunk, None,
+                                                            where=Where(), backend=backend))
+        t_w2, there = timed("2 local workers (start-up included)", lambda: run_study(
+            [comp], runs, 0, chunk, None, where=Where(workers=2), backend=backend))
+        assert here.to_json() == there.to_json(), "the results depend on where they ran"
+        point = here.points[0]
+        ratios.append(t_in / t_w2)
+        print(f"  yield {point.yield_:.3g}, {len(point.failed)} failed draws; in process / "
+              f"2 workers = {t_in / t_w2:.3g}x (2 workers take {t_w2 / t_in:.3g}x the time)",
+              flush=True)
+    print(f" median over {rounds} rounds: in process / 2 workers = "
+          f"{statistics.median(ratios):.3g}x", flush=True)
 
 
 def main() -> None:
@@ -88,15 +98,20 @@ def main() -> None:
     ap.add_argument("--xor-runs", type=int, default=1000)
     ap.add_argument("--chunk", type=int, default=8)
     ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--only", choices=["spice", "xor"])
     args = ap.parse_args()
     print(f"{os.cpu_count()} cores; the machine may be shared: see the load average "
           f"{os.getloadavg()[0]:.2f} (1 min) at start", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench_distributed_") as tmp:
-        model = hopfield_with_test(Path(tmp), args.n)
-        side_by_side(f"ngspice, {args.n}-neuron Hopfield", model, {"g_sigma": "0.02"},
-                     args.runs, 1, "spice", "goal: 2 workers >= 1.7x faster")
-    side_by_side("circuit backend, xor", EXAMPLES / "xor.dam", {"g_sigma": "0.1"},
-                 args.xor_runs, args.chunk, "circuit", "goal: 2 workers <= 1.5x the time")
+    if args.only in (None, "spice"):
+        with tempfile.TemporaryDirectory(prefix="bench_distributed_") as tmp:
+            model = hopfield_with_test(Path(tmp), args.n)
+            side_by_side(f"ngspice, {args.n}-neuron Hopfield", model, {"g_sigma": "0.02"},
+                         args.runs, 1, "spice", "goal: 2 workers >= 1.7x faster", args.rounds)
+    if args.only in (None, "xor"):
+        side_by_side("circuit backend, xor", EXAMPLES / "xor.dam", {"g_sigma": "0.1"},
+                     args.xor_runs, args.chunk, "circuit", "goal: 2 workers <= 1.5x the time",
+                     args.rounds)
     print(f"load average at the end {os.getloadavg()[0]:.2f} (1 min)")
 
 

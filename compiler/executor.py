@@ -250,8 +250,11 @@ def _client(where: Where) -> Iterator[tuple[Any, Any]]:
     import dask
 
     scratch = tempfile.mkdtemp(prefix="denseamc-dask-")
-    try:  # the scheduler's and workers' files, all in `scratch`
-        with dask.config.set({"temporary-directory": scratch}), \
+    # the scheduler's and workers' files all in `scratch`; no statistical profiler in the
+    # workers (it samples every 10 ms: ~5% of a core each, taken from the simulators)
+    config = {"temporary-directory": scratch, "distributed.worker.profile.enabled": False}
+    try:
+        with dask.config.set(config), \
                 dist.LocalCluster(n_workers=where.workers, threads_per_worker=1,
                                   processes=True, host="127.0.0.1", dashboard_address=None,
                                   # no dashboard, and its HTTP server on any free port
