@@ -203,3 +203,19 @@ def test_ctrl_c_stops_the_local_cluster(tmp_path: Path) -> None:
     assert _marked_processes(mark) == []
     assert list(scratch.iterdir()) == []  # the cluster's scratch directory is gone
     assert not (tmp_path / "mc.json").exists()
+
+
+def test_in_process_commands_do_not_import_dask(tmp_path: Path) -> None:
+    """Dask is an optional extra: compile, check and in-process studies never import it."""
+    code = (
+        "import sys\n"
+        "from denseamc.compiler.cli import main\n"
+        f"assert main([{str(XOR)!r}, '-o', {str(tmp_path / 'out')!r}]) == 0\n"
+        f"assert main(['check', {str(XOR)!r}, '--backend', 'circuit']) == 0\n"
+        f"assert main(['montecarlo', {str(XOR)!r}, '--runs', '2', '--quiet']) == 0\n"
+        f"assert main(['sweep', {str(XOR)!r}, '--set', 'gbw=1G,2G', '--quiet']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n")
+    env = {k: v for k, v in os.environ.items() if k != "DENSEAMC_SCHEDULER"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)
+    assert out.stdout.splitlines()[-1] == "[]"
