@@ -19,6 +19,7 @@ from denseamc.ir import DenseAMCError, Diagnostic, Severity, usage_error
 if TYPE_CHECKING:
     from denseamc.compiler.executor import Where
     from denseamc.compiler.montecarlo import PointResult
+    from denseamc.ir.hardware import Hardware
 
 
 def _print_warnings(comp: Compilation) -> None:
@@ -70,11 +71,13 @@ def _draw(args: argparse.Namespace, comp: Compilation) -> tuple[int, int] | None
     return seed, args.draw
 
 
-def _warn_nominal(comp: Compilation, command: str, backend: str) -> None:
-    """Non-idealities set but a nominal simulation coming: say so (among the warnings)."""
+def _warn_nominal(comp: Compilation, command: str, backend: str,
+                  hardware: Hardware | None = None) -> None:
+    """Non-idealities set (in `hardware`, default the compilation's) but a nominal simulation
+    coming: say so (among `comp`'s warnings)."""
     from denseamc.compiler.check import nominal_only_warning
 
-    diag = nominal_only_warning(comp.hardware, command, backend)
+    diag = nominal_only_warning(hardware or comp.hardware, command, backend)
     if diag is not None:
         comp.warn([diag])
 
@@ -207,6 +210,7 @@ def montecarlo_command(args: argparse.Namespace) -> int:
 
 def sweep_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.montecarlo import compile_points, run_study
+    from denseamc.compiler.passes.realise import any_nonideal
     from denseamc.compiler.progress import Progress
     from denseamc.compiler.sweep import SweepResult, parse_grid, plot_sweep, sweep_lines
 
@@ -214,8 +218,12 @@ def sweep_command(args: argparse.Namespace) -> int:
     where = _where(args)
     grid = parse_grid(args.set)
     comps = compile_points(args.model, args.hardware, grid.fixed, grid.axes)
-    _print_warnings(comps[0])
     checked = args.runs is None
+    if checked:  # a non-ideality anywhere in the grid is not applied without --runs
+        nonideal = [c for c in comps if any_nonideal(c.hardware)]
+        if nonideal:
+            _warn_nominal(comps[0], "sweep without --runs", args.backend, nonideal[0].hardware)
+    _print_warnings(comps[0])
     runs = 1 if checked else args.runs
     progress = Progress(runs * len(comps), "draws", quiet=args.quiet)
     try:

@@ -71,3 +71,13 @@ def test_bad_grid_exits_2_and_writes_nothing(tmp_path: Path,
     assert code == EXIT_USER
     assert message in capsys.readouterr().err
     assert not out.exists() and not png.exists()
+
+
+def test_grid_of_checks_warns_that_nonidealities_are_not_applied(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", str(XOR), "--set", "g_sigma=0,0.1", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: sweep without --runs --backend circuit simulates the nominal circuit" in err
+    assert "g_sigma = 0.1 (--set) are not applied" in err
+    assert main(["sweep", str(XOR), "--set", "g_sigma=0,0.1", "--runs", "1", "--quiet"]) == 0
+    assert "not applied" not in capsys.readouterr().err
