@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from denseamc.backends.circuit_sim import CircuitSimResult, simulate_circuit
+from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.sim import simulate
 from denseamc.compiler.passes.realise import NONIDEAL_KEYS
 from denseamc.compiler.pipeline import Compilation
@@ -31,6 +31,7 @@ from denseamc.ir.hardware import KEYS, Hardware
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
+    from denseamc.backends.circuit_sim import CircuitSimResult
     from denseamc.backends.cosim import NetlistRun
     from denseamc.compiler.executor import Where
 
@@ -106,6 +107,7 @@ def cosimulate(name: str, circuit: CircuitIR, inputs: Batch, timeout_s: float = 
     """Backend `name`'s run of `circuit` (`result` when already run, else `netlist_run`) held
     against the circuit backend on the same inputs: the decoded outputs, the agreement lines
     as notes, `ok` when it agrees; and the circuit backend's own result."""
+    from denseamc.backends.circuit_sim import simulate_circuit
     from denseamc.backends.cosim import compare_with_circuit
 
     if result is None:
