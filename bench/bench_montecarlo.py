@@ -4,8 +4,8 @@ draws/s for examples/parity8.dam, 52 vectors a draw, on a 2-core machine).
 Setting: `denseamc montecarlo examples/MODEL.dam --set g_sigma=0.02` without the CLI, for each
 `--models` example: the point is compiled once (not timed), then `run_study` runs `--runs` draws
 in chunks of 8 (a chunk's draws are integrated together where their circuits allow it:
-`backends.circuit_sim.simulate_circuits`), on each `--jobs` count of worker processes (worker
-start-up included). Wall time,
+`backends.circuit_sim.simulate_circuits`), in this process (workers 0) and on each `--workers`
+count of local Dask worker processes (cluster start-up included). Wall time,
 best of `--repeat`; BLAS single-threaded (set before numpy is imported), as in the other
 benchmarks. Every run must give the same draws (checked), or the numbers mean nothing. With one
 job the process's CPU time is printed too (draws per CPU-second): on a shared machine it moves far
@@ -16,7 +16,7 @@ symlinks `denseamc/{dsl,ir,compiler,backends}` into an old checkout), interleave
 otherwise idle machine.
 
 Run: python bench/bench_montecarlo.py [--models parity8,xor,hamming74] [--runs 40]
-     [--repeat 3] [--jobs 1,2]
+     [--repeat 3] [--workers 0,2]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from denseamc.compiler.executor import Where  # noqa: E402
 from denseamc.compiler.montecarlo import DEFAULT_CHUNK, compile_points, run_study  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -46,15 +47,15 @@ def bench_model(name: str, runs: int, repeat: int, jobs_list: list[int]) -> None
         best = best_cpu = float("inf")
         for _ in range(repeat):
             t0, c0 = time.perf_counter(), time.process_time()
-            study = run_study([comp], runs, 0, DEFAULT_CHUNK, None, jobs=jobs)
+            study = run_study([comp], runs, 0, DEFAULT_CHUNK, None, where=Where(workers=jobs))
             best = min(best, time.perf_counter() - t0)
             best_cpu = min(best_cpu, time.process_time() - c0)
             draws = study.points[0].draws
             reference = reference or draws
-            assert draws == reference, "the draws depend on the job count"
-        # one process: its CPU time too, which other users of the machine disturb far less
-        cpu = f", {runs / best_cpu:.3g} draws per CPU-second" if jobs == 1 else ""
-        print(f"  jobs {jobs}: {runs / best:.3g} draws/s ({best:.3g} s){cpu}")
+            assert draws == reference, "the draws depend on where they ran"
+        # in this process: its CPU time too, which other users of the machine disturb far less
+        cpu = f", {runs / best_cpu:.3g} draws per CPU-second" if jobs == 0 else ""
+        print(f"  workers {jobs}: {runs / best:.3g} draws/s ({best:.3g} s){cpu}")
 
 
 def main() -> None:
@@ -62,9 +63,9 @@ def main() -> None:
     ap.add_argument("--models", default="parity8,xor,hamming74")
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--jobs", default="1,2")
+    ap.add_argument("--workers", default="0,2")
     args = ap.parse_args()
-    jobs_list = [int(j) for j in args.jobs.split(",")]
+    jobs_list = [int(j) for j in args.workers.split(",")]
     for name in args.models.split(","):
         bench_model(name, args.runs, args.repeat, jobs_list)
 

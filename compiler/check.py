@@ -29,7 +29,9 @@ from denseamc.ir.hardware import KEYS, Hardware
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
+    from denseamc.backends.circuit_sim import CircuitSimResult
     from denseamc.backends.cosim import NetlistRun
+    from denseamc.compiler.executor import Where
     from denseamc.ir.circuit import CircuitIR
 
 __all__ = ["BACKENDS", "Backend", "BackendRun", "CheckReport", "nominal_only_warning", "run_checks"]
@@ -79,31 +81,42 @@ def circuit_backend(comp: Compilation, inputs: Batch) -> BackendRun:
 
 def spice_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     """The SPICE netlist on ngspice, co-simulated with the circuit backend."""
-    from denseamc.backends.cosim import run_spice
-
-    return _cosimulated("spice", run_spice, comp, inputs)
+    return cosimulate("spice", comp.circuit, inputs)[0]
 
 
 def veriloga_backend(comp: Compilation, inputs: Batch) -> BackendRun:
     """The Verilog-A netlist on openvaf-r + VACASK, co-simulated with the circuit backend."""
-    from denseamc.backends.cosim import run_veriloga
-
-    return _cosimulated("veriloga", run_veriloga, comp, inputs)
+    return cosimulate("veriloga", comp.circuit, inputs)[0]
 
 
-def _cosimulated(name: str, run: Callable[[CircuitIR, Batch], NetlistRun], comp: Compilation,
-                 inputs: Batch) -> BackendRun:
-    from denseamc.backends.circuit_sim import simulate_circuit
-    from denseamc.backends.cosim import compare_with_circuit
+def netlist_run(name: str, circuit: CircuitIR, inputs: Batch,
+                timeout_s: float = 60.0) -> NetlistRun:
+    """Run `circuit`'s netlist on the simulator of backend `name` (spice or veriloga); a
+    simulator that fails (not installed, no convergence, over `timeout_s` s) raises
+    DenseAMCError."""
+    from denseamc.backends.cosim import run_spice, run_veriloga
     from denseamc.backends.runners import SimulatorError
 
-    circuit = comp.circuit
+    run = {"spice": run_spice, "veriloga": run_veriloga}[name]
     try:
-        result = run(circuit, inputs)
+        return run(circuit, inputs, timeout_s)
     except SimulatorError as exc:  # not installed, failed to converge, timed out
         raise DenseAMCError(Diagnostic(Severity.ERROR, f"backend {name}: {exc}")) from None
-    agreement = compare_with_circuit(circuit, result, simulate_circuit(circuit, inputs))
-    return BackendRun(dict(result.outputs), agreement.lines(), agreement.ok)
+
+
+def cosimulate(name: str, circuit: CircuitIR, inputs: Batch, timeout_s: float = 60.0,
+               result: NetlistRun | None = None) -> tuple[BackendRun, CircuitSimResult]:
+    """Backend `name`'s run of `circuit` (`result` when already run, else `netlist_run`) held
+    against the circuit backend on the same inputs: the decoded outputs, the agreement lines
+    as notes, `ok` when it agrees; and the circuit backend's own result."""
+    from denseamc.backends.circuit_sim import simulate_circuit
+    from denseamc.backends.cosim import compare_with_circuit
+
+    if result is None:
+        result = netlist_run(name, circuit, inputs, timeout_s)
+    reference = simulate_circuit(circuit, inputs)
+    agreement = compare_with_circuit(circuit, result, reference)
+    return BackendRun(dict(result.outputs), agreement.lines(), agreement.ok), reference
 
 
 BACKENDS: dict[str, Backend] = {
@@ -144,19 +157,70 @@ class CheckReport:
         return out
 
 
-def run_checks(comp: Compilation, backend: str) -> CheckReport:
-    """Run every test block of the model on `backend` and judge each block."""
+def run_checks(comp: Compilation, backend: str, where: Where | None = None) -> CheckReport:
+    """Run every test block of the model on `backend` and judge each block; a netlist backend
+    runs its vectors with `where`'s simulator time limit, on the cluster it names if any
+    (compiler/executor.py: one task per vector)."""
     run = BACKENDS[backend]
     report = CheckReport(backend)
     if not comp.graph.tests:
         raise DenseAMCError(Diagnostic(Severity.ERROR, "the model has no test blocks to check",
                                        file=str(comp.path)))
     for block in comp.graph.tests:
-        got = run(comp, block.stacked_inputs())
+        inputs = block.stacked_inputs()
+        if backend in NETLIST_BACKENDS and where is not None:  # its time limit, maybe a cluster
+            ran = None if where.in_process else _distributed_netlist_run(
+                backend, comp.circuit, inputs, where)
+            got = cosimulate(backend, comp.circuit, inputs, where.timeout_s, ran)[0]
+        else:
+            got = run(comp, inputs)
         report.notes += got.notes
         report.notes_ok &= got.ok
         report.blocks.append(judge(block, got.outputs, comp.graph.outputs()))
     return report
+
+
+NETLIST_BACKENDS = ("spice", "veriloga")
+
+
+def _distributed_netlist_run(name: str, circuit: CircuitIR, inputs: Batch,
+                             where: Where) -> NetlistRun:
+    """`netlist_run` of every vector, one task per vector on the cluster, gathered into one
+    batch; a vector whose simulation fails every retry is a located error."""
+    from denseamc.compiler.executor import FailedDraw, Job, run_jobs
+
+    batch = len(next(iter(inputs.values())))
+    payload = (name, circuit, dict(inputs), where.timeout_s)
+    [runs] = run_jobs([Job(_vector_runs, payload, 0, batch)], where)
+    failed = [f for f in runs if isinstance(f, FailedDraw)]
+    if failed:
+        raise DenseAMCError(Diagnostic(Severity.ERROR, f"backend {name}: " + "; ".join(
+            f"vector {f.draw + 1}: {f.error}" for f in failed)))
+    return _concatenate([r for r in runs if not isinstance(r, FailedDraw)])
+
+
+def _vector_runs(payload: tuple[str, CircuitIR, dict[str, Array], float], start: int,
+                 stop: int) -> list[NetlistRun]:
+    """Vectors start..stop-1 of a batch on the simulator, one NetlistRun each (a task)."""
+    name, circuit, inputs, timeout_s = payload
+    return [netlist_run(name, circuit, {k: v[i:i + 1] for k, v in inputs.items()}, timeout_s)
+            for i in range(start, stop)]
+
+
+def _concatenate(runs: list[NetlistRun]) -> NetlistRun:
+    """Batch-1 runs of the same circuit, in order, as one run of the whole batch."""
+    from denseamc.backends.cosim import NetlistRun
+
+    first = runs[0]
+    return NetlistRun(
+        backend=first.backend,
+        voltages={n: np.concatenate([r.voltages[n] for r in runs]) for n in first.voltages},
+        states={n: np.concatenate([r.states[n] for r in runs]) for n in first.states},
+        outputs={n: np.concatenate([r.outputs[n] for r in runs]) for n in first.outputs},
+        energy=np.concatenate([r.energy for r in runs]),
+        wall_s=np.concatenate([r.wall_s for r in runs]),
+        t_readout_s=first.t_readout_s, points=np.concatenate([r.points for r in runs]),
+        netlists=[t for r in runs for t in r.netlists])
 
 
 def nominal_only_warning(hw: Hardware, command: str, backend: str) -> Diagnostic | None:

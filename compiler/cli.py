@@ -4,6 +4,7 @@
     denseamc check MODEL.dam --backend B    run the model's test vectors on backend B
     denseamc simulate MODEL.dam --input x=[1,-1]
     denseamc montecarlo MODEL.dam --runs N  accuracy and yield over realised circuits
+    denseamc sweep MODEL.dam --set K=V1,V2  the grid of hardware settings, each point checked
 
 Exit status: 0 success, 1 a test vector failed, 2 a mistake in the input (located message, no
 traceback), 70 an internal error (a bug in denseamc: please report it).
@@ -86,6 +87,20 @@ def _check_options(chk: argparse.ArgumentParser) -> None:
                      "spice (ngspice), veriloga (OpenVAF + VACASK); default model")
     chk.add_argument("--junit-xml", type=Path, metavar="FILE",
                      help="also write the results as JUnit XML, one test case per vector")
+    _executor_options(chk)
+
+
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    """Where the simulations run (compiler/executor.py; see docs/distributed.md)."""
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="start a local Dask cluster of N worker processes (default 0: run in "
+                   "this process); results do not depend on it")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on an existing Dask cluster (default: $DENSEAMC_SCHEDULER)")
+    p.add_argument("--retries", type=int, default=2, metavar="N",
+                   help="run a failed chunk of work again up to N times (default 2)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                   help="time limit of one simulator run, s (netlist backends; default 300)")
 
 
 def _simulate_options(sim: argparse.ArgumentParser) -> None:
@@ -99,30 +114,43 @@ def _simulate_options(sim: argparse.ArgumentParser) -> None:
                      help="draw state trajectories and E(t) (needs matplotlib)")
 
 
-def _montecarlo_options(mc: argparse.ArgumentParser) -> None:
+def _study_options(p: argparse.ArgumentParser) -> None:
+    """What `montecarlo` and `sweep` share: draws, backend, outputs, where they run."""
     from denseamc.compiler.montecarlo import BACKENDS, DEFAULT_CHUNK
 
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="random seed; draw k of seed S is the same in every run (default 0)")
+    p.add_argument("--backend", default="circuit", choices=list(BACKENDS),
+                   help="circuit (component-level numpy, default), spice (each draw's netlist "
+                   "on ngspice), veriloga (on openvaf-r + VACASK)")
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="write the results as JSON (sorted keys; same seed, same bytes)")
+    p.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N",
+                   help=f"draws per task (default {DEFAULT_CHUNK}); results do not depend on it")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _executor_options(p)
+
+
+def _montecarlo_options(mc: argparse.ArgumentParser) -> None:
     mc.add_argument("--runs", type=int, required=True, metavar="N",
                     help="draws (realised circuits) per sweep point")
-    mc.add_argument("--seed", type=int, default=0, metavar="S",
-                    help="random seed; draw k of seed S is the same in every run (default 0)")
     mc.add_argument("--sweep", metavar="KEY=V1,V2,...",
                     help="run the study once per value of one numeric hardware setting")
-    mc.add_argument("--backend", default="circuit", choices=list(BACKENDS),
-                    help="circuit (component-level numpy; the only one supported yet)")
-    mc.add_argument("--json", type=Path, metavar="FILE",
-                    help="write the results as JSON (sorted keys; same seed, same bytes)")
     mc.add_argument("--plot", type=Path, metavar="FILE.png",
                     help="draw accuracy and yield against the swept setting (needs matplotlib)")
     mc.add_argument("--min-yield", type=float, metavar="Y",
                     help="exit 1 when the yield of any point is below Y (0..1)")
-    mc.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N",
-                    help=f"draws simulated together (default {DEFAULT_CHUNK}); results do not "
-                    "depend on it")
-    mc.add_argument("--jobs", type=int, default=1, metavar="N",
-                    help="worker processes running chunks of draws (default 1); results do not "
-                    "depend on it")
-    mc.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _study_options(mc)
+
+
+def _sweep_options(sw: argparse.ArgumentParser) -> None:
+    sw.add_argument("--runs", type=int, metavar="N",
+                    help="Monte Carlo: N realised draws per point (default: check the nominal "
+                    "circuit once per point)")
+    sw.add_argument("--plot", type=Path, metavar="FILE.png",
+                    help="draw latency, energy, accuracy and yield against the first swept "
+                    "setting (needs matplotlib)")
+    _study_options(sw)
 
 
 #: command -> (one-line help, its own options)
@@ -132,6 +160,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "simulate": ("simulate one input vector and print the outputs", _simulate_options),
     "montecarlo": ("accuracy and yield of the test vectors over realised (non-ideal) circuits",
                    _montecarlo_options),
+    "sweep": ("the grid of --set K=V1,V2,... hardware settings, each point checked (or "
+              "Monte-Carlo'd with --runs)", _sweep_options),
 }
 
 
@@ -184,6 +214,7 @@ def run(argv: Sequence[str], resume_gc: bool = False) -> int:
         "check": commands.check_command,
         "simulate": commands.simulate_command,
         "montecarlo": commands.montecarlo_command,
+        "sweep": commands.sweep_command,
     }[args.command]
     return run_command(args)
 

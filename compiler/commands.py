@@ -6,13 +6,20 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from denseamc.compiler.outdir import write_output_dir
 from denseamc.compiler.outputs import EMITTERS, emit
 from denseamc.compiler.pipeline import Compilation, compile_model
 from denseamc.ir import DenseAMCError, Diagnostic, Severity, usage_error
+
+if TYPE_CHECKING:
+    from denseamc.compiler.executor import Where
+    from denseamc.compiler.montecarlo import PointResult
+    from denseamc.ir.hardware import Hardware
 
 
 def _print_warnings(comp: Compilation) -> None:
@@ -68,11 +75,13 @@ def _draw(args: argparse.Namespace, comp: Compilation) -> tuple[int, int] | None
     return seed, args.draw
 
 
-def _warn_nominal(comp: Compilation, command: str, backend: str) -> None:
-    """Non-idealities set but a nominal simulation coming: say so (among the warnings)."""
+def _warn_nominal(comp: Compilation, command: str, backend: str,
+                  hardware: Hardware | None = None) -> None:
+    """Non-idealities set (in `hardware`, default the compilation's) but a nominal simulation
+    coming: say so (among `comp`'s warnings)."""
     from denseamc.compiler.check import nominal_only_warning
 
-    diag = nominal_only_warning(comp.hardware, command, backend)
+    diag = nominal_only_warning(hardware or comp.hardware, command, backend)
     if diag is not None:
         comp.warn([diag])
 
@@ -85,7 +94,7 @@ def check_command(args: argparse.Namespace) -> int:
     _warn_nominal(comp, "check", args.backend)
     _print_warnings(comp)
     t0 = time.perf_counter()
-    report = run_checks(comp, args.backend)
+    report = run_checks(comp, args.backend, _where(args))
     if args.junit_xml is not None:
         from denseamc.compiler.junit import write_junit  # (and xml.etree) only when asked
 
@@ -137,48 +146,104 @@ def _write_text(path: Path, text: str) -> None:
                                        file=str(path))) from None
 
 
-def _check_montecarlo_args(args: argparse.Namespace) -> None:
-    from denseamc.compiler.montecarlo import SUPPORTED
+def _where(args: argparse.Namespace) -> Where:
+    """Where the draws run: `--workers`, `--scheduler` (or DENSEAMC_SCHEDULER), `--retries`,
+    `--timeout` (compiler/executor.py)."""
+    from denseamc.compiler.executor import Where
 
-    if args.backend not in SUPPORTED:
-        raise usage_error(f"montecarlo --backend {args.backend}: not supported yet (only "
-                           f"{', '.join(SUPPORTED)}; one draw's netlists are written by "
-                           "`denseamc MODEL.dam -o OUT --draw K`)")
-    if args.runs < 1:
+    return Where.of(args.workers, args.scheduler, args.retries, args.timeout)
+
+
+def _check_study_args(args: argparse.Namespace) -> None:
+    if args.runs is not None and args.runs < 1:
         raise usage_error(f"--runs {args.runs}: expected at least 1 draw")
     if args.chunk < 1:
         raise usage_error(f"--chunk {args.chunk}: expected at least 1 draw")
-    if args.jobs < 1:
-        raise usage_error(f"--jobs {args.jobs}: expected at least 1 worker")
-    if args.min_yield is not None and not 0.0 <= args.min_yield <= 1.0:
-        raise usage_error(f"--min-yield {args.min_yield}: expected a fraction in [0, 1]")
+    if args.plot is not None:
+        from denseamc.compiler.plot import pyplot
+
+        pyplot()  # fail now, not after the draws
+
+
+def _named(point: PointResult) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in point.settings.items()) or "nominal"
+
+
+def _failed_draws(points: Sequence[PointResult]) -> list[str]:
+    """The FAIL lines of draws that failed every retry, by point and index."""
+    out = []
+    for p in points:
+        if p.failed:
+            out.append(f"FAIL: {len(p.failed)} draws did not run ({_named(p)}): " + "; ".join(
+                f"draw {f.draw}: {f.error}" for f in p.failed))
+    return out
 
 
 def montecarlo_command(args: argparse.Namespace) -> int:
     from denseamc.compiler.montecarlo import compile_points, parse_sweep, run_study
     from denseamc.compiler.montecarlo_view import plot_study, table_lines
-    from denseamc.compiler.plot import pyplot
     from denseamc.compiler.progress import Progress
 
-    _check_montecarlo_args(args)
-    if args.plot is not None:
-        pyplot()  # fail now, not after the draws
+    _check_study_args(args)
+    if args.min_yield is not None and not 0.0 <= args.min_yield <= 1.0:
+        raise usage_error(f"--min-yield {args.min_yield}: expected a fraction in [0, 1]")
+    where = _where(args)
     sweep = parse_sweep(args.sweep)
     comps = compile_points(args.model, args.hardware, parse_settings(args.set), sweep)
     _print_warnings(comps[0])
     progress = Progress(args.runs * len(comps), "draws", quiet=args.quiet)
-    study = run_study(comps, args.runs, args.seed, args.chunk, sweep, progress, args.jobs)
-    progress.close()
+    try:
+        study = run_study(comps, args.runs, args.seed, args.chunk, sweep, progress, where,
+                          args.backend)
+    finally:
+        progress.close()
     if args.json is not None:
         _write_text(args.json, json.dumps(study.to_json(), indent=2, sort_keys=True) + "\n")
     if args.plot is not None:
         plot_study(study, args.plot)
     for line in table_lines(study):
         print(line)
-    if args.min_yield is None:
-        return 0
-    missed = [p for p in study.points if p.yield_ < args.min_yield]
-    for p in missed:
-        print(f"FAIL: yield {p.yield_:.4g} below --min-yield {args.min_yield:.4g} "
-              f"({', '.join(f'{k} = {v}' for k, v in p.settings.items()) or 'nominal'})")
-    return 1 if missed else 0
+    failures = _failed_draws(study.points)
+    for p in study.points:
+        if args.min_yield is not None and p.yield_ < args.min_yield:
+            failures.append(f"FAIL: yield {p.yield_:.4g} below --min-yield "
+                            f"{args.min_yield:.4g} ({_named(p)})")
+    for line in failures:
+        print(line)
+    return 1 if failures else 0
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from denseamc.compiler.montecarlo import compile_points, run_study
+    from denseamc.compiler.passes.realise import any_nonideal
+    from denseamc.compiler.progress import Progress
+    from denseamc.compiler.sweep import SweepResult, parse_grid, plot_sweep, sweep_lines
+
+    _check_study_args(args)
+    where = _where(args)
+    grid = parse_grid(args.set)
+    comps = compile_points(args.model, args.hardware, grid.fixed, grid.axes)
+    checked = args.runs is None
+    if checked:  # a non-ideality anywhere in the grid is not applied without --runs
+        nonideal = [c for c in comps if any_nonideal(c.hardware)]
+        if nonideal:
+            _warn_nominal(comps[0], "sweep without --runs", args.backend, nonideal[0].hardware)
+    _print_warnings(comps[0])
+    runs = 1 if checked else args.runs
+    progress = Progress(runs * len(comps), "draws", quiet=args.quiet)
+    try:
+        study = run_study(comps, runs, args.seed, args.chunk, grid.axes, progress, where,
+                          args.backend, nominal=checked)
+    finally:
+        progress.close()
+    result = SweepResult.of(study, comps, checked)
+    if args.json is not None:
+        _write_text(args.json, json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+    if args.plot is not None:
+        plot_sweep(result, args.plot)
+    for line in sweep_lines(result):
+        print(line)
+    failures = _failed_draws(study.points)
+    for line in failures:
+        print(line)
+    return 1 if failures else 0

@@ -4,16 +4,25 @@ The flow of `run_study`, top to bottom:
 
     points     one per `--sweep` value (or one): the `--set` settings, the swept key on top
     compile    every point first, so a bad setting stops the study before anything runs
-    draws      in chunks [start, stop): realise draw k of the seed (`passes.realise`), simulate
-               every test block on the circuit backend, judge it as `check` does (`judge`)
+    draws      in chunks [start, stop), run where `--workers`/`--scheduler` say
+               (`compiler/executor.py`): realise draw k of the seed (`passes.realise`), run
+               every test block on the backend, judge it as `check` does (`judge`)
     summarise  per point: accuracy, yield and its Wilson interval, per-vector failure rates,
-               settle time and energy per inference (`PointResult.to_json`)
+               settle time and energy per inference, draws that failed (`PointResult.to_json`)
 
 Draw k of seed s is realised from its own random stream, so a draw's result does not depend on
-the chunk size, on which other draws run, or on how many worker processes (`--jobs`) run them.
-A draw passes (counts towards the yield) when every test block passes under its own `tol` and
-`min_pass`, exactly `check`'s verdict; its accuracy is the fraction of all the model's vectors
-that pass.
+the chunk size, on which other draws run, or on where (this process, a local or a remote Dask
+cluster) they run. A draw passes (counts towards the yield) when every test block passes under
+its own `tol` and `min_pass`, exactly `check`'s verdict (on a netlist backend that includes the
+agreement with the circuit backend, as in `check`); its accuracy is the fraction of all the
+model's vectors that pass. A draw whose simulation failed every retry (`executor.FailedDraw`)
+is listed by index in `failed_draws`, counts as not passing in the yield, and is left out of
+the accuracy, settle-time and energy statistics (which are of the draws that ran).
+
+On the netlist backends (spice: ngspice, veriloga: openvaf-r + VACASK) each draw's realised
+circuit is printed as a netlist and run by `check.cosimulate`, the same path as `check
+--backend spice|veriloga`; the settle time (hence the energy) is the circuit backend's on the
+same realised circuit, since the simulators return the state at the readout time only.
 
 Energy per inference (J), per vector: the nominal circuit's static power from the analysis
 (op-amp bias plus crossbar dissipation, W) x that vector's simulated settle time (s), plus the
@@ -22,15 +31,15 @@ nominal capacitor energy C_F V^2 at the final state (J).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from denseamc.backends.circuit_sim import simulate_circuits
+from denseamc.backends.circuit_sim import CircuitSimResult, simulate_circuits
+from denseamc.compiler.executor import FailedDraw, Job, Where, run_jobs
 from denseamc.compiler.passes.realise import realise
 from denseamc.compiler.pipeline import Compilation, compile_model
 from denseamc.compiler.verdicts import judge
@@ -40,12 +49,11 @@ from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware, check_value
 from denseamc.ir.model import OutputOp, TestBlock
 
-__all__ = ["BACKENDS", "DEFAULT_CHUNK", "SUPPORTED", "DrawResult", "DrawSetup", "PointResult",
-           "Study", "Sweep", "compile_points", "parse_sweep", "run_draws", "run_study"]
+__all__ = ["BACKENDS", "DEFAULT_CHUNK", "DrawResult", "DrawSetup", "PointResult", "Study",
+           "Sweep", "compile_points", "parse_axis", "parse_sweep", "run_draws", "run_study"]
 
-#: The backends `--backend` names; only these run today (the netlist ones need item 5).
+#: The backends `--backend` names: the numpy circuit simulator, ngspice, openvaf-r + VACASK.
 BACKENDS = ("circuit", "spice", "veriloga")
-SUPPORTED = ("circuit",)
 #: Draws simulated per chunk unless `--chunk` says otherwise.
 DEFAULT_CHUNK = 8
 
@@ -63,24 +71,29 @@ def parse_sweep(text: str | None) -> Sweep | None:
     if text is None:
         return None
     key, sep, rest = text.partition("=")
-    key = key.strip()
     values = tuple(v.strip() for v in rest.split(","))
-    if not sep or not key or not all(values):
+    if not sep or not key.strip() or not all(values):
         raise usage_error(
             f"--sweep {text}: expected KEY=V1,V2,... e.g. --sweep g_sigma=0,0.02,0.05")
+    return parse_axis(key.strip(), values, f"--sweep {text}")
+
+
+def parse_axis(key: str, values: Sequence[str], option: str) -> Sweep:
+    """One axis of a sweep, checked: `key` a known numeric hardware setting, every value valid
+    for it; `option` names the command-line text in the messages."""
     if key not in KEYS:
-        raise usage_error(f"--sweep {text}: unknown hardware setting '{key}'",
-                     "known keys: " + ", ".join(sorted(KEYS)))
+        raise usage_error(f"{option}: unknown hardware setting '{key}'",
+                          "known keys: " + ", ".join(sorted(KEYS)))
     if KEYS[key].kind == "enum":
-        raise usage_error(f"--sweep {text}: '{key}' is not numeric (one of "
-                     f"{', '.join(KEYS[key].choices)}); sweep a numeric setting, and run once "
-                     f"per choice with --set {key}=...")
+        raise usage_error(f"{option}: '{key}' is not numeric (one of "
+                          f"{', '.join(KEYS[key].choices)}); sweep a numeric setting, and run "
+                          f"once per choice with --set {key}=...")
     for v in values:
         _, diag = check_value(key, v, None)
         if diag is not None or v == "auto":
             why = diag.message if diag is not None else "auto is not a number"
-            raise usage_error(f"--sweep {text}: {why}")
-    return Sweep(key, values)
+            raise usage_error(f"{option}: {why}")
+    return Sweep(key, tuple(values))
 
 
 @dataclass(frozen=True)
@@ -104,8 +117,10 @@ class DrawResult:
 @dataclass(frozen=True)
 class DrawSetup:
     """What the draws of one point need of its compilation: the nominal circuit, the hardware
-    settings, the test blocks and outputs, and the nominal power (W) and capacitor energy (J).
-    Small and picklable: worker processes get it rather than compiling the model again."""
+    settings, the test blocks and outputs, and the nominal power (W) and capacitor energy (J);
+    the backend that runs them and its simulator time limit (s); `nominal`: run the nominal
+    circuit itself (draw k is then draw 0, `sweep` without `--runs`). Small and picklable:
+    worker processes get it rather than compiling the model again."""
 
     circuit: CircuitIR
     hardware: Hardware
@@ -113,6 +128,9 @@ class DrawSetup:
     outputs: tuple[OutputOp, ...]
     power_w: float
     capacitors_j: float
+    backend: str = "circuit"
+    timeout_s: float = 300.0
+    nominal: bool = False
 
     @classmethod
     def of(cls, comp: Compilation) -> DrawSetup:
@@ -123,42 +141,72 @@ class DrawSetup:
 
 def run_draws(point: Compilation | DrawSetup, seed: int, start: int, stop: int
               ) -> list[DrawResult]:
-    """Draws start..stop-1 of `seed` on the circuit backend (each independent of the others)."""
+    """Draws start..stop-1 of `seed` on the setup's backend (each independent of the others)."""
     setup = point if isinstance(point, DrawSetup) else DrawSetup.of(point)
-    outputs = list(setup.outputs)
-    out: list[DrawResult] = []
-    circuits = [realise(setup.circuit, setup.hardware, seed, k) for k in range(start, stop)]
-    # per block, every draw at once (each draw's numbers are its own: simulate_circuits)
-    sims = {block.name: simulate_circuits(circuits, block.stacked_inputs(), swing=False)
-            for block in setup.tests}
-    for i, k in enumerate(range(start, stop)):
-        passed: dict[str, tuple[bool, ...]] = {}
-        settle: list[float] = []
-        ok = True
-        for block in setup.tests:
-            sim = sims[block.name][i]
-            verdict = judge(block, sim.outputs, outputs)
-            passed[block.name] = tuple(r.passed for r in verdict.results)
-            ok &= verdict.passed
-            settle += [float(t) for t in sim.settle_time_s]
-        energy = tuple(setup.power_w * t + setup.capacitors_j for t in settle)
-        out.append(DrawResult(k, passed, ok, tuple(settle), energy))
+    draws = range(start, stop)
+    circuits = [setup.circuit if setup.nominal else realise(setup.circuit, setup.hardware, seed, k)
+                for k in draws]
+    runs = {block.name: _block_runs(setup, circuits, block) for block in setup.tests}
+    return [_draw_result(setup, k, {name: r[i] for name, r in runs.items()})
+            for i, k in enumerate(draws)]
+
+
+#: One draw's run of one test block: decoded outputs, whether a netlist agreed with the circuit
+#: backend (always True on the circuit backend), and the circuit backend's result.
+BlockRun = tuple[Mapping[str, Any], bool, CircuitSimResult]
+
+
+def _block_runs(setup: DrawSetup, circuits: list[CircuitIR], block: TestBlock) -> list[BlockRun]:
+    inputs = block.stacked_inputs()
+    if setup.backend == "circuit":  # every draw at once; each draw's numbers are its own
+        return [(sim.outputs, True, sim)
+                for sim in simulate_circuits(circuits, inputs, swing=False)]
+    from denseamc.compiler.check import cosimulate
+
+    out: list[BlockRun] = []
+    for circuit in circuits:  # the draw's netlist on the real simulator, held against the circuit
+        run, sim = cosimulate(setup.backend, circuit, inputs, setup.timeout_s)
+        out.append((run.outputs, run.ok, sim))
     return out
+
+
+def _draw_result(setup: DrawSetup, k: int, runs: Mapping[str, BlockRun]) -> DrawResult:
+    outputs = list(setup.outputs)
+    passed: dict[str, tuple[bool, ...]] = {}
+    settle: list[float] = []
+    ok = True
+    for block in setup.tests:
+        got, agrees, sim = runs[block.name]
+        verdict = judge(block, got, outputs)
+        passed[block.name] = tuple(r.passed for r in verdict.results)
+        ok &= verdict.passed and agrees
+        settle += [float(t) for t in sim.settle_time_s]
+    energy = tuple(setup.power_w * t + setup.capacitors_j for t in settle)
+    return DrawResult(k, passed, ok, tuple(settle), energy)
 
 
 @dataclass(frozen=True)
 class PointResult:
-    """The draws of one sweep point; `settings` the values it ran with (resolved)."""
+    """The draws of one sweep point; `settings` the values it ran with (resolved); `failed`
+    the draws whose simulation failed every retry (not in `draws`)."""
 
     settings: Mapping[str, Any]
     draws: tuple[DrawResult, ...]
+    failed: tuple[FailedDraw, ...] = ()
+
+    @property
+    def runs(self) -> int:
+        return len(self.draws) + len(self.failed)
 
     @property
     def yield_(self) -> float:
-        return sum(d.ok for d in self.draws) / len(self.draws)
+        """Passing draws over all draws: a failed draw is not a pass."""
+        return sum(d.ok for d in self.draws) / self.runs
 
     def failure_rates(self) -> dict[str, list[float]]:
         """Per block, per vector: the fraction of draws in which the vector failed."""
+        if not self.draws:
+            return {}
         first = self.draws[0].passed
         n = len(self.draws)
         return {b: [sum(not d.passed[b][i] for d in self.draws) / n for i in range(len(v))]
@@ -170,47 +218,63 @@ class PointResult:
 
     def to_json(self) -> dict[str, Any]:
         acc = [d.accuracy for d in self.draws]
-        lo, hi = wilson_interval(sum(d.ok for d in self.draws), len(self.draws))
+        lo, hi = wilson_interval(sum(d.ok for d in self.draws), self.runs)
+        ran = bool(self.draws)
         return {
             "settings": dict(self.settings),
-            "accuracy_mean": float(np.mean(acc)),
-            "accuracy_min": float(min(acc)),
-            "accuracy_p05": percentile(acc, 5.0),
+            "accuracy_mean": float(np.mean(acc)) if ran else None,
+            "accuracy_min": float(min(acc)) if ran else None,
+            "accuracy_p05": percentile(acc, 5.0) if ran else None,
             "yield": self.yield_,
             "yield_ci95": [lo, hi],
             "vector_failure_rate": self.failure_rates(),
-            "settle_time_s": mean_p95([t for d in self.draws for t in d.settle_s]),
-            "energy_j": mean_p95([e for d in self.draws for e in d.energy_j]),
+            "settle_time_s": mean_p95([t for d in self.draws for t in d.settle_s])
+            if ran else None,
+            "energy_j": mean_p95([e for d in self.draws for e in d.energy_j]) if ran else None,
+            "failed_draws": [{"draw": f.draw, "error": f.error} for f in self.failed],
         }
 
 
 @dataclass(frozen=True)
 class Study:
-    """A whole study: what `--json` writes (`to_json`) and the table prints."""
+    """A whole study: what `--json` writes (`to_json`) and the table prints; `axes` the swept
+    keys, in the order given."""
 
     model: str
     backend: str
     runs: int
     seed: int
-    sweep_key: str | None
+    axes: tuple[str, ...]
     points: tuple[PointResult, ...]
+
+    @property
+    def sweep_key(self) -> str | None:
+        return self.axes[0] if self.axes else None
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "backend": self.backend, "runs": self.runs,
                 "seed": self.seed, "points": [p.to_json() for p in self.points]}
 
 
-def _point_settings(settings: Mapping[str, str], sweep: Sweep | None) -> list[dict[str, str]]:
+def _axes(sweep: Sweep | Sequence[Sweep] | None) -> tuple[Sweep, ...]:
     if sweep is None:
-        return [dict(settings)]
-    return [{**settings, sweep.key: v} for v in sweep.values]
+        return ()
+    return (sweep,) if isinstance(sweep, Sweep) else tuple(sweep)
+
+
+def _point_settings(settings: Mapping[str, str], axes: Sequence[Sweep]) -> list[dict[str, str]]:
+    """The grid: every combination of the axes' values (the last axis varying fastest), on top
+    of the fixed settings."""
+    return [{**settings, **{a.key: v for a, v in zip(axes, values, strict=True)}}
+            for values in itertools.product(*(a.values for a in axes))]
 
 
 def compile_points(model: Path, profile: Path | None, settings: Mapping[str, str],
-                   sweep: Sweep | None) -> list[Compilation]:
-    """Compile every point up to its analysed circuit: any bad setting raises before a draw."""
+                   sweep: Sweep | Sequence[Sweep] | None) -> list[Compilation]:
+    """Compile every point of the sweep (one axis, several: their grid, or none: one point) up
+    to its analysed circuit: any bad setting raises before a draw."""
     comps = []
-    for point in _point_settings(settings, sweep):
+    for point in _point_settings(settings, _axes(sweep)):
         comp = compile_model(model, hardware_profile=profile, settings=point)
         if not comp.graph.tests:
             raise DenseAMCError(Diagnostic(Severity.ERROR, "the model has no test blocks to "
@@ -221,43 +285,34 @@ def compile_points(model: Path, profile: Path | None, settings: Mapping[str, str
 
 
 def run_study(comps: list[Compilation], runs: int, seed: int, chunk: int,
-              sweep: Sweep | None, progress: Callable[[int], None] = lambda n: None,
-              jobs: int = 1) -> Study:
-    """Run `runs` draws of every compiled point in chunks of `chunk` draws, on `jobs` worker
-    processes when more than 1; `progress(n)` is told after every chunk how many draws (over all
-    points) have run. The draws, hence the results, are the same for any chunk and job count."""
+              sweep: Sweep | Sequence[Sweep] | None,
+              progress: Callable[[int, int], None] = lambda done, failed: None,
+              where: Where | None = None, backend: str = "circuit",
+              nominal: bool = False) -> Study:
+    """Run `runs` draws of every compiled point on `backend`, in chunks of `chunk` draws, where
+    `where` says (default: this process); `progress(done, failed)` is told how many draws (over
+    all points) have finished and failed. The results are the same for any chunk size and
+    wherever they run. `nominal`: every draw is the nominal circuit (a check per point)."""
+    where = where or Where()
+    setups = [replace(DrawSetup.of(c), backend=backend, timeout_s=where.timeout_s,
+                      nominal=nominal) for c in comps]
+    spans = [(a, min(a + chunk, runs)) for a in range(0, runs, chunk)]
+    tasks = [(setup, seed) for setup in setups]  # one payload per point, shipped once
+    jobs = [Job(_draw_chunk, task, a, b) for task in tasks for a, b in spans]
+    outcomes = iter(run_jobs(jobs, where, progress))
     points = []
-    done = 0
-    with _executor(jobs) as pool:
-        for comp in comps:
-            spans = [(a, min(a + chunk, runs)) for a in range(0, runs, chunk)]
-            setup = DrawSetup.of(comp)
-            if pool is None:
-                parts: Iterable[list[DrawResult]] = (run_draws(setup, seed, a, b)
-                                                     for a, b in spans)
-            else:
-                parts = pool.map(_worker_draws, [(setup, seed, a, b) for a, b in spans])
-            draws: list[DrawResult] = []
-            for part in parts:  # in draw order, whichever worker ran it
-                draws += part
-                done += len(part)
-                progress(done)
-            keys = sorted(comp.settings)
-            points.append(PointResult({k: getattr(comp.hardware, k) for k in keys},
-                                      tuple(draws)))
-    return Study(comps[0].graph.name, "circuit", runs, seed, sweep.key if sweep else None,
+    for comp in comps:
+        per_draw = [o for _ in spans for o in next(outcomes)]  # this point's jobs, in order
+        keys = sorted(comp.settings)
+        points.append(PointResult(
+            {k: getattr(comp.hardware, k) for k in keys},
+            tuple(d for d in per_draw if isinstance(d, DrawResult)),
+            tuple(d for d in per_draw if isinstance(d, FailedDraw))))
+    return Study(comps[0].graph.name, backend, runs, seed, tuple(a.key for a in _axes(sweep)),
                  tuple(points))
 
 
-@contextmanager
-def _executor(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
-    if jobs <= 1:
-        yield None
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield pool
-
-
-def _worker_draws(job: tuple[DrawSetup, int, int, int]) -> list[DrawResult]:
-    setup, seed, start, stop = job
+def _draw_chunk(task: tuple[DrawSetup, int], start: int, stop: int) -> list[DrawResult]:
+    """One chunk of draws of a point (what the executor runs)."""
+    setup, seed = task
     return run_draws(setup, seed, start, stop)

@@ -36,6 +36,8 @@ def _fragile(rates: list[float]) -> str:
 
 def _point_lines(point: PointResult) -> list[str]:
     j: dict[str, Any] = point.to_json()
+    if not point.draws:
+        return [f"{_settings(point)}:", f"  no draw ran: all {point.runs} failed"]
     n_vec = sum(len(v) for v in j["vector_failure_rate"].values())
     passing = sum(d.ok for d in point.draws)
     lo, hi = j["yield_ci95"]
@@ -43,7 +45,7 @@ def _point_lines(point: PointResult) -> list[str]:
         f"{_settings(point)}:",
         f"  accuracy: mean {_g(j['accuracy_mean'])}, min {_g(j['accuracy_min'])}, "
         f"p05 {_g(j['accuracy_p05'])} (fraction of {n_vec} vectors passing)",
-        f"  yield: {_g(j['yield'])} ({passing} of {len(point.draws)} draws pass every test "
+        f"  yield: {_g(j['yield'])} ({passing} of {point.runs} draws pass every test "
         f"block), 95% Wilson interval [{_g(lo)}, {_g(hi)}] (fraction)",
     ]
     for block, rates in j["vector_failure_rate"].items():
@@ -52,6 +54,9 @@ def _point_lines(point: PointResult) -> list[str]:
     st, en = j["settle_time_s"], j["energy_j"]
     lines.append(f"  settle time: mean {_g(st['mean'])} s, p95 {_g(st['p95'])} s")
     lines.append(f"  energy per inference: mean {_g(en['mean'])} J, p95 {_g(en['p95'])} J")
+    if point.failed:
+        lines.append(f"  failed draws (not run, counted as not passing): "
+                     f"{', '.join(str(f.draw) for f in point.failed)}")
     return lines
 
 
@@ -69,7 +74,8 @@ def plot_study(study: Study, path: Path) -> None:
     plt = pyplot()
     key = study.sweep_key
     xs = [float(p.settings[key]) if key else float(i) for i, p in enumerate(study.points)]
-    js = [p.to_json() for p in study.points]
+    js = [p.to_json() for p in study.points if p.draws]
+    xs = [x for x, p in zip(xs, study.points, strict=True) if p.draws]
     fig, (ax_a, ax_y) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
     ax_a.plot(xs, [j["accuracy_mean"] for j in js], "o-", label="mean")
     ax_a.plot(xs, [j["accuracy_p05"] for j in js], "s--", label="5th percentile")

@@ -1,5 +1,6 @@
 """Progress of a long command on stderr: a bar redrawn in place when stderr is a terminal, a
-plain line every so often otherwise (logs, CI), nothing with `--quiet`."""
+plain line every so often otherwise (logs, CI), nothing with `--quiet`. Each shows the units
+done out of the total, how many failed, the rate (units/s) and the time left (s, at that rate)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TextIO
 
 
 class Progress:
-    """Call with the number of units done so far; `close()` ends the bar's line."""
+    """Call with the number of units done (and failed) so far; `close()` ends the bar's line."""
 
     WIDTH = 30
 
@@ -22,18 +23,20 @@ class Progress:
         self.last_line = 0
         self.t0 = time.perf_counter()
 
-    def __call__(self, done: int) -> None:
+    def __call__(self, done: int, failed: int = 0) -> None:
         if self.quiet:
             return
         rate = done / max(time.perf_counter() - self.t0, 1e-9)
+        left = f"{(self.total - done) / rate:.3g} s left" if rate > 0 else "time left unknown"
+        status = (f"{done}/{self.total} {self.unit}, {failed} failed, {rate:.3g}/s, {left}")
         if self.tty:
             filled = self.WIDTH * done // self.total
             bar = "#" * filled + "." * (self.WIDTH - filled)
-            self.stream.write(f"\r[{bar}] {done}/{self.total} {self.unit} ({rate:.3g}/s)")
+            self.stream.write(f"\r[{bar}] {status}")
             self.stream.flush()
         elif done - self.last_line >= self.every or done == self.total:
             self.last_line = done
-            print(f"denseamc: {done}/{self.total} {self.unit} ({rate:.3g}/s)", file=self.stream)
+            print(f"denseamc: {status}", file=self.stream)
 
     def close(self) -> None:
         if self.tty and not self.quiet:
