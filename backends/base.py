@@ -20,6 +20,7 @@ Names are registered with the `Namer` in the walk's order, so a file set that sh
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from typing import ClassVar, TypeVar
@@ -37,13 +38,17 @@ from denseamc.ir.circuit import (
     SelectedCrossbar,
     net,
 )
+from denseamc.ir.hardware import KEYS
 from denseamc.ir.loc import Loc, Located
 
 __all__ = [
+    "IDEAL_OPAMP_A0",
     "SWITCH_ROFF",
     "SWITCH_RON",
     "NetlistEmitter",
+    "cell_initial_voltages",
     "crossbar_elements",
+    "opamp_settings",
     "saved_nets",
     "select_control_net",
     "unwritable",
@@ -54,12 +59,44 @@ __all__ = [
 #: (at most ~1e-3 S in total here) changes a current by ~1e-5 relative; 1e12 ohm leaks ~1e-8.
 SWITCH_RON = 0.01
 SWITCH_ROFF = 1e12
+#: `amplifier: ideal` in the netlists: every op-amp is still a `dam_opamp` instance, with this
+#: open-loop gain, no pole (gbw = 0), no slew limit and no rails (sat = 0). A summing node then
+#: sits at -V(out)/a0 instead of 0 V: a relative error of (1 + fan-in) / a0 on a cell's output,
+#: 1e-6 for a fan-in of 99 (a0 = 1e6 left 2e-4 v_unit on hamming74; 1e8 leaves 3e-6).
+IDEAL_OPAMP_A0 = 1e8
 #: Transient output step and maximum internal step, as fractions of the readout time.
 TRAN_POINTS = 1000
 TRAN_MAX_STEP_FRACTION = 1.0 / 200
 C = TypeVar("C", bound=Located)
 #: Saved vectors per line.
 _SAVES_PER_LINE = 8
+
+
+def opamp_settings(circuit: CircuitIR) -> dict[str, float]:
+    """The `dam_opamp` parameters every op-amp of `circuit` shares, in SI units (a cell's input
+    offset `v_os` is its own): a0, gbw (Hz, 0 = no pole), slew_rate (V/s), r_out (ohm) and sat (1 =
+    soft saturation at the supply ports, 0 = none). Ideal amplifiers: `IDEAL_OPAMP_A0`."""
+    amp = circuit.amplifier
+    r_out = float(circuit.meta.get("r_out", float(KEYS["r_out"].default or 0.0)))
+    if amp.ideal:
+        return {"a0": IDEAL_OPAMP_A0, "gbw": 0.0, "slew_rate": amp.slew_v_per_s,
+                "r_out": r_out, "sat": 0}
+    return {"a0": amp.a0, "gbw": amp.gbw_hz, "slew_rate": amp.slew_v_per_s, "r_out": r_out,
+            "sat": 1}
+
+
+def cell_initial_voltages(circuit: CircuitIR, cell: IntegratorCell, v0: float
+                          ) -> tuple[float, float]:
+    """(V(out), V(sum)) that start capacitor cell `cell` at output `v0`, as its `dam_opamp`
+    holds them: the op-amp's internal gain node sits at p0 = v0 (no rails) or
+    v_rail atanh(v0 / v_rail) (soft rails), so its input is p0 / a0 and V(sum) = v_os - p0 / a0.
+    Forcing both ends of C_F (and not an internal node) works for any op-amp subcircuit."""
+    op = opamp_settings(circuit)
+    p0 = v0
+    if op["sat"]:
+        rail = circuit.amplifier.v_rail
+        p0 = rail * math.atanh(max(-0.999, min(0.999, v0 / rail)))
+    return v0, cell.v_offset - p0 / op["a0"]
 
 
 def select_control_net(select: str, element: int, option: int) -> str:
@@ -148,8 +185,6 @@ def unwritable(circuit: CircuitIR) -> list[str]:
     """The non-idealities of a realised `circuit` the netlists do not write yet (their hardware
     keys, with why), empty when every netlist can carry the draw exactly."""
     out: list[str] = []
-    if any(c.v_offset != 0 for c in circuit.cells):
-        out.append("offset_sigma (amplifier input offsets)")
     if any(a.rail_gain for a in circuit.activations):
         out.append("act_gain_sigma (activation gain errors)")
     if any(a.rail_offset for a in circuit.activations):
@@ -205,7 +240,8 @@ class NetlistEmitter:
         self.lines = []
         self.write_header()
         self.write_prologue()
-        for write in (self.write_cells, self.write_activations, self.write_crossbars,
+        for write in (self.write_supplies,
+                      self.write_cells, self.write_activations, self.write_crossbars,
                       self.write_selected_crossbars, self.write_resistors,
                       self.write_current_sources, self.write_voltage_sources):
             write()
@@ -310,6 +346,15 @@ class NetlistEmitter:
         for comp in components:
             self.located(comp.loc)
             yield comp
+
+    def write_supplies(self) -> None:
+        """The op-amps' supply rails vdd = +v_rail and vss = -v_rail around the reference (0)."""
+        if not self.circuit.cells:
+            return
+        self.section("op-amp supplies: vdd and vss around the reference 0")
+        rail = self.circuit.amplifier.v_rail
+        self.element(self.vsource_line, self.inst("v", "vdd"), self.net("vdd"), "0", num(rail))
+        self.element(self.vsource_line, self.inst("v", "vss"), self.net("vss"), "0", num(-rail))
 
     def write_cells(self) -> None:
         for cell in self.components(self.cells_title, self.circuit.cells):

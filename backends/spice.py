@@ -50,9 +50,13 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 
 from __future__ import annotations
 
-import math
-
-from denseamc.backends.base import SWITCH_ROFF, SWITCH_RON, NetlistEmitter
+from denseamc.backends.base import (
+    SWITCH_ROFF,
+    SWITCH_RON,
+    NetlistEmitter,
+    cell_initial_voltages,
+    opamp_settings,
+)
 from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
 from denseamc.backends.stimulus import Stimulus
@@ -67,6 +71,26 @@ __all__ = ["NgspiceEmitter", "SpiceEmitter"]
 #: and `check --backend spice` evaluates E from the saved node voltages in numpy anyway.
 ENERGY_PROBE_MAX_DEVICES = 20_000
 _TERMS_PER_LINE = 6
+
+#: The op-amp macro-model (fixed text; `{defaults}` and `{sat}` are formatted numbers). Inside:
+#: the differential input plus the offset, vd = V(in+) - V(in-) + v_os, drives a
+#: transconductance into the gain node p (rp || cp): DC gain a0, dominant pole at gbw / a0, and
+#: the current limited to vlim / rp through a tanh so that dV(p)/dt never exceeds `slew_rate`.
+#: gbw = 0: no capacitor, V(p) = a0 vd (the ideal amplifier). The output stage follows p with
+#: soft saturation at the supply ports, vmid + vh tanh((V(p) - vmid) / vh) (sat = 1), through
+#: r_out.
+OPAMP_SUBCKT = """\
+.subckt dam_opamp inp inn out vdd vss {defaults} v_os=0.0 sat={sat}
+.param rp=1000000.0
+.param tp={{gbw > 0 ? a0/(6.283185307179586*gbw) : 0}}
+.param vlim={{gbw > 0 ? slew_rate*tp : 1e+30}}
+bgm 0 p i = {{vlim/rp}}*tanh({{a0}}*(v(inp,inn)+{{v_os}})/{{vlim}})
+rp p 0 {{rp}}
+cp p 0 {{tp/rp}}
+bout o 0 v = {{sat}} > 0.5 ? (v(vdd)+v(vss))/2+max(v(vdd)-v(vss), 1e-3)/2
++*tanh((2*v(p)-v(vdd)-v(vss))/max(v(vdd)-v(vss), 1e-3)) : v(p)
+rout o out {{r_out}}
+.ends dam_opamp"""
 
 
 class SpiceEmitter(NetlistEmitter):
@@ -107,47 +131,42 @@ class SpiceEmitter(NetlistEmitter):
 
     # -- header and cells -----------------------------------------------------------------------
     def write_header_details(self) -> None:
-        amp = self.circuit.amplifier
-        if amp.ideal:
-            self.comment("amplifiers: ideal (virtual-ground integrator cells)")
+        op = opamp_settings(self.circuit)
+        if self.circuit.amplifier.ideal:
+            self.comment(f"amplifiers: ideal (dam_opamp with a0 = {num(op['a0'])}, no pole, no "
+                         "slew limit, no rails)")
         else:
-            self.comment(f"amplifiers: a0 = {num(amp.a0)}, gbw = {num(amp.gbw_hz)} Hz, output "
-                         f"clipped to +-{num(amp.v_rail)} V (slew rate not modelled)")
+            self.comment(f"amplifiers: dam_opamp with a0 = {num(op['a0'])}, gbw = "
+                         f"{num(op['gbw'])} Hz, slew rate {num(op['slew_rate'])} V/s, r_out = "
+                         f"{num(op['r_out'])} ohm, soft rails at vdd and vss")
 
     def write_cell(self, cell: IntegratorCell) -> None:
-        if self.circuit.amplifier.ideal:
-            self._ideal_cell(cell)
-        else:
-            self._opamp_cell(cell)
-
-    def _state_net(self, cell: IntegratorCell) -> str:
-        return self.net(f"{cell.name}_st")
-
-    def _ideal_cell(self, cell: IntegratorCell) -> None:
-        vg, st = self.inst("vg", cell.name), self._state_net(cell)
-        self.add(vg, self.net(cell.sum_net), "0", "dc", "0.0")
-        self.add(self.inst("fx", cell.name), st, "0", vg, "1.0")
-        self.add(self.inst("rf", cell.name), st, "0", num(cell.r_f))
-        if cell.c_f > 0:
-            self.add(self.inst("cf", cell.name), st, "0", num(cell.c_f))
-            self.ics.append((st, self.cell_v0(cell)))
-        self.add(self.inst("eo", cell.name), self.net(cell.out_net), "0", st, "0", "1.0")
-
-    def _opamp_cell(self, cell: IntegratorCell) -> None:
-        amp = self.circuit.amplifier
-        s, out, p = self.net(cell.sum_net), self.net(cell.out_net), self._state_net(cell)
-        self.add(self.inst("ga", cell.name), p, "0", s, "0", num(amp.a0))
-        self.add(self.inst("rp", cell.name), p, "0", "1.0")
-        if amp.gbw_hz > 0:
-            self.add(self.inst("cp", cell.name), p, "0", num(amp.a0 / (2 * math.pi * amp.gbw_hz)))
-        rail = num(amp.v_rail)
-        self.add(self.inst("bo", cell.name), out, "0", f"v = min(max(v({p}), -{rail}), {rail})")
+        """`dam_opamp` (in+ = reference, in- = summing node) with R_F and C_F from the summing
+        node to the output; a capacitor cell's initial state on both ends of C_F (`.ic`)."""
+        s, out = self.net(cell.sum_net), self.net(cell.out_net)
+        fields = [self.inst("xop", cell.name), "0", s, out, self.net("vdd"), self.net("vss"),
+                  "dam_opamp"]
+        if cell.v_offset:
+            fields.append(f"v_os={num(cell.v_offset)}")
+        self.add(*fields)
         self.add(self.inst("rf", cell.name), s, out, num(cell.r_f))
         if cell.c_f > 0:
             self.add(self.inst("cf", cell.name), s, out, num(cell.c_f))
-            v0 = self.cell_v0(cell)
-            self.ics.append((p, v0))
-            self.ics.append((s, -v0 / amp.a0))
+            v_out, v_sum = cell_initial_voltages(self.circuit, cell, self.cell_v0(cell))
+            self.ics += [(out, v_out), (s, v_sum)]
+
+    def write_prologue(self) -> None:
+        self.write_opamp_subckt()
+
+    def write_opamp_subckt(self) -> None:
+        """The `dam_opamp` subcircuit, with this circuit's amplifier settings as defaults."""
+        if not self.circuit.cells:
+            return
+        self.section("dam_opamp: behavioural op-amp macro-model (ports in+ in- out vdd vss)")
+        op = opamp_settings(self.circuit)
+        defaults = " ".join(f"{k}={num(op[k])}" for k in ("a0", "gbw", "slew_rate", "r_out"))
+        self.lines += OPAMP_SUBCKT.format(defaults=defaults, sat=integer(int(op["sat"]))
+                                          ).splitlines()
 
     # -- activations ----------------------------------------------------------------------------
     def write_activation(self, act: Activation) -> None:
@@ -259,3 +278,4 @@ class NgspiceEmitter(SpiceEmitter):
 
     def write_prologue(self) -> None:
         self.add(".options", "reltol=1e-06", "abstol=1e-15", "vntol=1e-09")
+        super().write_prologue()

@@ -10,8 +10,8 @@ where the emitter formats them from legalised floats.
 
 Sign and unit conventions (shared with the SPICE backend):
 
-* A state cell (``dam_integrator``) is an inverting op-amp integrator: its output carries the
-  state *inverted*, ``V(out) = -x * v_unit``.
+* A state cell is an inverting op-amp integrator (``dam_opamp`` with R_F and C_F in the
+  netlist): its output carries the state *inverted*, ``V(out) = -x * v_unit``.
 * An activation cell reads that output, recovers ``x = -V(in) / v_unit`` and drives two rails,
   ``out_p = +v_unit * g(x)`` and ``out_n = -v_unit * g(x)``; a crossbar hangs a positive weight on
   one rail and a negative weight on the other.
@@ -35,60 +35,49 @@ from denseamc.ir.lagrangians import LAGRANGIANS
 
 _HEADER = '`include "constants.vams"\n`include "disciplines.vams"\n'
 
-DAM_INTEGRATOR = _HEADER + r"""
-// Inverting op-amp leaky integrator: feedback R_f || C_f from out to the summing node `sum`.
-// Summing-node KCL (virtual ground):  I_in + V(out)/r_f + c_f*ddt(V(out)) = 0,
-// where I_in is the total current the netlist pushes into `sum` (e.g. from a crossbar).
-// tau = r_f*c_f; c_f = 0 gives a summing amplifier V(out) = -r_f*I_in.
-// a0 = 0 (default): ideal amplifier, V(sum) is held at exactly 0 and the state lives on the
-//   internal node x (which carries V(out)).
-// a0 > 0: finite-gain amplifier A(s) = a0/(1 + s*a0/(2*pi*gbw)) (no pole if gbw = 0) with the
-//   output clamped to +-vmax, and the R_f || C_f feedback branch between out and sum.
-// use_ic = 1: the transient starts from V(out) = v0 (forced during the initial operating point);
-// use_ic = 0: the transient starts from the DC operating point.
-module dam_integrator(sum, out);
-    inout sum, out;
-    electrical sum, out;
-    electrical x;
-    branch (sum) vg;
-    (*desc="feedback resistance", units="Ohm", type="instance"*)
-    parameter real r_f = 1e4 from (0:inf);
-    (*desc="feedback capacitance", units="F", type="instance"*)
-    parameter real c_f = 1e-7 from [0:inf);
-    (*desc="initial output voltage", units="V", type="instance"*)
-    parameter real v0 = 0.0;
-    (*desc="1: force V(out)=v0 at the transient's initial point", type="instance"*)
-    parameter integer use_ic = 1 from [0:1];
-    (*desc="open-loop DC gain, 0 = ideal amplifier", type="instance"*)
-    parameter real a0 = 0.0 from [0:inf);
+DAM_OPAMP = _HEADER + r"""
+// Behavioural op-amp macro-model, ports in+ (inp), in- (inn), out and the supplies vdd, vss.
+// The differential input plus the input offset, vd = V(inp, inn) + v_os, drives the gain node p
+// (normalised to r_p): DC gain a0, dominant pole at gbw/a0, and the drive limited through a tanh
+// so that dV(p)/dt never exceeds `slew_rate`. gbw = 0: no pole, V(p) = a0*vd (an ideal amplifier).
+// The output follows p with soft saturation at the supply ports (sat = 1):
+// vmid + vh*tanh((V(p) - vmid)/vh), vmid = (V(vdd) + V(vss))/2, vh = V(vdd, vss)/2,
+// then the output resistance r_out. An integrator is this module with R_F and C_F from out to
+// in- in the netlist; its initial state is the netlist's (an `ic` on both ends of C_F).
+module dam_opamp(inp, inn, out, vdd, vss);
+    inout inp, inn, out, vdd, vss;
+    electrical inp, inn, out, vdd, vss;
+    electrical p, o;
+    (*desc="open-loop DC gain", type="instance"*)
+    parameter real a0 = 1e4 from (0:inf);
     (*desc="gain-bandwidth product, 0 = no pole", units="Hz", type="instance"*)
-    parameter real gbw = 0.0 from [0:inf);
-    (*desc="output clamp", units="V", type="instance"*)
-    parameter real vmax = 1e6 from (0:inf);
-    (*desc="input offset voltage (also keeps the virtual-ground branch, see module doc)",
-      units="V", type="instance"*)
+    parameter real gbw = 1e9 from [0:inf);
+    (*desc="slew rate", units="V/s", type="instance"*)
+    parameter real slew_rate = 1e9 from (0:inf);
+    (*desc="output resistance", units="Ohm", type="instance"*)
+    parameter real r_out = 100.0 from (0:inf);
+    (*desc="input offset voltage, in series with in+", units="V", type="instance"*)
     parameter real v_os = 0.0;
-    real tau_p, v_ic;
+    (*desc="1: soft saturation at the supply ports, 0: none", type="instance"*)
+    parameter integer sat = 1 from [0:1];
+    real vd, tp, vlim, vmid, vh;
     analog begin
-        if (a0 > 0.0) begin
-            v_ic = v_os - v0/a0;
-            tau_p = gbw > 0.0 ? a0/(`M_TWO_PI*gbw) : 0.0;
-            I(out, sum) <+ V(out, sum)/r_f + c_f*ddt(V(out, sum));
-            if (use_ic != 0 && analysis("static") && analysis("tran")) begin
-                V(vg) <+ v_ic;
-                V(x) <+ v0;
-            end else begin
-                I(x) <+ V(x) + a0*(V(sum) - v_os) + tau_p*ddt(V(x));
-            end
-            V(out) <+ min(max(V(x), -vmax), vmax);
+        vd = V(inp, inn) + v_os;
+        if (gbw > 0.0) begin
+            tp = a0/(`M_TWO_PI*gbw);
+            vlim = slew_rate*tp;
+            I(p) <+ (V(p) - vlim*tanh(a0*vd/vlim) + tp*ddt(V(p)))/1e6;
         end else begin
-            V(vg) <+ v_os;
-            if (use_ic != 0 && analysis("static") && analysis("tran"))
-                V(x) <+ v0;
-            else
-                I(x) <+ I(vg) + V(x)/r_f + c_f*ddt(V(x));
-            V(out) <+ V(x);
+            V(p) <+ a0*vd;
         end
+        if (sat != 0) begin
+            vmid = (V(vdd) + V(vss))/2.0;
+            vh = max(V(vdd, vss)/2.0, 1e-3);
+            V(o) <+ vmid + vh*tanh((V(p) - vmid)/vh);
+        end else begin
+            V(o) <+ V(p);
+        end
+        I(o, out) <+ V(o, out)/r_out;
     end
 endmodule
 """
@@ -187,7 +176,7 @@ ACTIVATION_MODULES: dict[str, str] = {
 }
 
 ALL_MODULES: dict[str, str] = {
-    "dam_integrator": DAM_INTEGRATOR,
+    "dam_opamp": DAM_OPAMP,
     **ACTIVATION_MODULES,
     "dam_softmax_cell": DAM_SOFTMAX_CELL,
     "dam_switch": DAM_SWITCH,

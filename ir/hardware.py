@@ -84,6 +84,10 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         lo=0.0, hi=1e13, lo_open=True),
     Key("a0", "float", 1e4, "", "op-amp DC open-loop gain (V/V)", lo=1.0, hi=1e12),
     Key("slew", "float", 1e9, "V/s", "op-amp slew rate", lo=0.0, hi=1e15, lo_open=True),
+    Key("r_out", "float", 100.0, "ohm",
+        "op-amp open-loop output resistance, in the netlists' dam_opamp macro-model (the "
+        "feedback divides it by the loop gain; the circuit backend leaves it out)",
+        lo=0.0, hi=1e9, lo_open=True),
     Key("amp_current", "float", 1e-4, "A",
         "quiescent (bias) current of one op-amp from vdd; static power = vdd * amp_current "
         "per amplifier", lo=0.0, hi=1.0),
@@ -159,6 +163,7 @@ class Hardware:
     gbw: float = 1e9
     a0: float = 1e4
     slew: float = 1e9
+    r_out: float = 100.0
     amp_current: float = 1e-4
     area_device: float = 1e-12
     area_switch: float = 2e-12

@@ -34,6 +34,10 @@ EXAMPLES = ("xor", "hamming74", "parity8")
 # v_unit. ngspice (reltol 1e-6) and the circuit backend (Dormand-Prince, rtol 1e-6) each carry
 # ~1e-6..1e-5 of integration error; measured up to 1.1e-5 (parity8), so a factor 7 is left.
 TIGHT = 1e-4
+# v_unit, for the mixed model with non-ideal amplifiers: the dam_opamp's soft rails hold the
+# input at vh atanh(V/vh)/a0 where the circuit backend's hard clip holds V/a0 (measured 3.8e-4
+# and 7.4e-4 v_unit), a modelling difference 10x below the 1 %.
+OPAMP = 1e-3
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -60,7 +64,8 @@ def test_mixed_model_every_recipe(scheme: str, amplifier: str,
     assert circuit.amplifier.ideal == (amplifier == "ideal")
     run = run_spice(circuit, inputs, timeout_s=60)
     ref = simulate_circuit(circuit, inputs)
-    agreement = compare_with_circuit(circuit, run, ref, tol_v_unit=TIGHT)
+    agreement = compare_with_circuit(circuit, run, ref,
+                                     tol_v_unit=TIGHT if amplifier == "ideal" else OPAMP)
     assert agreement.ok and agreement.worst_net, "\n".join(agreement.lines())  # nets compared
     # the trajectory moved: the readout differs from the initial state
     assert np.max(np.abs(run.states["a"] - inputs["x"])) > 0.05

@@ -92,6 +92,7 @@ class CircuitBuilder:
             tests=tuple(graph.tests),
             diagnostics=tuple(self.diagnostics),
             source_name=graph.source_name,
+            meta={"r_out": hw.r_out},  # netlist-only amplifier settings (backends/base.py)
         )
 
 
