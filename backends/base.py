@@ -9,7 +9,7 @@ legalises its names and formats its numbers, then hands them to the dialect:
 * passive elements and sources are one line each: a resistor from the dialect's
   `format_resistor` (called once per crossbar device, so it is a plain f-string), the others
   filled from its templates (`isource_line`, `vsource_line`, `switch_line`; fields `name`, `a`,
-  `b`, `ctl`, `value`, all legal text);
+  `b`, `ctl`, `value`, all legal text; a switch's `value` is its threshold);
 * cells and activations, which each dialect realises its own way, go to `write_cell` and
   `write_activation`;
 * `write_prologue` and `write_epilogue` add what comes before and after the components.
@@ -273,6 +273,10 @@ class NetlistEmitter:
         raise NotImplementedError
 
     # -- helpers --------------------------------------------------------------------------------
+    def switch_threshold(self) -> float:
+        """The select switches' control threshold: half way between off (0 V) and on (vdd)."""
+        return self.circuit.amplifier.v_rail / 2
+
     def net(self, ir_net: str) -> str:
         return self.namer.net(ir_net)
 
@@ -389,7 +393,7 @@ class NetlistEmitter:
                          f"x {len(sx.lines)} selected {sx.axis}, polarity {sx.polarity}")
             self.located(sx.loc)
             self._write_selected(sx, controls)
-        self.section("switch controls: 1 V closes switch k of element j when select[j] == k")
+        self.section("switch controls: vdd closes switch k of element j when select[j] == k")
         for ctl in sorted(controls, key=_natural):
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
                          num(controls[ctl]))
@@ -405,11 +409,11 @@ class NetlistEmitter:
         for li, (line_net, j) in enumerate(zip(line_nets, sx.lines, strict=True)):
             for k in range(sx.n_options):
                 ctl = select_control_net(sx.select, j, k)
-                controls[ctl] = 1.0 if sel[j] == k else 0.0
+                controls[ctl] = self.circuit.amplifier.v_rail if sel[j] == k else 0.0
                 node = self.net(f"{sx.name}_l{li}_o{k}")
                 ctl_net = self.net(ctl)
                 self.element(self.switch_line, self.inst("s", f"{sx.name}_{li}_{k}"), line_net,
-                             node, ctl=ctl_net)
+                             node, ctl=ctl_net, value=num(self.switch_threshold()))
                 others = [self.net(n) for n in sx.other_nets]
                 table = sx.table if sx.line_tables is None else sx.line_tables[li]
                 for o, other in enumerate(others):

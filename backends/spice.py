@@ -25,21 +25,24 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   than from the DC operating point, which would be the settled state of every layer.
 * Activations (ideal behavioural blocks, x = -V(in)/v_unit; every expression comes from the
   layer's Lagrangian class, ir/lagrangians.py): a linear kind (identity) is a VCVS of its
-  `spice_gain`; other elementwise kinds are B-sources of `spice_activation`; softmax is
-  mean-referenced like the Verilog-A cell: V(ref) = mean of the inputs, e_i = exp(beta (x_i -
-  x_ref)), V(s) = sum e_i, V(gp_i) = v_unit e_i / max(V(s), 1e-9). An inverted rail is a VCVS of
-  gain -1 on gp.
+  `spice_gain`; other elementwise kinds are B-sources of `spice_activation`; softmax is the
+  translinear normaliser of the Verilog-A cell: a tail current i_tail (hardware key) into the
+  common node s, neuron i drawing (i_tail/N) exp(-beta (V(in_i) - V(s))/v_unit) out of it, so
+  V(s) = -(v_unit/beta) ln mean_j exp(beta x_j) (between the smallest and the mean input
+  voltage) and V(gp_i) = v_unit softmax_i; no current exceeds i_tail. An inverted rail is
+  a VCVS of gain -1 on gp.
 * Crossbars: one resistor R = 1/G per nonzero conductance, row net to column (summing) net.
 * Selected crossbars (weights `TABLE[INPUT]`): real analog switches, as in hardware. Every
   selected line has one switch per option (an `S` element, on 0.01 ohm, off 1e12 ohm) from the
   line's net to a private node that carries that option's resistors; switch k of element j of
-  a select input is controlled by the net `sel_<input>_<j>_<k>`, driven by a DC source at 1 V
-  when input[j] == k and 0 V otherwise (a one-hot decoder). One netlist per input vector
+  a select input is controlled by the net `sel_<input>_<j>_<k>`, driven by a DC source at
+  vdd/2 (the supply rail) when input[j] == k and 0 V otherwise (a one-hot decoder; threshold
+  vdd/4). One netlist per input vector
   therefore differs only in source values, initial conditions and these control levels.
 * Biases: DC current sources into the summing nodes. Clamps: DC voltage sources.
 * Energy probe: `b_energy` drives the net `energy` with E(t) in model units (one volt = one
   unit): per layer the Legendre term (`spice_legendre` of its Lagrangian; softmax: sum x_i g_i
-  - x_ref - ln(V(s))/beta, the log-sum-exp taken from the block's own sum node), plus the
+  + V(s)/v_unit - ln(N)/beta, the log-sum-exp read from the normaliser's common node), plus the
   interaction and bias energy read back from the realised conductances
   (netlists.energy_coefficients; pairs of clamped neurons contribute a constant that is left
   out).
@@ -49,6 +52,8 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 """
 
 from __future__ import annotations
+
+import math
 
 from denseamc.backends.base import (
     SWITCH_ROFF,
@@ -61,7 +66,9 @@ from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
 from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import integer, num
+from denseamc.ir import InternalCompilerError
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell, net
+from denseamc.ir.hardware import KEYS
 from denseamc.ir.lagrangians import Softmax
 
 __all__ = ["NgspiceEmitter", "SpiceEmitter"]
@@ -91,6 +98,10 @@ bout o 0 v = {{sat}} > 0.5 ? (v(vdd)+v(vss))/2+max(v(vdd)-v(vss), 1e-3)/2
 +*tanh((2*v(p)-v(vdd)-v(vss))/max(v(vdd)-v(vss), 1e-3)) : v(p)
 rout o out {{r_out}}
 .ends dam_opamp"""
+
+
+def _no_block() -> tuple[str, str]:
+    raise InternalCompilerError("only a softmax layer has a normaliser block")
 
 
 class SpiceEmitter(NetlistEmitter):
@@ -188,30 +199,26 @@ class SpiceEmitter(NetlistEmitter):
             self.add(self.inst("en", f"{act.name}_{i}"), self.net(vn), "0", self.net(vp), "0",
                      "-1.0")
 
-    def _softmax_nets(self, act: Activation) -> tuple[str, str, list[str]]:
-        ref = self.net(f"{act.name}_ref")
-        s = self.net(f"{act.name}_s")
-        e = [self.net(f"{act.name}_e_{i}") for i in range(len(act.in_nets))]
-        return ref, s, e
-
     def _softmax(self, act: Activation, lag: Softmax) -> None:
-        n = len(act.in_nets)
-        ref, s, e = self._softmax_nets(act)
-        ins = [f"v({self.net(v)})" for v in act.in_nets]
-        self.add(self.inst("bm", act.name), ref, "0",
-                 f"v = ({'+'.join(ins)})/{integer(n)}")
-        for i in range(n):
-            self.add(self.inst("be", f"{act.name}_{i}"), e[i], "0",
-                     "v = " + lag.spice_exponent(ins[i], f"v({ref})", act.v_unit, num))
-        self.add(self.inst("bs", act.name), s, "0", "v = " + "+".join(f"v({x})" for x in e))
-        for i, vout in enumerate(act.out_p_nets):
+        """The translinear normaliser of va_primitives.DAM_SOFTMAX_CELL with B-sources: the tail
+        current i_tail into the common node s, neuron i drawing its share (i_tail/N) exp(-beta
+        (V(in_i) - V(s))/v_unit) out of s, so V(s) = -(v_unit/beta) ln mean_j exp(beta x_j)
+        and every share is i_tail softmax_i; out_p_i = v_unit share_i / i_tail."""
+        s = self.net(f"{act.name}_s")
+        i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0.0)))
+        self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))
+        for i, (vin, vout) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
+            share = (lag.spice_exponent(f"v({self.net(vin)})", f"v({s})", act.v_unit, num)
+                     + f"/{integer(len(act.in_nets))}")
+            self.add(self.inst("bi", f"{act.name}_{i}"), s, "0", f"i = {num(i_tail)}*{share}")
             self.add(self.inst("ba", f"{act.name}_{i}"), self.net(vout), "0",
-                     "v = " + lag.spice_normalised(f"v({e[i]})", f"v({s})", act.v_unit, num))
+                     f"v = {num(act.v_unit)}*{share}")
 
     # -- selected crossbars ---------------------------------------------------------------------
     def write_switch_model(self) -> None:
         self.section("analog switches of the selected crossbars")
-        self.add(".model", "dam_switch", "sw", "vt=0.5", "vh=0.0", f"ron={num(SWITCH_RON)}",
+        self.add(".model", "dam_switch", "sw", f"vt={num(self.switch_threshold())}", "vh=0.0",
+                 f"ron={num(SWITCH_RON)}",
                  f"roff={num(SWITCH_ROFF)}")
 
     # -- energy probe ---------------------------------------------------------------------------
@@ -225,11 +232,15 @@ class SpiceEmitter(NetlistEmitter):
             xs = [f"v({self.net(net(layer.name, 'x', i))})" for i in range(layer.size)]
             gs = [f"v({self.net(net(layer.name, 'gp', i))})" for i in range(layer.size)]
 
-            def block(layer_name: str = layer.name) -> tuple[str, str]:
-                ref, s, _ = self._softmax_nets(acts[layer_name])
-                return ref, s
-
-            terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, block)
+            if isinstance(layer.lagrangian, Softmax):
+                # L* = sum x_i g_i - L with L = ln(sum_j exp(beta x_j))/beta
+                # = ln(N)/beta - V(s)/v_unit, read from the normaliser's common node (`_softmax`)
+                s = self.net(f"{acts[layer.name].name}_s")
+                terms += [(-1.0 / vu**2, f"{x}*{g}") for x, g in zip(xs, gs, strict=True)]
+                terms += [(1.0 / vu, f"v({s})"),
+                          (-math.log(layer.size) / layer.lagrangian.p, "1.0")]
+                continue
+            terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, _no_block)
         gp = {(k, i): f"v({self.net(net(layer.name, 'gp', i))})"
               for k, layer in enumerate(c.layers) for i in range(layer.size)}
         coef = energy_coefficients(c, self.stimulus.selects)

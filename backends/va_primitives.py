@@ -106,41 +106,39 @@ endmodule
 
 # Softmax, one cell per element, wired in the netlist (compiles once, works for any N):
 #
-#   cell_i (in_i ref s out_p_i out_n_i) dam_softmax_cell beta=... v_unit=...   for i = 1..N
-#   r_s    (s 0) 1 ohm
+#   cell_i (in_i s out_p_i out_n_i) dam_softmax_cell beta=... v_unit=... i_tail=... n=N
+#   it     (0 s) isource dc=i_tail
 #
-# * Common-mode reference: each cell also places r_ref between in_i and the shared node `ref`, so
-#   V(ref) is the mean of the inputs (N equal resistors into an otherwise unloaded node).  The mean
-#   is linear, smooth and realisable with passive parts; a max reference would keep every
-#   exponent <= 0 but needs a winner-take-all circuit and has a kink where inputs tie.  With the
-#   mean the largest exponent is >= 0, so the denominator V(s) >= 1 at the solution and `smin`
-#   only guards the all-zero initial guess of the operating point; limexp bounds the exponent
-#   growth for large beta*(spread of x).
-# * Each cell injects e_i = exp(beta*(x_i - x_ref)) amperes into `s`; the 1-ohm resistor turns the
-#   sum into V(s) = sum_j e_j.  out_p_i = v_unit*e_i/V(s) = v_unit*softmax(beta*x)_i.
+# A translinear normaliser (Gilbert): the layer's tail current i_tail flows into the common node
+# `s`, and cell i draws (i_tail/N) exp(-beta (V(in_i) - V(s))/v_unit) = (i_tail/N) exp(beta x_i
+# + beta V(s)/v_unit) out of it (a 1/N-sized device). KCL at s makes the shares sum to i_tail, so
+#   V(s) = -(v_unit/beta) ln mean_j exp(beta x_j)     (a soft minimum of the inputs V(in_j))
+# and cell i's share is i_tail softmax(beta x)_i: no current exceeds i_tail, and V(s) lies
+# between min_j V(in_j) and mean_j V(in_j), within the rails whenever the inputs are.
+# out_p_i = v_unit * share_i / i_tail = v_unit*softmax(beta*x)_i.
 DAM_SOFTMAX_CELL = _HEADER + """
 // One element of a softmax: out_p = v_unit*softmax(beta*x)_i, out_n = -out_p, x = -V(in)/v_unit.
-module dam_softmax_cell(in, ref, s, out_p, out_n);
+// Draws this element's share of the layer's tail current out of the common node s (the
+// netlist's tail current source): V(s) = -(v_unit/beta)*ln(mean_j exp(beta*x_j)).
+module dam_softmax_cell(in, s, out_p, out_n);
     input in;
-    inout ref, s;
+    inout s;
     output out_p, out_n;
-    electrical in, ref, s, out_p, out_n;
+    electrical in, s, out_p, out_n;
     (*desc="voltage that represents one unit of state", units="V", type="instance"*)
     parameter real v_unit = 1.0 from (0:inf);
     (*desc="inverse temperature", type="instance"*)
     parameter real beta = 1.0;
-    (*desc="resistor from in to the averaging node ref", units="Ohm", type="instance"*)
-    parameter real r_ref = 1e4 from (0:inf);
-    (*desc="floor of the denominator V(s)", units="V", type="instance"*)
-    parameter real smin = 1e-9 from (0:inf);
-    real e, y;
+    (*desc="the layer's tail current", units="A", type="instance"*)
+    parameter real i_tail = 1e-5 from (0:inf);
+    (*desc="elements in the layer (the cell's device is 1/n of the tail's)", type="instance"*)
+    parameter integer n = 1 from [1:inf);
+    real share;
     analog begin
-        I(in, ref) <+ V(in, ref)/r_ref;
-        e = limexp(-beta*(V(in) - V(ref))/v_unit);
-        I(s) <+ -e;
-        y = v_unit*e/max(V(s), smin);
-        V(out_p) <+ y;
-        V(out_n) <+ -y;
+        share = limexp(-beta*(V(in) - V(s))/v_unit)/n;
+        I(s) <+ i_tail*share;
+        V(out_p) <+ v_unit*share;
+        V(out_n) <+ -v_unit*share;
     end
 endmodule
 """

@@ -46,6 +46,7 @@ from denseamc.backends.base import (
 from denseamc.backends.units import integer, num
 from denseamc.ir import DenseAMCError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
+from denseamc.ir.hardware import KEYS
 from denseamc.ir.loc import first_span
 
 __all__ = ["SpectreEmitter", "VacaskEmitter", "va_modules"]
@@ -74,7 +75,7 @@ class _TopLevel(NetlistEmitter):
     comment_prefix = "//"
     isource_line = "{name} ({a} {b}) isource dc={value}"
     vsource_line = "{name} ({a} {b}) vsource dc={value}"
-    switch_line = ("{name} ({a} {b} {ctl}) dam_switch "
+    switch_line = ("{name} ({a} {b} {ctl}) dam_switch vt={value} "
                    f"ron={num(SWITCH_RON)} roff={num(SWITCH_ROFF)}")
     cells_title = "integrator cells (dam_integrator: R_F || C_F around an op-amp)"
     activations_title = ("activation blocks, x = -V(in)/v_unit, out_p = v_unit g, "
@@ -119,11 +120,14 @@ class _TopLevel(NetlistEmitter):
         if problem is not None:
             raise DenseAMCError(error(problem, first_span(act.loc)))
         params = {"v_unit": num(act.v_unit), **lag.va_params(num, integer)}
+        if not lag.elementwise:
+            i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0)))
+            params["i_tail"] = num(i_tail)
+            params["n"] = integer(len(act.in_nets))
         n_rail = dict(zip(act.out_p_nets, act.out_n_nets, strict=False))
-        ref = self.net(f"{act.name}_ref")
         s = self.net(f"{act.name}_s")
-        # a coupled module (softmax) also connects the layer's reference and sum nodes
-        shared = [] if lag.elementwise else [ref, s]
+        # a coupled module (softmax) also connects the layer's common node
+        shared = [] if lag.elementwise else [s]
         for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
             vn = n_rail.get(vp)
             neg = (self.net(vn) if vn is not None and vn not in act.in_nets
@@ -131,7 +135,8 @@ class _TopLevel(NetlistEmitter):
             nodes = [self.net(vin), *shared, self.net(vp), neg]
             self.instance("xa", f"{act.name}_{i}", nodes, lag.va_module, **params)
         if not lag.elementwise:
-            self.instance("rs", act.name, [s, "0"], "resistor", r="1.0")
+            i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0)))
+            self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))
 
 
 class VacaskEmitter(_TopLevel):

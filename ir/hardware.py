@@ -88,6 +88,10 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         "op-amp open-loop output resistance, in the netlists' dam_opamp macro-model (the "
         "feedback divides it by the loop gain; the circuit backend leaves it out)",
         lo=0.0, hi=1e9, lo_open=True),
+    Key("i_tail", "float", 1e-5, "A",
+        "tail current of a softmax block's translinear normaliser in the Verilog-A netlists: "
+        "the layer's cells share it, each drawing i_tail softmax_i", lo=0.0, hi=1e-2,
+        lo_open=True),
     Key("amp_current", "float", 1e-4, "A",
         "quiescent (bias) current of one op-amp from vdd; static power = vdd * amp_current "
         "per amplifier", lo=0.0, hi=1.0),
@@ -164,6 +168,7 @@ class Hardware:
     a0: float = 1e4
     slew: float = 1e9
     r_out: float = 100.0
+    i_tail: float = 1e-5
     amp_current: float = 1e-4
     area_device: float = 1e-12
     area_switch: float = 2e-12

@@ -11,7 +11,8 @@ Circuits (all with an analytic or numpy reference, checked to 1e-4 of the signal
   ideal and with a finite-gain, finite-GBW amplifier);
 * a recurrent 2x2 crossbar into two integrator cells with tanh activations and biases, against
   an RK4 solution of  tau dx/dt = -x + W tanh(gain x) + b;
-* a 3-element softmax (mean-referenced exp cells, guarded division) against numpy;
+* a 3-element softmax (a translinear normaliser: a tail current shared by exp cells) against
+  numpy, with the common node's log-sum-exp;
 * every activation module against its formula on a swept input;
 * security: forbidden constructs are refused before any process starts.
 """
@@ -284,15 +285,16 @@ load "dam_softmax_cell.osdi"
 load "resistor.osdi"
 model res resistor
 model vsrc vsource
+model isrc isource
 model smc dam_softmax_cell
 
 v0 (in0 0) vsrc dc={_f(-SM_X[0] * SM_VU)}
 v1 (in1 0) vsrc dc={_f(-SM_X[1] * SM_VU)}
 v2 (in2 0) vsrc type="sine" sinedc=0 ampl={_f(-0.8 * SM_VU)} freq=1000
-c0 (in0 ref s p0 n0) smc beta={_f(SM_BETA)} v_unit={_f(SM_VU)}
-c1 (in1 ref s p1 n1) smc beta={_f(SM_BETA)} v_unit={_f(SM_VU)}
-c2 (in2 ref s p2 n2) smc beta={_f(SM_BETA)} v_unit={_f(SM_VU)}
-rs (s 0) res r=1
+c0 (in0 s p0 n0) smc beta={_f(SM_BETA)} v_unit={_f(SM_VU)} i_tail=1e-05 n=3
+c1 (in1 s p1 n1) smc beta={_f(SM_BETA)} v_unit={_f(SM_VU)} i_tail=1e-05 n=3
+c2 (in2 s p2 n2) smc beta={_f(SM_BETA)} v_unit={_f(SM_VU)} i_tail=1e-05 n=3
+it (0 s) isrc dc=1e-05
 
 control
   abort always
@@ -301,32 +303,42 @@ control
 endc
 """
     res = runners.run_vacask(text, _va("dam_softmax_cell"), 60,
-                            expect=["p0", "p1", "p2", "n2"])
+                            expect=["p0", "p1", "p2", "n2", "s"])
     ref = _softmax_ref(res.time)
     sim = np.stack([res["p0"], res["p1"], res["p2"]], axis=1) / SM_VU
     _close(sim, ref, "vacask softmax")
     _close(-res["n2"] / SM_VU, ref[:, 2], "vacask softmax negative rail")
+    _close(res["s"], _normaliser_node(res.time), "vacask normaliser node")
+
+
+def _normaliser_node(t: np.ndarray) -> np.ndarray:
+    """V(s) of the translinear normaliser: -(v_unit/beta) ln mean_j exp(beta x_j)."""
+    x = np.stack([np.full_like(t, SM_X[0]), np.full_like(t, SM_X[1]),
+                  0.8 * np.sin(2 * np.pi * 1e3 * t)], axis=1)
+    return -(SM_VU / SM_BETA) * np.log(np.mean(np.exp(SM_BETA * x), axis=1))
 
 
 def test_ngspice_softmax3() -> None:
     vu, b = _f(SM_VU), _f(SM_BETA)
+    share = "exp(-{b}*(v(in{i})-v(s))/{vu})/3"
     cells = "\n".join(
-        f"rr{i} in{i} ref 1e4\nbe{i} e{i} 0 v = exp(-{b}*(v(in{i})-v(ref))/{vu})\n"
-        f"bp{i} p{i} 0 v = {vu}*v(e{i})/max(v(s), 1e-9)" for i in range(3))
-    text = f"""* softmax of 3: mean reference, exp cells, guarded division
+        f"bi{i} s 0 i = 1e-05*{share.format(b=b, i=i, vu=vu)}\n"
+        f"bp{i} p{i} 0 v = {vu}*{share.format(b=b, i=i, vu=vu)}" for i in range(3))
+    text = f"""* softmax of 3: translinear normaliser (tail current into s, one share per cell)
 .options reltol=1e-6 vntol=1e-9 abstol=1e-15
 v0 in0 0 dc {_f(-SM_X[0] * SM_VU)}
 v1 in1 0 dc {_f(-SM_X[1] * SM_VU)}
 v2 in2 0 sin(0 {_f(-0.8 * SM_VU)} 1000)
 {cells}
-bs s 0 v = v(e0)+v(e1)+v(e2)
-.save v(p0) v(p1) v(p2)
+it 0 s dc 1e-05
+.save v(p0) v(p1) v(p2) v(s)
 .tran 1e-6 2e-3 0 5e-6
 .end
 """
     res = runners.run_ngspice(text, 30, expect=["v(p0)", "v(p1)", "v(p2)"])
     sim = np.stack([res["v(p0)"], res["v(p1)"], res["v(p2)"]], axis=1) / SM_VU
     _close(sim, _softmax_ref(res.time), "ngspice softmax")
+    _close(res["v(s)"], _normaliser_node(res.time), "ngspice normaliser node")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -92,7 +92,8 @@ class CircuitBuilder:
             tests=tuple(graph.tests),
             diagnostics=tuple(self.diagnostics),
             source_name=graph.source_name,
-            meta={"r_out": hw.r_out},  # netlist-only amplifier settings (backends/base.py)
+            # settings only the netlists use (backends/base.py, spice.py, veriloga.py)
+            meta={"r_out": hw.r_out, "i_tail": hw.i_tail},
         )
 
 
