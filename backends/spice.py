@@ -54,6 +54,7 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 from __future__ import annotations
 
 import math
+import re
 
 from denseamc.backends.base import (
     SWITCH_ROFF,
@@ -64,14 +65,15 @@ from denseamc.backends.base import (
 )
 from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
+from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
 from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import integer, num
-from denseamc.ir import InternalCompilerError
+from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell, net
 from denseamc.ir.hardware import KEYS
 from denseamc.ir.lagrangians import Softmax
 
-__all__ = ["NgspiceEmitter", "SpiceEmitter"]
+__all__ = ["NgspiceEmitter", "SpiceEmitter", "user_opamp"]
 
 #: Above this many crossbar devices the energy probe (one B-source term per device pair) is
 #: left out: a B-source of millions of terms costs ngspice more than the rest of the circuit,
@@ -100,6 +102,40 @@ rout o out {{r_out}}
 .ends dam_opamp"""
 
 
+#: Lines a user's op-amp file may not hold: analyses, outputs, initial conditions and `.end`
+#: belong to the netlist around it.
+_NOT_IN_AN_OPAMP_FILE = re.compile(
+    r"^\s*\.(end|tran|op|ac|dc|noise|tf|pz|disto|sens|meas\w*|print|plot|save|probe|ic|"
+    r"nodeset|four|options?|temp|width)\s*($|\s)", re.I | re.M)
+_OPAMP_SUBCKT_LINE = re.compile(r"^\s*\.subckt\s+dam_opamp((\s+[^\s=]+){5})(\s+\S+=\S+)*\s*$",
+                                re.I | re.M)
+
+
+def user_opamp(text: str, origin: str) -> str:
+    """The user's op-amp file `text` (read from `origin`), checked to be a SPICE subcircuit
+    `dam_opamp` with five ports (in+ in- out vdd vss) and nothing the netlist runs or reads: the
+    safety scan of every netlist (no `.control`, `.include`, `shell`, ...), no analysis, output
+    or `.end` line. A located error (the file) otherwise."""
+    problems = []
+    try:
+        check_netlist(text, dialect="ngspice")
+    except UnsafeNetlistError as exc:
+        problems.append(str(exc).split(": ", 1)[-1].split(" (this is")[0])
+    if not _OPAMP_SUBCKT_LINE.search(text):
+        problems.append("no '.subckt dam_opamp INP INN OUT VDD VSS' line (five ports)")
+    elif not re.search(r"^\s*\.ends\b", text, re.I | re.M):
+        problems.append("no '.ends' line")
+    bad = _NOT_IN_AN_OPAMP_FILE.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        problems.append(f"line {line} is '{bad.group(0).strip()}': analyses, outputs, initial "
+                        "conditions and .end belong to the netlist, not to the op-amp file")
+    if problems:
+        raise DenseAMCError(error(f"op-amp file {origin} (--set opamp=...): "
+                                  + "; ".join(problems)))
+    return text
+
+
 def _no_block() -> tuple[str, str]:
     raise InternalCompilerError("only a softmax layer has a normaliser block")
 
@@ -123,8 +159,10 @@ class SpiceEmitter(NetlistEmitter):
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
-                 energy_probe: bool = True) -> None:
+                 energy_probe: bool = True, opamp: str | None = None) -> None:
         super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments)
+        #: the user's `dam_opamp` subcircuit (`user_opamp`), or None for the built-in one
+        self.opamp = opamp
         devices = circuit.counts()["conductance_devices"]
         self.probe_omitted = energy_probe and devices > ENERGY_PROBE_MAX_DEVICES
         self.energy_probe = energy_probe and not self.probe_omitted
@@ -143,7 +181,9 @@ class SpiceEmitter(NetlistEmitter):
     # -- header and cells -----------------------------------------------------------------------
     def write_header_details(self) -> None:
         op = opamp_settings(self.circuit)
-        if self.circuit.amplifier.ideal:
+        if self.opamp is not None:
+            self.comment("amplifiers: the user's dam_opamp subcircuit (--set opamp=FILE)")
+        elif self.circuit.amplifier.ideal:
             self.comment(f"amplifiers: ideal (dam_opamp with a0 = {num(op['a0'])}, no pole, no "
                          "slew limit, no rails)")
         else:
@@ -157,6 +197,11 @@ class SpiceEmitter(NetlistEmitter):
         s, out = self.net(cell.sum_net), self.net(cell.out_net)
         fields = [self.inst("xop", cell.name), "0", s, out, self.net("vdd"), self.net("vss"),
                   "dam_opamp"]
+        if cell.v_offset and self.opamp is not None:
+            raise DenseAMCError(error(
+                "a draw's op-amp offsets (offset_sigma) go on the built-in dam_opamp's v_os "
+                "parameter; with --set opamp=FILE set offset_sigma to 0 (or model the offset "
+                "in your own subcircuit)"))
         if cell.v_offset:
             fields.append(f"v_os={num(cell.v_offset)}")
         self.add(*fields)
@@ -170,8 +215,13 @@ class SpiceEmitter(NetlistEmitter):
         self.write_opamp_subckt()
 
     def write_opamp_subckt(self) -> None:
-        """The `dam_opamp` subcircuit, with this circuit's amplifier settings as defaults."""
+        """The `dam_opamp` subcircuit, with this circuit's amplifier settings as defaults, or
+        the user's own (`--set opamp=FILE`, checked by `user_opamp`)."""
         if not self.circuit.cells:
+            return
+        if self.opamp is not None:
+            self.section("dam_opamp: the user's op-amp subcircuit (--set opamp=FILE)")
+            self.lines += self.opamp.rstrip("\n").splitlines()
             return
         self.section("dam_opamp: behavioural op-amp macro-model (ports in+ in- out vdd vss)")
         op = opamp_settings(self.circuit)
