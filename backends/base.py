@@ -49,6 +49,7 @@ __all__ = [
     "cell_initial_voltages",
     "crossbar_elements",
     "opamp_settings",
+    "rail_errors",
     "saved_nets",
     "select_control_net",
     "unwritable",
@@ -97,6 +98,15 @@ def cell_initial_voltages(circuit: CircuitIR, cell: IntegratorCell, v0: float
         rail = circuit.amplifier.v_rail
         p0 = rail * math.atanh(max(-0.999, min(0.999, v0 / rail)))
     return v0, cell.v_offset - p0 / op["a0"]
+
+
+def rail_errors(act: Activation, i: int) -> tuple[float, float, float, float]:
+    """(gain_p, offset_p, gain_n, offset_n) of neuron `i` of `act`: its realised out_p and out_n
+    rails are gain * (+-v_unit g) + offset (volts); (1, 0, 1, 0) when nominal."""
+    n = len(act.in_nets)
+    g, o = act.rail_gain, act.rail_offset
+    return ((g[i] if g else 1.0), (o[i] if o else 0.0),
+            (g[n + i] if g else 1.0), (o[n + i] if o else 0.0))
 
 
 def select_control_net(select: str, element: int, option: int) -> str:
@@ -185,10 +195,6 @@ def unwritable(circuit: CircuitIR) -> list[str]:
     """The non-idealities of a realised `circuit` the netlists do not write yet (their hardware
     keys, with why), empty when every netlist can carry the draw exactly."""
     out: list[str] = []
-    if any(a.rail_gain for a in circuit.activations):
-        out.append("act_gain_sigma (activation gain errors)")
-    if any(a.rail_offset for a in circuit.activations):
-        out.append("act_offset_sigma (activation offsets)")
     if any(sx.r_wire > 0 for sx in circuit.selected_crossbars):
         out.append("r_wire on a selected crossbar (wires through analog switches)")
     return out

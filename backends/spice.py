@@ -62,6 +62,7 @@ from denseamc.backends.base import (
     NetlistEmitter,
     cell_initial_voltages,
     opamp_settings,
+    rail_errors,
 )
 from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
@@ -134,6 +135,13 @@ def user_opamp(text: str, origin: str) -> str:
         raise DenseAMCError(error(f"op-amp file {origin} (--set opamp=...): "
                                   + "; ".join(problems)))
     return text
+
+
+def _gained(expr: str, gain: float, offset: float) -> str:
+    """gain * (expr) + offset as a B-source expression (the plain expression when nominal)."""
+    if (gain, offset) == (1.0, 0.0):
+        return expr
+    return f"{num(gain)}*({expr}){' - ' if offset < 0 else ' + '}{num(abs(offset))}"
 
 
 def _no_block() -> tuple[str, str]:
@@ -231,38 +239,60 @@ class SpiceEmitter(NetlistEmitter):
 
     # -- activations ----------------------------------------------------------------------------
     def write_activation(self, act: Activation) -> None:
+        """Every neuron's out_p rail (and its own out_n rail), from the ideal expression of
+        +v_unit g (`_rail_expressions`). Nominal: a linear kind is a VCVS and out_n a VCVS of
+        -1 on out_p; a realised draw's gain and offset errors make each rail a B-source
+        gain * (+-v_unit g) + offset."""
+        exprs = self._rail_expressions(act)
+        n_rail = dict(zip(act.out_p_nets, act.out_n_nets, strict=False))
+        for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
+            name = f"{act.name}_{i}"
+            gain_p, off_p, gain_n, off_n = rail_errors(act, i)
+            nominal = (gain_p, off_p, gain_n, off_n) == (1.0, 0.0, 1.0, 0.0)
+            spice_gain = act.lagrangian.spice_gain
+            if nominal and spice_gain is not None:
+                self.add(self.inst("ea", name), self.net(vp), "0", self.net(vin), "0",
+                         num(spice_gain))
+            else:
+                self.add(self.inst("ba", name), self.net(vp), "0",
+                         "v = " + _gained(exprs[i], gain_p, off_p))
+            vn = n_rail.get(vp)
+            if vn is None or vn in act.in_nets:
+                continue  # identity: the inverted rail is the cell output itself
+            if nominal:
+                self.add(self.inst("en", name), self.net(vn), "0", self.net(vp), "0", "-1.0")
+            else:
+                self.add(self.inst("bn", name), self.net(vn), "0",
+                         "v = " + _gained(exprs[i], -gain_n, off_n))
+
+    def _rail_expressions(self, act: Activation) -> list[str]:
+        """+v_unit g_i of every neuron as a B-source expression; a softmax block's normaliser
+        (its tail source and one share per neuron) is written on the way (`_softmax`)."""
         lag = act.lagrangian
         if isinstance(lag, Softmax):
-            self._softmax(act, lag)
-        else:
-            for i, (vin, vout) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
-                name = f"{act.name}_{i}"
-                if lag.spice_gain is not None:
-                    self.add(self.inst("ea", name), self.net(vout), "0", self.net(vin), "0",
-                             num(lag.spice_gain))
-                else:
-                    self.add(self.inst("ba", name), self.net(vout), "0", "v = "
-                             + lag.spice_activation(f"v({self.net(vin)})", act.v_unit, num))
-        for i, (vp, vn) in enumerate(zip(act.out_p_nets, act.out_n_nets, strict=False)):
-            if vn in act.in_nets:
-                continue  # identity: the inverted rail is the cell output itself
-            self.add(self.inst("en", f"{act.name}_{i}"), self.net(vn), "0", self.net(vp), "0",
-                     "-1.0")
+            return self._softmax(act, lag)
+        out = []
+        for vin in act.in_nets:
+            v = f"v({self.net(vin)})"
+            out.append(f"{num(lag.spice_gain)}*{v}" if lag.spice_gain is not None
+                       else lag.spice_activation(v, act.v_unit, num))
+        return out
 
-    def _softmax(self, act: Activation, lag: Softmax) -> None:
+    def _softmax(self, act: Activation, lag: Softmax) -> list[str]:
         """The translinear normaliser of va_primitives.DAM_SOFTMAX_CELL with B-sources: the tail
         current i_tail into the common node s, neuron i drawing its share (i_tail/N) exp(-beta
         (V(in_i) - V(s))/v_unit) out of s, so V(s) = -(v_unit/beta) ln mean_j exp(beta x_j)
-        and every share is i_tail softmax_i; out_p_i = v_unit share_i / i_tail."""
+        and every share is i_tail softmax_i; returns out_p_i = v_unit share_i / i_tail."""
         s = self.net(f"{act.name}_s")
         i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0.0)))
         self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))
-        for i, (vin, vout) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
+        out = []
+        for i, vin in enumerate(act.in_nets):
             share = (lag.spice_exponent(f"v({self.net(vin)})", f"v({s})", act.v_unit, num)
                      + f"/{integer(len(act.in_nets))}")
             self.add(self.inst("bi", f"{act.name}_{i}"), s, "0", f"i = {num(i_tail)}*{share}")
-            self.add(self.inst("ba", f"{act.name}_{i}"), self.net(vout), "0",
-                     f"v = {num(act.v_unit)}*{share}")
+            out.append(f"{num(act.v_unit)}*{share}")
+        return out
 
     # -- selected crossbars ---------------------------------------------------------------------
     def write_switch_model(self) -> None:

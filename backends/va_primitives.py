@@ -83,6 +83,20 @@ endmodule
 """
 
 
+#: A realised draw's activation mismatch (act_gain_sigma, act_offset_sigma): each rail is
+#: gain * (+-v_unit g) + offset; the defaults are the nominal block.
+_RAIL_ERRORS = """\
+    (*desc="out_p rail gain (mismatch)", type="instance"*)
+    parameter real gain_p = 1.0;
+    (*desc="out_p rail offset (mismatch)", units="V", type="instance"*)
+    parameter real off_p = 0.0;
+    (*desc="out_n rail gain (mismatch)", type="instance"*)
+    parameter real gain_n = 1.0;
+    (*desc="out_n rail offset (mismatch)", units="V", type="instance"*)
+    parameter real off_n = 0.0;
+"""
+
+
 def _activation(name: str, doc: str, params: str, body: str) -> str:
     """Return the source of one dual-rail activation module (fixed text only)."""
     return _HEADER + f"""
@@ -94,11 +108,11 @@ module {name}(in, out_p, out_n);
     electrical in, out_p, out_n;
     (*desc="voltage that represents one unit of state", units="V", type="instance"*)
     parameter real v_unit = 1.0 from (0:inf);
-{params}    real x, g;
+{_RAIL_ERRORS}{params}    real x, g;
     analog begin
         x = -V(in)/v_unit;
-{body}        V(out_p) <+ v_unit*g;
-        V(out_n) <+ -v_unit*g;
+{body}        V(out_p) <+ gain_p*v_unit*g + off_p;
+        V(out_n) <+ -gain_n*v_unit*g + off_n;
     end
 endmodule
 """
@@ -133,12 +147,13 @@ module dam_softmax_cell(in, s, out_p, out_n);
     parameter real i_tail = 1e-5 from (0:inf);
     (*desc="elements in the layer (the cell's device is 1/n of the tail's)", type="instance"*)
     parameter integer n = 1 from [1:inf);
+""" + _RAIL_ERRORS + """\
     real share;
     analog begin
         share = limexp(-beta*(V(in) - V(s))/v_unit)/n;
         I(s) <+ i_tail*share;
-        V(out_p) <+ v_unit*share;
-        V(out_n) <+ -v_unit*share;
+        V(out_p) <+ gain_p*v_unit*share + off_p;
+        V(out_n) <+ -gain_n*v_unit*share + off_n;
     end
 endmodule
 """

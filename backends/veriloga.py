@@ -42,6 +42,7 @@ from denseamc.backends.base import (
     NetlistEmitter,
     cell_initial_voltages,
     opamp_settings,
+    rail_errors,
 )
 from denseamc.backends.units import integer, num
 from denseamc.ir import DenseAMCError, error
@@ -133,7 +134,11 @@ class _TopLevel(NetlistEmitter):
             neg = (self.net(vn) if vn is not None and vn not in act.in_nets
                    else self.net(f"{act.name}_nc_{i}"))
             nodes = [self.net(vin), *shared, self.net(vp), neg]
-            self.instance("xa", f"{act.name}_{i}", nodes, lag.va_module, **params)
+            errs = dict(zip(("gain_p", "off_p", "gain_n", "off_n"), rail_errors(act, i),
+                            strict=True))
+            realised = {k: num(v) for k, v in errs.items()
+                        if v != (1.0 if k.startswith("gain") else 0.0)}
+            self.instance("xa", f"{act.name}_{i}", nodes, lag.va_module, **params, **realised)
         if not lag.elementwise:
             i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0)))
             self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))

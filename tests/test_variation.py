@@ -286,10 +286,10 @@ def test_offsets_move_the_settled_state() -> None:
     assert diff > 1e-3  # 10 mV offsets are 0.1 model units at the summing nodes
 
 
-def test_netlists_of_a_draw_with_activation_offsets_are_refused() -> None:
-    # op-amp offsets are written (each dam_opamp's v_os); activation offsets not yet
-    comp = _compile("xor.dam", g_sigma="0.02", act_offset_sigma="1m")
-    with pytest.raises(DenseAMCError, match="do not write act_offset_sigma"):
+def test_netlists_of_a_draw_with_wired_switches_are_refused() -> None:
+    # offsets and activation mismatch are written; wires through analog switches not yet
+    comp = _compile("parity8.dam", g_sigma="0.02", r_wire="1")
+    with pytest.raises(DenseAMCError, match="do not write r_wire on a selected crossbar"):
         emit_netlists(realise(comp.circuit, comp.hardware, 0, 0))
 
 
