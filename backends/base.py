@@ -20,7 +20,6 @@ Names are registered with the `Namer` in the walk's order, so a file set that sh
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator, Sequence
 from typing import ClassVar, TypeVar
@@ -90,13 +89,15 @@ def cell_initial_voltages(circuit: CircuitIR, cell: IntegratorCell, v0: float
                           ) -> tuple[float, float]:
     """(V(out), V(sum)) that start capacitor cell `cell` at output `v0`, as its `dam_opamp`
     holds them: the op-amp's internal gain node sits at p0 = v0 (no rails) or
-    v_rail atanh(v0 / v_rail) (soft rails), so its input is p0 / a0 and V(sum) = v_os - p0 / a0.
+    v0 / (1 - (v0 / v_rail)^8)^(1/8) (the inverse of its soft rails), so its input is p0 / a0
+    and V(sum) = v_os - p0 / a0.
     Forcing both ends of C_F (and not an internal node) works for any op-amp subcircuit."""
     op = opamp_settings(circuit)
     p0 = v0
     if op["sat"]:
         rail = circuit.amplifier.v_rail
-        p0 = rail * math.atanh(max(-0.999, min(0.999, v0 / rail)))
+        u = max(-0.999, min(0.999, v0 / rail))
+        p0 = v0 / (1 - u**8) ** 0.125
     return v0, cell.v_offset - p0 / op["a0"]
 
 

@@ -40,9 +40,10 @@ DAM_OPAMP = _HEADER + r"""
 // The differential input plus the input offset, vd = V(inp, inn) + v_os, drives the gain node p
 // (normalised to r_p): DC gain a0, dominant pole at gbw/a0, and the drive limited through a tanh
 // so that dV(p)/dt never exceeds `slew_rate`. gbw = 0: no pole, V(p) = a0*vd (an ideal amplifier).
-// The output follows p with soft saturation at the supply ports (sat = 1):
-// vmid + vh*tanh((V(p) - vmid)/vh), vmid = (V(vdd) + V(vss))/2, vh = V(vdd, vss)/2,
-// then the output resistance r_out. An integrator is this module with R_F and C_F from out to
+// The output follows p with soft saturation at the supply ports (sat = 1), a smooth clip
+// vmid + d/(1 + (d/vh)^8)^(1/8), d = V(p) - vmid, vmid = (V(vdd) + V(vss))/2, vh = V(vdd, vss)/2
+// (slope 0.99 at 56 % of the rail, where a tanh would cut the loop gain by a third), then the
+// output resistance r_out. An integrator is this module with R_F and C_F from out to
 // in- in the netlist; its initial state is the netlist's (an `ic` on both ends of C_F).
 module dam_opamp(inp, inn, out, vdd, vss);
     inout inp, inn, out, vdd, vss;
@@ -60,7 +61,7 @@ module dam_opamp(inp, inn, out, vdd, vss);
     parameter real v_os = 0.0;
     (*desc="1: soft saturation at the supply ports, 0: none", type="instance"*)
     parameter integer sat = 1 from [0:1];
-    real vd, tp, vlim, vmid, vh;
+    real vd, tp, vlim, vmid, vh, d, u2;
     analog begin
         vd = V(inp, inn) + v_os;
         if (gbw > 0.0) begin
@@ -73,7 +74,9 @@ module dam_opamp(inp, inn, out, vdd, vss);
         if (sat != 0) begin
             vmid = (V(vdd) + V(vss))/2.0;
             vh = max(V(vdd, vss)/2.0, 1e-3);
-            V(o) <+ vmid + vh*tanh((V(p) - vmid)/vh);
+            d = V(p) - vmid;
+            u2 = (d/vh)*(d/vh);
+            V(o) <+ vmid + d/pow(1.0 + u2*u2*u2*u2, 0.125);
         end else begin
             V(o) <+ V(p);
         end

@@ -78,7 +78,7 @@ class _TopLevel(NetlistEmitter):
     vsource_line = "{name} ({a} {b}) vsource dc={value}"
     switch_line = ("{name} ({a} {b} {ctl}) dam_switch vt={value} "
                    f"ron={num(SWITCH_RON)} roff={num(SWITCH_ROFF)}")
-    cells_title = "integrator cells (dam_integrator: R_F || C_F around an op-amp)"
+    cells_title = "integrator cells (dam_opamp with R_F || C_F from the summing node to out)"
     activations_title = ("activation blocks, x = -V(in)/v_unit, out_p = v_unit g, "
                          "out_n = -v_unit g")
     isources_title = "bias currents into the summing nodes (flowing from 0 into the node)"
@@ -196,11 +196,11 @@ class SpectreEmitter(_TopLevel):
 
     def write_epilogue(self) -> None:
         step, stop, tmax = self.tran_times()
-        self.section("transient to the readout time")
         if self.ics:
             self.section("initial states: both ends of every integration capacitor")
             for node, v in self.ics:
                 self.lines.append(f"ic {node}={num(v)}")
+        self.section("transient to the readout time")
         self.lines.append("simulator_options options reltol=1e-06 vabstol=1e-09 iabstol=1e-15")
         self.lines.append(f"tran1 tran stop={num(stop)} step={num(step)} maxstep={num(tmax)}")
         self.write_saves()

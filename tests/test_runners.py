@@ -133,7 +133,7 @@ control
   options rawfile="binary" reltol=1e-6 vntol=1e-9 nr_force=1e8
   save v(out1) v(out2) v(sum1) v(sum2)
   analysis tr tran stop=3m step=1u maxstep=10u ic={"out1", 0.5, "sum1", -5e-09, "out2", 0.5, \
-"sum2", -5.016767e-07}
+"sum2", -5e-07}
 endc
 """
 

@@ -34,9 +34,10 @@ EXAMPLES = ("xor", "hamming74", "parity8")
 # v_unit. ngspice (reltol 1e-6) and the circuit backend (Dormand-Prince, rtol 1e-6) each carry
 # ~1e-6..1e-5 of integration error; measured up to 1.1e-5 (parity8), so a factor 7 is left.
 TIGHT = 1e-4
-# v_unit, for the mixed model with non-ideal amplifiers: the dam_opamp's soft rails hold the
-# input at vh atanh(V/vh)/a0 where the circuit backend's hard clip holds V/a0 (measured 3.8e-4
-# and 7.4e-4 v_unit), a modelling difference 10x below the 1 %.
+# v_unit, for the mixed model with non-ideal amplifiers: the dam_opamp's soft rails (a smooth
+# clip) hold the input a little above V/a0 where the circuit backend's hard clip holds V/a0,
+# and its output resistance and initial state differ slightly: a modelling difference 10x
+# below the 1 %.
 OPAMP = 1e-3
 
 

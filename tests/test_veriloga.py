@@ -33,8 +33,8 @@ EXAMPLES = ("xor", "hamming74", "parity8")
 TIGHT = 1e-4
 # v_unit, for the mixed model: its init=settled and tau = 0 layers start from VACASK's `ic`
 # forcing (a finite conductance: measured 2.8e-4 v_unit with ideal amplifiers), and with
-# non-ideal ones the dam_opamp's soft rails hold the input at vh atanh(V/vh)/a0 where the
-# circuit backend's hard clip holds V/a0 (measured 3.8e-4 v_unit): 10x below the 1 %.
+# non-ideal ones the dam_opamp's soft rails (a smooth clip) hold the input a little above
+# V/a0 where the circuit backend's hard clip holds V/a0: 10x below the 1 %.
 OPAMP = 1e-3
 
 
