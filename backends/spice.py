@@ -10,19 +10,19 @@ no model text is printed, not even in comments (a comment names only `<legal fil
 
 Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 
-* Integrator cell, ideal amplifier: the summing node is held at 0 V by a 0-V source `vg_*`
-  whose current (the total current I_in into the node) a CCCS `fx_*` draws out of a state node
-  `st` loaded by R_F || C_F; a unity VCVS `eo_*` buffers the state onto the cell output:
-      C_F dV(st)/dt = -V(st)/R_F - I_in,   V(out) = V(st).
-  C_F = 0 (tau = 0 layers, differential inverters) leaves out the capacitor: V(out) = -R_F I_in.
-* Integrator cell, non-ideal amplifier (`circuit.amplifier.ideal` is False): R_F || C_F from
-  `sum` to `out` around a single-pole op-amp macromodel: a VCCS of a0 siemens from the summing
-  node into a pole node `p` loaded by 1 ohm || a0/(2 pi gbw) farad (DC gain a0, unity-gain
-  frequency gbw), and a B-source output clipped to +-v_rail. Slew rate is not modelled.
-* Initial states: `.ic` on every capacitor cell's state node (ideal: `st`; non-ideal: `p`, and
-  the summing node at -V0/a0, as the amplifier would hold it), so the transient starts from
-  the `Stimulus`'s initial voltages (init inputs, `init=settled` targets, otherwise 0 V) rather
-  than from the DC operating point, which would be the settled state of every layer.
+* Integrator cell (also summing stage and inverter): an instance of the op-amp subcircuit
+  `dam_opamp` (ports in+ in- out vdd vss; in+ on the reference 0, in- on the summing node) with
+  R_F and C_F from the summing node to the output (C_F = 0 for tau = 0 layers and inverters:
+  V(out) = -R_F I_in). `dam_opamp` (`OPAMP_SUBCKT`, written once at the top) is a behavioural
+  macro-model: a0, a dominant pole at gbw/a0, slew rate, soft rails at the supply nets vdd and
+  vss (+-v_rail), output resistance r_out, input offset v_os (a realised draw's, per instance).
+  Ideal amplifiers: the same subcircuit with a0 = 1e8, no pole, no rails (base.IDEAL_OPAMP_A0).
+  `--set opamp=FILE` replaces it with the user's own subcircuit (`user_opamp`).
+* Initial states: `.ic` on both ends of every capacitor cell's C_F (the output at its initial
+  voltage, the summing node where the op-amp holds it, `base.cell_initial_voltages`), so the
+  transient starts from the `Stimulus`'s initial voltages (init inputs, `init=settled` targets,
+  otherwise 0 V) rather than from the DC operating point, which would be the settled state of
+  every layer.
 * Activations (ideal behavioural blocks, x = -V(in)/v_unit; every expression comes from the
   layer's Lagrangian class, ir/lagrangians.py): a linear kind (identity) is a VCVS of its
   `spice_gain`; other elementwise kinds are B-sources of `spice_activation`; softmax is the

@@ -14,16 +14,18 @@ Files (see `emit.emit_netlists`):
 Both top levels share the instance syntax `name (nodes) master param=value ...`, the walk of
 backends/base.py and these element recipes (nets as in ir/circuit.py):
 
-* integrator cell: `dam_integrator` (sum out) with r_f, c_f, and for capacitor cells the
-  initial output v0 (`use_ic=1` forces it at the transient's initial point; init inputs and
-  `init=settled` targets come from the `Stimulus`); summing stages (C_F = 0) use `use_ic=0`.
-  Non-ideal amplifiers set a0, gbw and vmax = v_rail (single pole, clipped output).
+* integrator cell: `dam_opamp` (0 sum out vdd vss) with the circuit's amplifier parameters
+  (ideal amplifiers: a0 = 1e8, gbw = 0, sat = 0) and a realised draw's offset `v_os`, plus
+  `resistor` R_F and `capacitor` C_F from sum to out; a capacitor cell's initial state is an
+  initial condition on both ends of C_F (Spectre: `ic` statements; VACASK: the transient's
+  `ic={...}` list, forced during its initial operating point).
 * activation: one instance of the Lagrangian's `va_module` per neuron (in out_p out_n), with its
-  `va_params` (rectpoly(n) is `dam_rectpoly` with the integer power n - 1: g = relu(x)^(n-1)); a
-  coupled kind (softmax) is one `dam_softmax_cell` per neuron sharing a mean-reference node and
-  a sum node, plus the 1-ohm sum resistor per layer. A rail
-  the circuit does not use goes to a private net `<block>_nc_<i>` (identity's inverted rail is
-  the cell output itself).
+  `va_params` (rectpoly(n) is `dam_rectpoly` with the integer power n - 1: g = relu(x)^(n-1))
+  and a realised draw's rail gains and offsets (`gain_p off_p gain_n off_n`); a coupled kind
+  (softmax) is one `dam_softmax_cell` per neuron sharing the common node `s`, plus the layer's
+  tail current source `it_*` of `i_tail` into `s` (a translinear normaliser: no current above
+  i_tail, V(s) a soft minimum of the inputs). A rail the circuit does not use goes to a private
+  net `<block>_nc_<i>` (identity's inverted rail is the cell output itself).
 * crossbars: `resistor` instances r = 1/G. Selected crossbars: `dam_switch` per (line,
   option), controlled by the one-hot select levels, as in backends/spice.py.
 * biases: `isource` into the summing node; clamps: `vsource`.
