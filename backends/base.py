@@ -44,6 +44,8 @@ __all__ = [
     "IDEAL_OPAMP_A0",
     "SWITCH_ROFF",
     "SWITCH_RON",
+    "TRAN_MAX_STEP_DIVISOR",
+    "TRAN_POINTS",
     "NetlistEmitter",
     "cell_initial_voltages",
     "crossbar_elements",
@@ -66,7 +68,8 @@ SWITCH_ROFF = 1e12
 IDEAL_OPAMP_A0 = 1e8
 #: Transient output step and maximum internal step, as fractions of the readout time.
 TRAN_POINTS = 1000
-TRAN_MAX_STEP_FRACTION = 1.0 / 200
+TRAN_MAX_STEP_DIVISOR = 200
+TRAN_MAX_STEP_FRACTION = 1.0 / TRAN_MAX_STEP_DIVISOR
 C = TypeVar("C", bound=Located)
 #: Saved vectors per line.
 _SAVES_PER_LINE = 8
@@ -215,6 +218,9 @@ class NetlistEmitter:
     isource_line: ClassVar[str] = ""
     vsource_line: ClassVar[str] = ""
     switch_line: ClassVar[str] = ""
+    #: A netlist parameter's definition and a reference to it in a value (fields: name, value).
+    param_line: ClassVar[str] = ""
+    param_ref: ClassVar[str] = "{name}"
     #: A saves line: `save_prefix` then the saved names, each through `save_probe`.
     save_prefix: ClassVar[str] = ""
     save_probe: ClassVar[str] = "{}"
@@ -245,15 +251,34 @@ class NetlistEmitter:
                 f"netlists of a realised draw (draw {draw} of seed {seed}) do not write "
                 f"{'; '.join(missing)} yet: set them to 0 to write the draw's netlists"))
         self.lines = []
+        self.params: list[tuple[str, float]] = []
         self.write_header()
         self.write_prologue()
+        params_at = len(self.lines)
         for write in (self.write_supplies,
                       self.write_cells, self.write_activations, self.write_crossbars,
                       self.write_selected_crossbars, self.write_resistors,
                       self.write_current_sources, self.write_voltage_sources):
             write()
         self.write_epilogue()
+        self.lines[params_at:params_at] = self.parameter_lines()
         return "\n".join(self.lines) + "\n"
+
+    def param(self, name: str, value: float) -> str:
+        """Define the netlist parameter `name` (a legal identifier) = `value` and return the
+        dialect's reference to it. Clamped inputs and the readout time are parameters, so a
+        designer changes them (or sweeps or alters them) in one place; initial states are the
+        dialect's initial conditions (`.ic`, `ic`), as numbers."""
+        self.params.append((name, value))
+        return self.param_ref.format(name=name)
+
+    def parameter_lines(self) -> list[str]:
+        """The parameters section, written after the prologue (before any use)."""
+        if not self.params or not self.param_line:
+            return []
+        head = ["", f"{self.comment_prefix} --- parameters: input values (p_v_clamp_*), readout "
+                    "time (t_read)"]
+        return head + [self.param_line.format(name=n, value=num(v)) for n, v in self.params]
 
     # -- dialect parts --------------------------------------------------------------------------
     def write_header_details(self) -> None:
@@ -442,5 +467,6 @@ class NetlistEmitter:
 
     def write_voltage_sources(self) -> None:
         for vs in self.components("clamps: V = -v_unit * input", self.circuit.voltage_sources):
-            self.element(self.vsource_line, self.inst("v", vs.name), self.net(vs.net), "0",
-                         num(self.stimulus.source_volts[vs.name]))
+            inst = self.inst("v", vs.name)
+            self.element(self.vsource_line, inst, self.net(vs.net), "0",
+                         self.param(f"p_{inst}", self.stimulus.source_volts[vs.name]))

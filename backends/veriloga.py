@@ -41,6 +41,8 @@ from denseamc.backends import va_primitives
 from denseamc.backends.base import (
     SWITCH_ROFF,
     SWITCH_RON,
+    TRAN_MAX_STEP_DIVISOR,
+    TRAN_POINTS,
     NetlistEmitter,
     cell_initial_voltages,
     opamp_settings,
@@ -147,9 +149,12 @@ class _TopLevel(NetlistEmitter):
 
 
 class VacaskEmitter(_TopLevel):
-    """The VACASK top level: run with `vacask -sp -se --tomlfile OURS net.sim` (runners.py)."""
+    """The VACASK top level: run with `vacask -sp -se --tomlfile OURS net.sim` (runners.py).
+    Input values are circuit parameters; the control block cannot read those, so the initial
+    states and the readout time there are numbers."""
 
     dialect = "vacask"
+    param_line = "parameters {name}={value}"
     save_prefix = "  save "
     save_probe = "v({})"
 
@@ -187,6 +192,7 @@ class SpectreEmitter(_TopLevel):
     """The Spectre top level (Cadence): `spectre <model>.scs` next to the .va files."""
 
     dialect = "spectre"
+    param_line = "parameters {name}={value}"
     save_prefix = "save "
 
     def write_prologue(self) -> None:
@@ -197,12 +203,13 @@ class SpectreEmitter(_TopLevel):
             self.lines.append(f'ahdl_include "{m}.va"')
 
     def write_epilogue(self) -> None:
-        step, stop, tmax = self.tran_times()
         if self.ics:
             self.section("initial states: both ends of every integration capacitor")
             for node, v in self.ics:
                 self.lines.append(f"ic {node}={num(v)}")
-        self.section("transient to the readout time")
+        t = self.param("t_read", self.circuit.readout_time_s)
+        self.section("transient to the readout time t_read")
         self.lines.append("simulator_options options reltol=1e-06 vabstol=1e-09 iabstol=1e-15")
-        self.lines.append(f"tran1 tran stop={num(stop)} step={num(step)} maxstep={num(tmax)}")
+        self.lines.append(f"tran1 tran stop={t} step={t}/{integer(TRAN_POINTS)} "
+                          f"maxstep={t}/{integer(TRAN_MAX_STEP_DIVISOR)}")
         self.write_saves()

@@ -106,7 +106,7 @@ def test_spectre_top_level_structure(example_circuit: Callable[[str], object]) -
         else:
             assert line == "" or line.startswith(("//", "simulator ", "global ", "ahdl_include",
                                                   "tran1 ", "save ", "simulator_options ",
-                                                  "ic ")), line
+                                                  "ic ", "parameters ")), line
     modules = {Path(p).stem for p in emitted}
     assert modules <= masters  # every included module is used
     assert masters - modules <= {"resistor", "capacitor", "vsource", "isource"}  # primitives
