@@ -93,6 +93,28 @@ def test_initial_conditions_match_circuit_backend(example_circuit: Callable[[str
                                            err_msg=f"{circuit.name} {cell.name}")
 
 
+def test_another_vector_by_its_input_parameters(example_circuit: Callable[[str], object]) -> None:
+    """The emitted xor netlist (vector 1) runs vector k when only its `.param p_v_clamp_*`
+    lines are edited: the clamped inputs are parameters (every vector starts at 0 V)."""
+    import re
+
+    comp, circuit = example_circuit("xor")  # type: ignore[misc]
+    inputs = comp.graph.tests[0].stacked_inputs()
+    text = NgspiceEmitter(circuit).format()
+    stims = stimuli(circuit, inputs)
+    vu = circuit.scaling.v_unit
+    for k in range(1, len(stims)):
+        edited = text
+        for vs, volts in stims[k].source_volts.items():
+            edited, n = re.subn(rf"^\.param p_v_{vs}=\S+$", f".param p_v_{vs}={volts!r}", edited,
+                                flags=re.M)
+            assert n == 1, vs
+        res = runners.run_ngspice(edited, 60)
+        ref = simulate_circuit(circuit, {name: v[k:k + 1] for name, v in inputs.items()})
+        for net in ("v_x_2", "h_gp_0", "h_gp_3"):
+            assert abs(res[f"v({net})"][-1] - ref.voltages[net][0]) < 0.01 * vu, (k, net)
+
+
 def test_transient_starts_from_the_init_input(example_circuit: Callable[[str], object]) -> None:
     comp, circuit = example_circuit("hamming74")  # type: ignore[misc]
     inputs = comp.graph.tests[0].stacked_inputs()
