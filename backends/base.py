@@ -9,7 +9,7 @@ legalises its names and formats its numbers, then hands them to the dialect:
 * passive elements and sources are one line each: a resistor from the dialect's
   `format_resistor` (called once per crossbar device, so it is a plain f-string), the others
   filled from its templates (`isource_line`, `vsource_line`, `switch_line`; fields `name`, `a`,
-  `b`, `ctl`, `value`, all legal text);
+  `b`, `ctl`, `value`, all legal text; a switch's `value` is its threshold);
 * cells and activations, which each dialect realises its own way, go to `write_cell` and
   `write_activation`;
 * `write_prologue` and `write_epilogue` add what comes before and after the components.
@@ -37,13 +37,20 @@ from denseamc.ir.circuit import (
     SelectedCrossbar,
     net,
 )
+from denseamc.ir.hardware import KEYS
 from denseamc.ir.loc import Loc, Located
 
 __all__ = [
+    "IDEAL_OPAMP_A0",
     "SWITCH_ROFF",
     "SWITCH_RON",
+    "TRAN_MAX_STEP_DIVISOR",
+    "TRAN_POINTS",
     "NetlistEmitter",
+    "cell_initial_voltages",
     "crossbar_elements",
+    "opamp_settings",
+    "rail_errors",
     "saved_nets",
     "select_control_net",
     "unwritable",
@@ -54,12 +61,56 @@ __all__ = [
 #: (at most ~1e-3 S in total here) changes a current by ~1e-5 relative; 1e12 ohm leaks ~1e-8.
 SWITCH_RON = 0.01
 SWITCH_ROFF = 1e12
+#: `amplifier: ideal` in the netlists: every op-amp is still a `dam_opamp` instance, with this
+#: open-loop gain, no pole (gbw = 0), no slew limit and no rails (sat = 0). A summing node then
+#: sits at -V(out)/a0 instead of 0 V: a relative error of (1 + fan-in) / a0 on a cell's output,
+#: 1e-6 for a fan-in of 99 (a0 = 1e6 left 2e-4 v_unit on hamming74; 1e8 leaves 3e-6).
+IDEAL_OPAMP_A0 = 1e8
 #: Transient output step and maximum internal step, as fractions of the readout time.
 TRAN_POINTS = 1000
-TRAN_MAX_STEP_FRACTION = 1.0 / 200
+TRAN_MAX_STEP_DIVISOR = 200
+TRAN_MAX_STEP_FRACTION = 1.0 / TRAN_MAX_STEP_DIVISOR
 C = TypeVar("C", bound=Located)
 #: Saved vectors per line.
 _SAVES_PER_LINE = 8
+
+
+def opamp_settings(circuit: CircuitIR) -> dict[str, float]:
+    """The `dam_opamp` parameters every op-amp of `circuit` shares, in SI units (a cell's input
+    offset `v_os` is its own): a0, gbw (Hz, 0 = no pole), slew_rate (V/s), r_out (ohm) and sat (1 =
+    soft saturation at the supply ports, 0 = none). Ideal amplifiers: `IDEAL_OPAMP_A0`."""
+    amp = circuit.amplifier
+    r_out = float(circuit.meta.get("r_out", float(KEYS["r_out"].default or 0.0)))
+    if amp.ideal:
+        return {"a0": IDEAL_OPAMP_A0, "gbw": 0.0, "slew_rate": amp.slew_v_per_s,
+                "r_out": r_out, "sat": 0}
+    return {"a0": amp.a0, "gbw": amp.gbw_hz, "slew_rate": amp.slew_v_per_s, "r_out": r_out,
+            "sat": 1}
+
+
+def cell_initial_voltages(circuit: CircuitIR, cell: IntegratorCell, v0: float
+                          ) -> tuple[float, float]:
+    """(V(out), V(sum)) that start capacitor cell `cell` at output `v0`, as its `dam_opamp`
+    holds them: the op-amp's internal gain node sits at p0 = v0 (no rails) or
+    v0 / (1 - (v0 / v_rail)^8)^(1/8) (the inverse of its soft rails), so its input is p0 / a0
+    and V(sum) = v_os - p0 / a0.
+    Forcing both ends of C_F (and not an internal node) works for any op-amp subcircuit."""
+    op = opamp_settings(circuit)
+    p0 = v0
+    if op["sat"]:
+        rail = circuit.amplifier.v_rail
+        u = max(-0.999, min(0.999, v0 / rail))
+        p0 = v0 / (1 - u**8) ** 0.125
+    return v0, cell.v_offset - p0 / op["a0"]
+
+
+def rail_errors(act: Activation, i: int) -> tuple[float, float, float, float]:
+    """(gain_p, offset_p, gain_n, offset_n) of neuron `i` of `act`: its realised out_p and out_n
+    rails are gain * (+-v_unit g) + offset (volts); (1, 0, 1, 0) when nominal."""
+    n = len(act.in_nets)
+    g, o = act.rail_gain, act.rail_offset
+    return ((g[i] if g else 1.0), (o[i] if o else 0.0),
+            (g[n + i] if g else 1.0), (o[n + i] if o else 0.0))
 
 
 def select_control_net(select: str, element: int, option: int) -> str:
@@ -148,12 +199,6 @@ def unwritable(circuit: CircuitIR) -> list[str]:
     """The non-idealities of a realised `circuit` the netlists do not write yet (their hardware
     keys, with why), empty when every netlist can carry the draw exactly."""
     out: list[str] = []
-    if any(c.v_offset != 0 for c in circuit.cells):
-        out.append("offset_sigma (amplifier input offsets)")
-    if any(a.rail_gain for a in circuit.activations):
-        out.append("act_gain_sigma (activation gain errors)")
-    if any(a.rail_offset for a in circuit.activations):
-        out.append("act_offset_sigma (activation offsets)")
     if any(sx.r_wire > 0 for sx in circuit.selected_crossbars):
         out.append("r_wire on a selected crossbar (wires through analog switches)")
     return out
@@ -173,6 +218,9 @@ class NetlistEmitter:
     isource_line: ClassVar[str] = ""
     vsource_line: ClassVar[str] = ""
     switch_line: ClassVar[str] = ""
+    #: A netlist parameter's definition and a reference to it in a value (fields: name, value).
+    param_line: ClassVar[str] = ""
+    param_ref: ClassVar[str] = "{name}"
     #: A saves line: `save_prefix` then the saved names, each through `save_probe`.
     save_prefix: ClassVar[str] = ""
     save_probe: ClassVar[str] = "{}"
@@ -203,14 +251,34 @@ class NetlistEmitter:
                 f"netlists of a realised draw (draw {draw} of seed {seed}) do not write "
                 f"{'; '.join(missing)} yet: set them to 0 to write the draw's netlists"))
         self.lines = []
+        self.params: list[tuple[str, float]] = []
         self.write_header()
         self.write_prologue()
-        for write in (self.write_cells, self.write_activations, self.write_crossbars,
+        params_at = len(self.lines)
+        for write in (self.write_supplies,
+                      self.write_cells, self.write_activations, self.write_crossbars,
                       self.write_selected_crossbars, self.write_resistors,
                       self.write_current_sources, self.write_voltage_sources):
             write()
         self.write_epilogue()
+        self.lines[params_at:params_at] = self.parameter_lines()
         return "\n".join(self.lines) + "\n"
+
+    def param(self, name: str, value: float) -> str:
+        """Define the netlist parameter `name` (a legal identifier) = `value` and return the
+        dialect's reference to it. Clamped inputs and the readout time are parameters, so a
+        designer changes them (or sweeps or alters them) in one place; initial states are the
+        dialect's initial conditions (`.ic`, `ic`), as numbers."""
+        self.params.append((name, value))
+        return self.param_ref.format(name=name)
+
+    def parameter_lines(self) -> list[str]:
+        """The parameters section, written after the prologue (before any use)."""
+        if not self.params or not self.param_line:
+            return []
+        head = ["", f"{self.comment_prefix} --- parameters: input values (p_v_clamp_*), readout "
+                    "time (t_read)"]
+        return head + [self.param_line.format(name=n, value=num(v)) for n, v in self.params]
 
     # -- dialect parts --------------------------------------------------------------------------
     def write_header_details(self) -> None:
@@ -237,6 +305,10 @@ class NetlistEmitter:
         raise NotImplementedError
 
     # -- helpers --------------------------------------------------------------------------------
+    def switch_threshold(self) -> float:
+        """The select switches' control threshold: half way between off (0 V) and on (vdd)."""
+        return self.circuit.amplifier.v_rail / 2
+
     def net(self, ir_net: str) -> str:
         return self.namer.net(ir_net)
 
@@ -311,6 +383,15 @@ class NetlistEmitter:
             self.located(comp.loc)
             yield comp
 
+    def write_supplies(self) -> None:
+        """The op-amps' supply rails vdd = +v_rail and vss = -v_rail around the reference (0)."""
+        if not self.circuit.cells:
+            return
+        self.section("op-amp supplies: vdd and vss around the reference 0")
+        rail = self.circuit.amplifier.v_rail
+        self.element(self.vsource_line, self.inst("v", "vdd"), self.net("vdd"), "0", num(rail))
+        self.element(self.vsource_line, self.inst("v", "vss"), self.net("vss"), "0", num(-rail))
+
     def write_cells(self) -> None:
         for cell in self.components(self.cells_title, self.circuit.cells):
             self.write_cell(cell)
@@ -344,7 +425,7 @@ class NetlistEmitter:
                          f"x {len(sx.lines)} selected {sx.axis}, polarity {sx.polarity}")
             self.located(sx.loc)
             self._write_selected(sx, controls)
-        self.section("switch controls: 1 V closes switch k of element j when select[j] == k")
+        self.section("switch controls: vdd closes switch k of element j when select[j] == k")
         for ctl in sorted(controls, key=_natural):
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
                          num(controls[ctl]))
@@ -360,11 +441,11 @@ class NetlistEmitter:
         for li, (line_net, j) in enumerate(zip(line_nets, sx.lines, strict=True)):
             for k in range(sx.n_options):
                 ctl = select_control_net(sx.select, j, k)
-                controls[ctl] = 1.0 if sel[j] == k else 0.0
+                controls[ctl] = self.circuit.amplifier.v_rail if sel[j] == k else 0.0
                 node = self.net(f"{sx.name}_l{li}_o{k}")
                 ctl_net = self.net(ctl)
                 self.element(self.switch_line, self.inst("s", f"{sx.name}_{li}_{k}"), line_net,
-                             node, ctl=ctl_net)
+                             node, ctl=ctl_net, value=num(self.switch_threshold()))
                 others = [self.net(n) for n in sx.other_nets]
                 table = sx.table if sx.line_tables is None else sx.line_tables[li]
                 for o, other in enumerate(others):
@@ -386,5 +467,6 @@ class NetlistEmitter:
 
     def write_voltage_sources(self) -> None:
         for vs in self.components("clamps: V = -v_unit * input", self.circuit.voltage_sources):
-            self.element(self.vsource_line, self.inst("v", vs.name), self.net(vs.net), "0",
-                         num(self.stimulus.source_volts[vs.name]))
+            inst = self.inst("v", vs.name)
+            self.element(self.vsource_line, inst, self.net(vs.net), "0",
+                         self.param(f"p_{inst}", self.stimulus.source_volts[vs.name]))

@@ -110,19 +110,20 @@ def _run_batch(circuit: CircuitIR, inputs: Mapping[str, object], backend: str,
 
 
 def run_spice(circuit: CircuitIR, inputs: Mapping[str, object], timeout_s: float = 60.0, *,
-              energy_probe: bool = False) -> NetlistRun:
+              energy_probe: bool = False, opamp: str | None = None) -> NetlistRun:
     """Simulate every batch element of `inputs` (name -> (B, size)) with ngspice.
 
     With `energy_probe` the netlists carry the `b_energy` B-source and the energy is its value;
     without (the default: the probe's long expression triples ngspice's run time on Hamming and
     is an instrument, not part of the circuit) it is `circuit_energy` of the saved voltages.
+    `opamp`: the user's `dam_opamp` subcircuit (`spice.user_opamp`) instead of the built-in one.
     """
     nets = saved_nets(circuit)
 
     def one(stim: Stimulus) -> tuple[str, _ElementRun]:
         namer = Namer()
         text = NgspiceEmitter(circuit, stim, namer=namer, loc_comments=False,
-                              energy_probe=energy_probe).format()
+                              energy_probe=energy_probe, opamp=opamp).format()
         names = {n: f"v({namer.net(n)})" for n in nets}
         e_name = f"v({namer.net('energy')})"
         expect = [*names.values(), *([e_name] if energy_probe else [])]

@@ -20,13 +20,15 @@ from denseamc.ir.circuit import CircuitIR
 __all__ = ["emit_netlists", "iter_netlists", "scan_emitted"]
 
 
-def emit_netlists(circuit: CircuitIR, loc_comments: bool = True) -> dict[str, str]:
+def emit_netlists(circuit: CircuitIR, loc_comments: bool = True, *,
+                  opamp: str | None = None) -> dict[str, str]:
     """Every netlist file for `circuit`: relative path -> text (see `iter_netlists`)."""
-    return dict(iter_netlists(circuit, loc_comments))
+    return dict(iter_netlists(circuit, loc_comments, opamp=opamp))
 
 
 def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
-                  prefixes: tuple[str, ...] = ("",)) -> Iterator[tuple[str, str]]:
+                  prefixes: tuple[str, ...] = ("",), *,
+                  opamp: str | None = None) -> Iterator[tuple[str, str]]:
     """The netlist files for `circuit`, one (relative path, text) at a time, each scanned for
     forbidden constructs before it is yielded. Only paths starting with one of `prefixes` are
     built; one file in memory at a time keeps a million-weight model's peak memory down.
@@ -38,7 +40,9 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
         tables/<crossbar>.csv    conductances to program, one file per crossbar
         names.json               IR name -> netlist identifier, for the names legalisation changed
 
-    Input-dependent values are those of `default_stimulus` (each netlist's header says which).
+    `opamp`: the user's `dam_opamp` subcircuit text (`spice.user_opamp`, `--set opamp=FILE`)
+    for the ngspice netlist; None: the built-in macro-model. Input-dependent values are those
+    of `default_stimulus` (each netlist's header says which).
     Identifiers are registered in this order whatever `prefixes` asks for, so every file is the
     same whether it is emitted alone or with the others.
 
@@ -64,7 +68,8 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
         (f"veriloga/{model}.sim", VacaskEmitter),
     ]
     for path, emitter in emitters:
-        text = emitter(circuit, stim, namer=namer, loc_comments=loc_comments).format()
+        extra = {"opamp": opamp} if emitter is NgspiceEmitter else {}
+        text = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, **extra).format()
         if wanted(path):  # built either way: it registers the names the later files use
             yield scanned(path, text)
         del text

@@ -231,7 +231,8 @@ def compile_va(name: str, text: str, timeout_s: float = 120.0) -> Path:
     """Compile Verilog-A source ``text`` (file name ``name``) and return the cached ``.osdi``.
 
     The cache key is the sha256 of the flags and the text, so repeated calls in one process
-    compile once.  Raises ``SimulatorError`` with the compiler's messages on failure.
+    compile once.  Raises ``SimulatorError`` with the compiler's messages on failure, and on
+    any warning (every emitted module must compile without one).
     """
     check_va_source(name, text)
     _, openvaf = _vacask_bins()
@@ -250,6 +251,9 @@ def compile_va(name: str, text: str, timeout_s: float = 120.0) -> Path:
             if rc != 0 or not (work / "out.osdi").is_file():
                 raise SimulatorError(f"openvaf-r failed on {name} (status {rc})\n"
                                      f"--- log tail ---\n{_tail(log)}")
+            warned = [ln for ln in log.splitlines() if "warning" in ln.lower()]
+            if warned:  # every module we emit compiles cleanly: a warning is a bug to fix
+                raise SimulatorError(f"openvaf-r warned on {name}:\n" + "\n".join(warned))
             os.replace(work / "out.osdi", osdi)
         return osdi
 

@@ -10,36 +10,39 @@ no model text is printed, not even in comments (a comment names only `<legal fil
 
 Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 
-* Integrator cell, ideal amplifier: the summing node is held at 0 V by a 0-V source `vg_*`
-  whose current (the total current I_in into the node) a CCCS `fx_*` draws out of a state node
-  `st` loaded by R_F || C_F; a unity VCVS `eo_*` buffers the state onto the cell output:
-      C_F dV(st)/dt = -V(st)/R_F - I_in,   V(out) = V(st).
-  C_F = 0 (tau = 0 layers, differential inverters) leaves out the capacitor: V(out) = -R_F I_in.
-* Integrator cell, non-ideal amplifier (`circuit.amplifier.ideal` is False): R_F || C_F from
-  `sum` to `out` around a single-pole op-amp macromodel: a VCCS of a0 siemens from the summing
-  node into a pole node `p` loaded by 1 ohm || a0/(2 pi gbw) farad (DC gain a0, unity-gain
-  frequency gbw), and a B-source output clipped to +-v_rail. Slew rate is not modelled.
-* Initial states: `.ic` on every capacitor cell's state node (ideal: `st`; non-ideal: `p`, and
-  the summing node at -V0/a0, as the amplifier would hold it), so the transient starts from
-  the `Stimulus`'s initial voltages (init inputs, `init=settled` targets, otherwise 0 V) rather
-  than from the DC operating point, which would be the settled state of every layer.
+* Integrator cell (also summing stage and inverter): an instance of the op-amp subcircuit
+  `dam_opamp` (ports in+ in- out vdd vss; in+ on the reference 0, in- on the summing node) with
+  R_F and C_F from the summing node to the output (C_F = 0 for tau = 0 layers and inverters:
+  V(out) = -R_F I_in). `dam_opamp` (`OPAMP_SUBCKT`, written once at the top) is a behavioural
+  macro-model: a0, a dominant pole at gbw/a0, slew rate, soft rails at the supply nets vdd and
+  vss (+-v_rail), output resistance r_out, input offset v_os (a realised draw's, per instance).
+  Ideal amplifiers: the same subcircuit with a0 = 1e8, no pole, no rails (base.IDEAL_OPAMP_A0).
+  `--set opamp=FILE` replaces it with the user's own subcircuit (`user_opamp`).
+* Initial states: `.ic` on both ends of every capacitor cell's C_F (the output at its initial
+  voltage, the summing node where the op-amp holds it, `base.cell_initial_voltages`), so the
+  transient starts from the `Stimulus`'s initial voltages (init inputs, `init=settled` targets,
+  otherwise 0 V) rather than from the DC operating point, which would be the settled state of
+  every layer.
 * Activations (ideal behavioural blocks, x = -V(in)/v_unit; every expression comes from the
   layer's Lagrangian class, ir/lagrangians.py): a linear kind (identity) is a VCVS of its
-  `spice_gain`; other elementwise kinds are B-sources of `spice_activation`; softmax is
-  mean-referenced like the Verilog-A cell: V(ref) = mean of the inputs, e_i = exp(beta (x_i -
-  x_ref)), V(s) = sum e_i, V(gp_i) = v_unit e_i / max(V(s), 1e-9). An inverted rail is a VCVS of
-  gain -1 on gp.
+  `spice_gain`; other elementwise kinds are B-sources of `spice_activation`; softmax is the
+  translinear normaliser of the Verilog-A cell: a tail current i_tail (hardware key) into the
+  common node s, neuron i drawing (i_tail/N) exp(-beta (V(in_i) - V(s))/v_unit) out of it, so
+  V(s) = -(v_unit/beta) ln mean_j exp(beta x_j) (between the smallest and the mean input
+  voltage) and V(gp_i) = v_unit softmax_i; no current exceeds i_tail. An inverted rail is
+  a VCVS of gain -1 on gp.
 * Crossbars: one resistor R = 1/G per nonzero conductance, row net to column (summing) net.
 * Selected crossbars (weights `TABLE[INPUT]`): real analog switches, as in hardware. Every
   selected line has one switch per option (an `S` element, on 0.01 ohm, off 1e12 ohm) from the
   line's net to a private node that carries that option's resistors; switch k of element j of
-  a select input is controlled by the net `sel_<input>_<j>_<k>`, driven by a DC source at 1 V
-  when input[j] == k and 0 V otherwise (a one-hot decoder). One netlist per input vector
+  a select input is controlled by the net `sel_<input>_<j>_<k>`, driven by a DC source at
+  vdd/2 (the supply rail) when input[j] == k and 0 V otherwise (a one-hot decoder; threshold
+  vdd/4). One netlist per input vector
   therefore differs only in source values, initial conditions and these control levels.
 * Biases: DC current sources into the summing nodes. Clamps: DC voltage sources.
 * Energy probe: `b_energy` drives the net `energy` with E(t) in model units (one volt = one
   unit): per layer the Legendre term (`spice_legendre` of its Lagrangian; softmax: sum x_i g_i
-  - x_ref - ln(V(s))/beta, the log-sum-exp taken from the block's own sum node), plus the
+  + V(s)/v_unit - ln(N)/beta, the log-sum-exp read from the normaliser's common node), plus the
   interaction and bias energy read back from the realised conductances
   (netlists.energy_coefficients; pairs of clamped neurons contribute a constant that is left
   out).
@@ -51,22 +54,101 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 from __future__ import annotations
 
 import math
+import re
 
-from denseamc.backends.base import SWITCH_ROFF, SWITCH_RON, NetlistEmitter
+from denseamc.backends.base import (
+    SWITCH_ROFF,
+    SWITCH_RON,
+    TRAN_MAX_STEP_DIVISOR,
+    TRAN_POINTS,
+    NetlistEmitter,
+    cell_initial_voltages,
+    opamp_settings,
+    rail_errors,
+)
 from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
+from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
 from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import integer, num
+from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell, net
+from denseamc.ir.hardware import KEYS
 from denseamc.ir.lagrangians import Softmax
 
-__all__ = ["NgspiceEmitter", "SpiceEmitter"]
+__all__ = ["NgspiceEmitter", "SpiceEmitter", "user_opamp"]
 
 #: Above this many crossbar devices the energy probe (one B-source term per device pair) is
 #: left out: a B-source of millions of terms costs ngspice more than the rest of the circuit,
 #: and `check --backend spice` evaluates E from the saved node voltages in numpy anyway.
 ENERGY_PROBE_MAX_DEVICES = 20_000
 _TERMS_PER_LINE = 6
+
+#: The op-amp macro-model (fixed text; `{defaults}` and `{sat}` are formatted numbers). Inside:
+#: the differential input plus the offset, vd = V(in+) - V(in-) + v_os, drives a
+#: transconductance into the gain node p (rp || cp): DC gain a0, dominant pole at gbw / a0, and
+#: the current limited to vlim / rp through a tanh so that dV(p)/dt never exceeds `slew_rate`.
+#: gbw = 0: no capacitor, V(p) = a0 vd (the ideal amplifier). The output stage follows p with
+#: soft saturation at the supply ports (sat = 1), a smooth clip vmid + d / (1 + (d/vh)^8)^(1/8)
+#: with d = V(p) - vmid (slope 0.99 at 56 % of the rail, where a tanh's 0.68 would cut the loop
+#: gain by a third), through r_out.
+OPAMP_SUBCKT = """\
+.subckt dam_opamp inp inn out vdd vss {defaults} v_os=0.0 sat={sat}
+.param rp=1000000.0
+.param tp={{gbw > 0 ? a0/(6.283185307179586*gbw) : 0}}
+.param vlim={{gbw > 0 ? slew_rate*tp : 1e+30}}
+bgm 0 p i = {{vlim/rp}}*tanh({{a0}}*(v(inp,inn)+{{v_os}})/{{vlim}})
+rp p 0 {{rp}}
+cp p 0 {{tp/rp}}
+bout o 0 v = {{sat}} > 0.5 ? (v(vdd)+v(vss)+(2*v(p)-v(vdd)-v(vss))
++/pow(1+pow(abs((2*v(p)-v(vdd)-v(vss))/max(v(vdd)-v(vss), 1e-3)), 8), 0.125))/2 : v(p)
+rout o out {{r_out}}
+.ends dam_opamp"""
+
+
+#: Lines a user's op-amp file may not hold: analyses, outputs, initial conditions and `.end`
+#: belong to the netlist around it.
+_NOT_IN_AN_OPAMP_FILE = re.compile(
+    r"^\s*\.(end|tran|op|ac|dc|noise|tf|pz|disto|sens|meas\w*|print|plot|save|probe|ic|"
+    r"nodeset|four|options?|temp|width)\s*($|\s)", re.I | re.M)
+_OPAMP_SUBCKT_LINE = re.compile(r"^\s*\.subckt\s+dam_opamp((\s+[^\s=]+){5})(\s+\S+=\S+)*\s*$",
+                                re.I | re.M)
+
+
+def user_opamp(text: str, origin: str) -> str:
+    """The user's op-amp file `text` (read from `origin`), checked to be a SPICE subcircuit
+    `dam_opamp` with five ports (in+ in- out vdd vss) and nothing the netlist runs or reads: the
+    safety scan of every netlist (no `.control`, `.include`, `shell`, ...), no analysis, output
+    or `.end` line. A located error (the file) otherwise."""
+    problems = []
+    try:
+        check_netlist(text, dialect="ngspice")
+    except UnsafeNetlistError as exc:
+        problems.append(str(exc).split(": ", 1)[-1].split(" (this is")[0])
+    if not _OPAMP_SUBCKT_LINE.search(text):
+        problems.append("no '.subckt dam_opamp INP INN OUT VDD VSS' line (five ports)")
+    elif not re.search(r"^\s*\.ends\b", text, re.I | re.M):
+        problems.append("no '.ends' line")
+    bad = _NOT_IN_AN_OPAMP_FILE.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        problems.append(f"line {line} is '{bad.group(0).strip()}': analyses, outputs, initial "
+                        "conditions and .end belong to the netlist, not to the op-amp file")
+    if problems:
+        raise DenseAMCError(error(f"op-amp file {origin} (--set opamp=...): "
+                                  + "; ".join(problems)))
+    return text
+
+
+def _gained(expr: str, gain: float, offset: float) -> str:
+    """gain * (expr) + offset as a B-source expression (the plain expression when nominal)."""
+    if (gain, offset) == (1.0, 0.0):
+        return expr
+    return f"{num(gain)}*({expr}){' - ' if offset < 0 else ' + '}{num(abs(offset))}"
+
+
+def _no_block() -> tuple[str, str]:
+    raise InternalCompilerError("only a softmax layer has a normaliser block")
 
 
 class SpiceEmitter(NetlistEmitter):
@@ -81,6 +163,8 @@ class SpiceEmitter(NetlistEmitter):
     isource_line = "{name} {a} {b} dc {value}"
     vsource_line = "{name} {a} {b} dc {value}"
     switch_line = "{name} {a} {b} {ctl} 0 dam_switch"
+    param_line = ".param {name}={value}"
+    param_ref = "{{{name}}}"
     save_prefix = ".save "
     save_probe = "v({})"
     cells_title = "integrator cells (R_F || C_F around an op-amp, inverting)"
@@ -88,8 +172,10 @@ class SpiceEmitter(NetlistEmitter):
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
-                 energy_probe: bool = True) -> None:
+                 energy_probe: bool = True, opamp: str | None = None) -> None:
         super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments)
+        #: the user's `dam_opamp` subcircuit (`user_opamp`), or None for the built-in one
+        self.opamp = opamp
         devices = circuit.counts()["conductance_devices"]
         self.probe_omitted = energy_probe and devices > ENERGY_PROBE_MAX_DEVICES
         self.energy_probe = energy_probe and not self.probe_omitted
@@ -107,92 +193,117 @@ class SpiceEmitter(NetlistEmitter):
 
     # -- header and cells -----------------------------------------------------------------------
     def write_header_details(self) -> None:
-        amp = self.circuit.amplifier
-        if amp.ideal:
-            self.comment("amplifiers: ideal (virtual-ground integrator cells)")
+        op = opamp_settings(self.circuit)
+        if self.opamp is not None:
+            self.comment("amplifiers: the user's dam_opamp subcircuit (--set opamp=FILE)")
+        elif self.circuit.amplifier.ideal:
+            self.comment(f"amplifiers: ideal (dam_opamp with a0 = {num(op['a0'])}, no pole, no "
+                         "slew limit, no rails)")
         else:
-            self.comment(f"amplifiers: a0 = {num(amp.a0)}, gbw = {num(amp.gbw_hz)} Hz, output "
-                         f"clipped to +-{num(amp.v_rail)} V (slew rate not modelled)")
+            self.comment(f"amplifiers: dam_opamp with a0 = {num(op['a0'])}, gbw = "
+                         f"{num(op['gbw'])} Hz, slew rate {num(op['slew_rate'])} V/s, r_out = "
+                         f"{num(op['r_out'])} ohm, soft rails at vdd and vss")
 
     def write_cell(self, cell: IntegratorCell) -> None:
-        if self.circuit.amplifier.ideal:
-            self._ideal_cell(cell)
-        else:
-            self._opamp_cell(cell)
-
-    def _state_net(self, cell: IntegratorCell) -> str:
-        return self.net(f"{cell.name}_st")
-
-    def _ideal_cell(self, cell: IntegratorCell) -> None:
-        vg, st = self.inst("vg", cell.name), self._state_net(cell)
-        self.add(vg, self.net(cell.sum_net), "0", "dc", "0.0")
-        self.add(self.inst("fx", cell.name), st, "0", vg, "1.0")
-        self.add(self.inst("rf", cell.name), st, "0", num(cell.r_f))
-        if cell.c_f > 0:
-            self.add(self.inst("cf", cell.name), st, "0", num(cell.c_f))
-            self.ics.append((st, self.cell_v0(cell)))
-        self.add(self.inst("eo", cell.name), self.net(cell.out_net), "0", st, "0", "1.0")
-
-    def _opamp_cell(self, cell: IntegratorCell) -> None:
-        amp = self.circuit.amplifier
-        s, out, p = self.net(cell.sum_net), self.net(cell.out_net), self._state_net(cell)
-        self.add(self.inst("ga", cell.name), p, "0", s, "0", num(amp.a0))
-        self.add(self.inst("rp", cell.name), p, "0", "1.0")
-        if amp.gbw_hz > 0:
-            self.add(self.inst("cp", cell.name), p, "0", num(amp.a0 / (2 * math.pi * amp.gbw_hz)))
-        rail = num(amp.v_rail)
-        self.add(self.inst("bo", cell.name), out, "0", f"v = min(max(v({p}), -{rail}), {rail})")
+        """`dam_opamp` (in+ = reference, in- = summing node) with R_F and C_F from the summing
+        node to the output; a capacitor cell's initial state on both ends of C_F (`.ic`)."""
+        s, out = self.net(cell.sum_net), self.net(cell.out_net)
+        fields = [self.inst("xop", cell.name), "0", s, out, self.net("vdd"), self.net("vss"),
+                  "dam_opamp"]
+        if cell.v_offset and self.opamp is not None:
+            raise DenseAMCError(error(
+                "a draw's op-amp offsets (offset_sigma) go on the built-in dam_opamp's v_os "
+                "parameter; with --set opamp=FILE set offset_sigma to 0 (or model the offset "
+                "in your own subcircuit)"))
+        if cell.v_offset:
+            fields.append(f"v_os={num(cell.v_offset)}")
+        self.add(*fields)
         self.add(self.inst("rf", cell.name), s, out, num(cell.r_f))
         if cell.c_f > 0:
             self.add(self.inst("cf", cell.name), s, out, num(cell.c_f))
-            v0 = self.cell_v0(cell)
-            self.ics.append((p, v0))
-            self.ics.append((s, -v0 / amp.a0))
+            v_out, v_sum = cell_initial_voltages(self.circuit, cell, self.cell_v0(cell))
+            self.ics += [(out, v_out), (s, v_sum)]
+
+    def write_prologue(self) -> None:
+        self.write_opamp_subckt()
+
+    def write_opamp_subckt(self) -> None:
+        """The `dam_opamp` subcircuit, with this circuit's amplifier settings as defaults, or
+        the user's own (`--set opamp=FILE`, checked by `user_opamp`)."""
+        if not self.circuit.cells:
+            return
+        if self.opamp is not None:
+            self.section("dam_opamp: the user's op-amp subcircuit (--set opamp=FILE)")
+            self.lines += self.opamp.rstrip("\n").splitlines()
+            return
+        self.section("dam_opamp: behavioural op-amp macro-model (ports in+ in- out vdd vss)")
+        op = opamp_settings(self.circuit)
+        defaults = " ".join(f"{k}={num(op[k])}" for k in ("a0", "gbw", "slew_rate", "r_out"))
+        self.lines += OPAMP_SUBCKT.format(defaults=defaults, sat=integer(int(op["sat"]))
+                                          ).splitlines()
 
     # -- activations ----------------------------------------------------------------------------
     def write_activation(self, act: Activation) -> None:
+        """Every neuron's out_p rail (and its own out_n rail), from the ideal expression of
+        +v_unit g (`_rail_expressions`). Nominal: a linear kind is a VCVS and out_n a VCVS of
+        -1 on out_p; a realised draw's gain and offset errors make each rail a B-source
+        gain * (+-v_unit g) + offset."""
+        exprs = self._rail_expressions(act)
+        n_rail = dict(zip(act.out_p_nets, act.out_n_nets, strict=False))
+        for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
+            name = f"{act.name}_{i}"
+            gain_p, off_p, gain_n, off_n = rail_errors(act, i)
+            nominal = (gain_p, off_p, gain_n, off_n) == (1.0, 0.0, 1.0, 0.0)
+            spice_gain = act.lagrangian.spice_gain
+            if nominal and spice_gain is not None:
+                self.add(self.inst("ea", name), self.net(vp), "0", self.net(vin), "0",
+                         num(spice_gain))
+            else:
+                self.add(self.inst("ba", name), self.net(vp), "0",
+                         "v = " + _gained(exprs[i], gain_p, off_p))
+            vn = n_rail.get(vp)
+            if vn is None or vn in act.in_nets:
+                continue  # identity: the inverted rail is the cell output itself
+            if nominal:
+                self.add(self.inst("en", name), self.net(vn), "0", self.net(vp), "0", "-1.0")
+            else:
+                self.add(self.inst("bn", name), self.net(vn), "0",
+                         "v = " + _gained(exprs[i], -gain_n, off_n))
+
+    def _rail_expressions(self, act: Activation) -> list[str]:
+        """+v_unit g_i of every neuron as a B-source expression; a softmax block's normaliser
+        (its tail source and one share per neuron) is written on the way (`_softmax`)."""
         lag = act.lagrangian
         if isinstance(lag, Softmax):
-            self._softmax(act, lag)
-        else:
-            for i, (vin, vout) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
-                name = f"{act.name}_{i}"
-                if lag.spice_gain is not None:
-                    self.add(self.inst("ea", name), self.net(vout), "0", self.net(vin), "0",
-                             num(lag.spice_gain))
-                else:
-                    self.add(self.inst("ba", name), self.net(vout), "0", "v = "
-                             + lag.spice_activation(f"v({self.net(vin)})", act.v_unit, num))
-        for i, (vp, vn) in enumerate(zip(act.out_p_nets, act.out_n_nets, strict=False)):
-            if vn in act.in_nets:
-                continue  # identity: the inverted rail is the cell output itself
-            self.add(self.inst("en", f"{act.name}_{i}"), self.net(vn), "0", self.net(vp), "0",
-                     "-1.0")
+            return self._softmax(act, lag)
+        out = []
+        for vin in act.in_nets:
+            v = f"v({self.net(vin)})"
+            out.append(f"{num(lag.spice_gain)}*{v}" if lag.spice_gain is not None
+                       else lag.spice_activation(v, act.v_unit, num))
+        return out
 
-    def _softmax_nets(self, act: Activation) -> tuple[str, str, list[str]]:
-        ref = self.net(f"{act.name}_ref")
+    def _softmax(self, act: Activation, lag: Softmax) -> list[str]:
+        """The translinear normaliser of va_primitives.DAM_SOFTMAX_CELL with B-sources: the tail
+        current i_tail into the common node s, neuron i drawing its share (i_tail/N) exp(-beta
+        (V(in_i) - V(s))/v_unit) out of s, so V(s) = -(v_unit/beta) ln mean_j exp(beta x_j)
+        and every share is i_tail softmax_i; returns out_p_i = v_unit share_i / i_tail."""
         s = self.net(f"{act.name}_s")
-        e = [self.net(f"{act.name}_e_{i}") for i in range(len(act.in_nets))]
-        return ref, s, e
-
-    def _softmax(self, act: Activation, lag: Softmax) -> None:
-        n = len(act.in_nets)
-        ref, s, e = self._softmax_nets(act)
-        ins = [f"v({self.net(v)})" for v in act.in_nets]
-        self.add(self.inst("bm", act.name), ref, "0",
-                 f"v = ({'+'.join(ins)})/{integer(n)}")
-        for i in range(n):
-            self.add(self.inst("be", f"{act.name}_{i}"), e[i], "0",
-                     "v = " + lag.spice_exponent(ins[i], f"v({ref})", act.v_unit, num))
-        self.add(self.inst("bs", act.name), s, "0", "v = " + "+".join(f"v({x})" for x in e))
-        for i, vout in enumerate(act.out_p_nets):
-            self.add(self.inst("ba", f"{act.name}_{i}"), self.net(vout), "0",
-                     "v = " + lag.spice_normalised(f"v({e[i]})", f"v({s})", act.v_unit, num))
+        i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0.0)))
+        self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))
+        out = []
+        for i, vin in enumerate(act.in_nets):
+            share = (lag.spice_exponent(f"v({self.net(vin)})", f"v({s})", act.v_unit, num)
+                     + f"/{integer(len(act.in_nets))}")
+            self.add(self.inst("bi", f"{act.name}_{i}"), s, "0", f"i = {num(i_tail)}*{share}")
+            out.append(f"{num(act.v_unit)}*{share}")
+        return out
 
     # -- selected crossbars ---------------------------------------------------------------------
     def write_switch_model(self) -> None:
         self.section("analog switches of the selected crossbars")
-        self.add(".model", "dam_switch", "sw", "vt=0.5", "vh=0.0", f"ron={num(SWITCH_RON)}",
+        self.add(".model", "dam_switch", "sw", f"vt={num(self.switch_threshold())}", "vh=0.0",
+                 f"ron={num(SWITCH_RON)}",
                  f"roff={num(SWITCH_ROFF)}")
 
     # -- energy probe ---------------------------------------------------------------------------
@@ -206,11 +317,15 @@ class SpiceEmitter(NetlistEmitter):
             xs = [f"v({self.net(net(layer.name, 'x', i))})" for i in range(layer.size)]
             gs = [f"v({self.net(net(layer.name, 'gp', i))})" for i in range(layer.size)]
 
-            def block(layer_name: str = layer.name) -> tuple[str, str]:
-                ref, s, _ = self._softmax_nets(acts[layer_name])
-                return ref, s
-
-            terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, block)
+            if isinstance(layer.lagrangian, Softmax):
+                # L* = sum x_i g_i - L with L = ln(sum_j exp(beta x_j))/beta
+                # = ln(N)/beta - V(s)/v_unit, read from the normaliser's common node (`_softmax`)
+                s = self.net(f"{acts[layer.name].name}_s")
+                terms += [(-1.0 / vu**2, f"{x}*{g}") for x, g in zip(xs, gs, strict=True)]
+                terms += [(1.0 / vu, f"v({s})"),
+                          (-math.log(layer.size) / layer.lagrangian.p, "1.0")]
+                continue
+            terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, _no_block)
         gp = {(k, i): f"v({self.net(net(layer.name, 'gp', i))})"
               for k, layer in enumerate(c.layers) for i in range(layer.size)}
         coef = energy_coefficients(c, self.stimulus.selects)
@@ -243,12 +358,15 @@ class SpiceEmitter(NetlistEmitter):
         if self.ics:
             self.section("initial states (.ic holds them during the initial operating point)")
             for node, v in self.ics:
+                # literal: a `{param}` here let ngspice 39 start some parity8 vectors from
+                # an inconsistent state ("timestep too small"), the numbers never do
                 self.add(".ic", f"v({node})={num(v)}")
         self.section("saved vectors")
         self.write_saves(["energy"] if self.energy_probe else [])
-        step, stop, tmax = self.tran_times()
-        self.section("transient to the readout time")
-        self.add(".tran", num(step), num(stop), "0.0", num(tmax))
+        t = self.param("t_read", self.circuit.readout_time_s)
+        self.section("transient to the readout time t_read")
+        self.add(".tran", f"{{t_read/{integer(TRAN_POINTS)}}}", t, "0.0",
+                 f"{{t_read/{integer(TRAN_MAX_STEP_DIVISOR)}}}")
         self.lines.append(".end")
 
 
@@ -259,3 +377,4 @@ class NgspiceEmitter(SpiceEmitter):
 
     def write_prologue(self) -> None:
         self.add(".options", "reltol=1e-06", "abstol=1e-15", "vntol=1e-09")
+        super().write_prologue()

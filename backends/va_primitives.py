@@ -10,8 +10,8 @@ where the emitter formats them from legalised floats.
 
 Sign and unit conventions (shared with the SPICE backend):
 
-* A state cell (``dam_integrator``) is an inverting op-amp integrator: its output carries the
-  state *inverted*, ``V(out) = -x * v_unit``.
+* A state cell is an inverting op-amp integrator (``dam_opamp`` with R_F and C_F in the
+  netlist): its output carries the state *inverted*, ``V(out) = -x * v_unit``.
 * An activation cell reads that output, recovers ``x = -V(in) / v_unit`` and drives two rails,
   ``out_p = +v_unit * g(x)`` and ``out_n = -v_unit * g(x)``; a crossbar hangs a positive weight on
   one rail and a negative weight on the other.
@@ -35,62 +35,68 @@ from denseamc.ir.lagrangians import LAGRANGIANS
 
 _HEADER = '`include "constants.vams"\n`include "disciplines.vams"\n'
 
-DAM_INTEGRATOR = _HEADER + r"""
-// Inverting op-amp leaky integrator: feedback R_f || C_f from out to the summing node `sum`.
-// Summing-node KCL (virtual ground):  I_in + V(out)/r_f + c_f*ddt(V(out)) = 0,
-// where I_in is the total current the netlist pushes into `sum` (e.g. from a crossbar).
-// tau = r_f*c_f; c_f = 0 gives a summing amplifier V(out) = -r_f*I_in.
-// a0 = 0 (default): ideal amplifier, V(sum) is held at exactly 0 and the state lives on the
-//   internal node x (which carries V(out)).
-// a0 > 0: finite-gain amplifier A(s) = a0/(1 + s*a0/(2*pi*gbw)) (no pole if gbw = 0) with the
-//   output clamped to +-vmax, and the R_f || C_f feedback branch between out and sum.
-// use_ic = 1: the transient starts from V(out) = v0 (forced during the initial operating point);
-// use_ic = 0: the transient starts from the DC operating point.
-module dam_integrator(sum, out);
-    inout sum, out;
-    electrical sum, out;
-    electrical x;
-    branch (sum) vg;
-    (*desc="feedback resistance", units="Ohm", type="instance"*)
-    parameter real r_f = 1e4 from (0:inf);
-    (*desc="feedback capacitance", units="F", type="instance"*)
-    parameter real c_f = 1e-7 from [0:inf);
-    (*desc="initial output voltage", units="V", type="instance"*)
-    parameter real v0 = 0.0;
-    (*desc="1: force V(out)=v0 at the transient's initial point", type="instance"*)
-    parameter integer use_ic = 1 from [0:1];
-    (*desc="open-loop DC gain, 0 = ideal amplifier", type="instance"*)
-    parameter real a0 = 0.0 from [0:inf);
+DAM_OPAMP = _HEADER + r"""
+// Behavioural op-amp macro-model, ports in+ (inp), in- (inn), out and the supplies vdd, vss.
+// The differential input plus the input offset, vd = V(inp, inn) + v_os, drives the gain node p
+// (normalised to r_p): DC gain a0, dominant pole at gbw/a0, and the drive limited through a tanh
+// so that dV(p)/dt never exceeds `slew_rate`. gbw = 0: no pole, V(p) = a0*vd (an ideal amplifier).
+// The output follows p with soft saturation at the supply ports (sat = 1), a smooth clip
+// vmid + d/(1 + (d/vh)^8)^(1/8), d = V(p) - vmid, vmid = (V(vdd) + V(vss))/2, vh = V(vdd, vss)/2
+// (slope 0.99 at 56 % of the rail, where a tanh would cut the loop gain by a third), then the
+// output resistance r_out. An integrator is this module with R_F and C_F from out to
+// in- in the netlist; its initial state is the netlist's (an `ic` on both ends of C_F).
+module dam_opamp(inp, inn, out, vdd, vss);
+    inout inp, inn, out, vdd, vss;
+    electrical inp, inn, out, vdd, vss;
+    electrical p, o;
+    (*desc="open-loop DC gain", type="instance"*)
+    parameter real a0 = 1e4 from (0:inf);
     (*desc="gain-bandwidth product, 0 = no pole", units="Hz", type="instance"*)
-    parameter real gbw = 0.0 from [0:inf);
-    (*desc="output clamp", units="V", type="instance"*)
-    parameter real vmax = 1e6 from (0:inf);
-    (*desc="input offset voltage (also keeps the virtual-ground branch, see module doc)",
-      units="V", type="instance"*)
+    parameter real gbw = 1e9 from [0:inf);
+    (*desc="slew rate", units="V/s", type="instance"*)
+    parameter real slew_rate = 1e9 from (0:inf);
+    (*desc="output resistance", units="Ohm", type="instance"*)
+    parameter real r_out = 100.0 from (0:inf);
+    (*desc="input offset voltage, in series with in+", units="V", type="instance"*)
     parameter real v_os = 0.0;
-    real tau_p, v_ic;
+    (*desc="1: soft saturation at the supply ports, 0: none", type="instance"*)
+    parameter integer sat = 1 from [0:1];
+    real vd, tp, vlim, vmid, vh, d, u2;
     analog begin
-        if (a0 > 0.0) begin
-            v_ic = v_os - v0/a0;
-            tau_p = gbw > 0.0 ? a0/(`M_TWO_PI*gbw) : 0.0;
-            I(out, sum) <+ V(out, sum)/r_f + c_f*ddt(V(out, sum));
-            if (use_ic != 0 && analysis("static") && analysis("tran")) begin
-                V(vg) <+ v_ic;
-                V(x) <+ v0;
-            end else begin
-                I(x) <+ V(x) + a0*(V(sum) - v_os) + tau_p*ddt(V(x));
-            end
-            V(out) <+ min(max(V(x), -vmax), vmax);
+        vd = V(inp, inn) + v_os;
+        if (gbw > 0.0) begin
+            tp = a0/(`M_TWO_PI*gbw);
+            vlim = slew_rate*tp;
+            I(p) <+ (V(p) - vlim*tanh(a0*vd/vlim) + tp*ddt(V(p)))/1e6;
         end else begin
-            V(vg) <+ v_os;
-            if (use_ic != 0 && analysis("static") && analysis("tran"))
-                V(x) <+ v0;
-            else
-                I(x) <+ I(vg) + V(x)/r_f + c_f*ddt(V(x));
-            V(out) <+ V(x);
+            V(p) <+ a0*vd;
         end
+        if (sat != 0) begin
+            vmid = (V(vdd) + V(vss))/2.0;
+            vh = max(V(vdd, vss)/2.0, 1e-3);
+            d = V(p) - vmid;
+            u2 = (d/vh)*(d/vh);
+            V(o) <+ vmid + d/pow(1.0 + u2*u2*u2*u2, 0.125);
+        end else begin
+            V(o) <+ V(p);
+        end
+        I(o, out) <+ V(o, out)/r_out;
     end
 endmodule
+"""
+
+
+#: A realised draw's activation mismatch (act_gain_sigma, act_offset_sigma): each rail is
+#: gain * (+-v_unit g) + offset; the defaults are the nominal block.
+_RAIL_ERRORS = """\
+    (*desc="out_p rail gain (mismatch)", type="instance"*)
+    parameter real gain_p = 1.0;
+    (*desc="out_p rail offset (mismatch)", units="V", type="instance"*)
+    parameter real off_p = 0.0;
+    (*desc="out_n rail gain (mismatch)", type="instance"*)
+    parameter real gain_n = 1.0;
+    (*desc="out_n rail offset (mismatch)", units="V", type="instance"*)
+    parameter real off_n = 0.0;
 """
 
 
@@ -105,11 +111,11 @@ module {name}(in, out_p, out_n);
     electrical in, out_p, out_n;
     (*desc="voltage that represents one unit of state", units="V", type="instance"*)
     parameter real v_unit = 1.0 from (0:inf);
-{params}    real x, g;
+{_RAIL_ERRORS}{params}    real x, g;
     analog begin
         x = -V(in)/v_unit;
-{body}        V(out_p) <+ v_unit*g;
-        V(out_n) <+ -v_unit*g;
+{body}        V(out_p) <+ gain_p*v_unit*g + off_p;
+        V(out_n) <+ -gain_n*v_unit*g + off_n;
     end
 endmodule
 """
@@ -117,41 +123,40 @@ endmodule
 
 # Softmax, one cell per element, wired in the netlist (compiles once, works for any N):
 #
-#   cell_i (in_i ref s out_p_i out_n_i) dam_softmax_cell beta=... v_unit=...   for i = 1..N
-#   r_s    (s 0) 1 ohm
+#   cell_i (in_i s out_p_i out_n_i) dam_softmax_cell beta=... v_unit=... i_tail=... n=N
+#   it     (0 s) isource dc=i_tail
 #
-# * Common-mode reference: each cell also places r_ref between in_i and the shared node `ref`, so
-#   V(ref) is the mean of the inputs (N equal resistors into an otherwise unloaded node).  The mean
-#   is linear, smooth and realisable with passive parts; a max reference would keep every
-#   exponent <= 0 but needs a winner-take-all circuit and has a kink where inputs tie.  With the
-#   mean the largest exponent is >= 0, so the denominator V(s) >= 1 at the solution and `smin`
-#   only guards the all-zero initial guess of the operating point; limexp bounds the exponent
-#   growth for large beta*(spread of x).
-# * Each cell injects e_i = exp(beta*(x_i - x_ref)) amperes into `s`; the 1-ohm resistor turns the
-#   sum into V(s) = sum_j e_j.  out_p_i = v_unit*e_i/V(s) = v_unit*softmax(beta*x)_i.
+# A translinear normaliser (Gilbert): the layer's tail current i_tail flows into the common node
+# `s`, and cell i draws (i_tail/N) exp(-beta (V(in_i) - V(s))/v_unit) = (i_tail/N) exp(beta x_i
+# + beta V(s)/v_unit) out of it (a 1/N-sized device). KCL at s makes the shares sum to i_tail, so
+#   V(s) = -(v_unit/beta) ln mean_j exp(beta x_j)     (a soft minimum of the inputs V(in_j))
+# and cell i's share is i_tail softmax(beta x)_i: no current exceeds i_tail, and V(s) lies
+# between min_j V(in_j) and mean_j V(in_j), within the rails whenever the inputs are.
+# out_p_i = v_unit * share_i / i_tail = v_unit*softmax(beta*x)_i.
 DAM_SOFTMAX_CELL = _HEADER + """
 // One element of a softmax: out_p = v_unit*softmax(beta*x)_i, out_n = -out_p, x = -V(in)/v_unit.
-module dam_softmax_cell(in, ref, s, out_p, out_n);
+// Draws this element's share of the layer's tail current out of the common node s (the
+// netlist's tail current source): V(s) = -(v_unit/beta)*ln(mean_j exp(beta*x_j)).
+module dam_softmax_cell(in, s, out_p, out_n);
     input in;
-    inout ref, s;
+    inout s;
     output out_p, out_n;
-    electrical in, ref, s, out_p, out_n;
+    electrical in, s, out_p, out_n;
     (*desc="voltage that represents one unit of state", units="V", type="instance"*)
     parameter real v_unit = 1.0 from (0:inf);
     (*desc="inverse temperature", type="instance"*)
     parameter real beta = 1.0;
-    (*desc="resistor from in to the averaging node ref", units="Ohm", type="instance"*)
-    parameter real r_ref = 1e4 from (0:inf);
-    (*desc="floor of the denominator V(s)", units="V", type="instance"*)
-    parameter real smin = 1e-9 from (0:inf);
-    real e, y;
+    (*desc="the layer's tail current", units="A", type="instance"*)
+    parameter real i_tail = 1e-5 from (0:inf);
+    (*desc="elements in the layer (the cell's device is 1/n of the tail's)", type="instance"*)
+    parameter integer n = 1 from [1:inf);
+""" + _RAIL_ERRORS + """\
+    real share;
     analog begin
-        I(in, ref) <+ V(in, ref)/r_ref;
-        e = limexp(-beta*(V(in) - V(ref))/v_unit);
-        I(s) <+ -e;
-        y = v_unit*e/max(V(s), smin);
-        V(out_p) <+ y;
-        V(out_n) <+ -y;
+        share = limexp(-beta*(V(in) - V(s))/v_unit)/n;
+        I(s) <+ i_tail*share;
+        V(out_p) <+ gain_p*v_unit*share + off_p;
+        V(out_n) <+ -gain_n*v_unit*share + off_n;
     end
 endmodule
 """
@@ -187,7 +192,7 @@ ACTIVATION_MODULES: dict[str, str] = {
 }
 
 ALL_MODULES: dict[str, str] = {
-    "dam_integrator": DAM_INTEGRATOR,
+    "dam_opamp": DAM_OPAMP,
     **ACTIVATION_MODULES,
     "dam_softmax_cell": DAM_SOFTMAX_CELL,
     "dam_switch": DAM_SWITCH,

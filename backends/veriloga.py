@@ -14,16 +14,18 @@ Files (see `emit.emit_netlists`):
 Both top levels share the instance syntax `name (nodes) master param=value ...`, the walk of
 backends/base.py and these element recipes (nets as in ir/circuit.py):
 
-* integrator cell: `dam_integrator` (sum out) with r_f, c_f, and for capacitor cells the
-  initial output v0 (`use_ic=1` forces it at the transient's initial point; init inputs and
-  `init=settled` targets come from the `Stimulus`); summing stages (C_F = 0) use `use_ic=0`.
-  Non-ideal amplifiers set a0, gbw and vmax = v_rail (single pole, clipped output).
+* integrator cell: `dam_opamp` (0 sum out vdd vss) with the circuit's amplifier parameters
+  (ideal amplifiers: a0 = 1e8, gbw = 0, sat = 0) and a realised draw's offset `v_os`, plus
+  `resistor` R_F and `capacitor` C_F from sum to out; a capacitor cell's initial state is an
+  initial condition on both ends of C_F (Spectre: `ic` statements; VACASK: the transient's
+  `ic={...}` list, forced during its initial operating point).
 * activation: one instance of the Lagrangian's `va_module` per neuron (in out_p out_n), with its
-  `va_params` (rectpoly(n) is `dam_rectpoly` with the integer power n - 1: g = relu(x)^(n-1)); a
-  coupled kind (softmax) is one `dam_softmax_cell` per neuron sharing a mean-reference node and
-  a sum node, plus the 1-ohm sum resistor per layer. A rail
-  the circuit does not use goes to a private net `<block>_nc_<i>` (identity's inverted rail is
-  the cell output itself).
+  `va_params` (rectpoly(n) is `dam_rectpoly` with the integer power n - 1: g = relu(x)^(n-1))
+  and a realised draw's rail gains and offsets (`gain_p off_p gain_n off_n`); a coupled kind
+  (softmax) is one `dam_softmax_cell` per neuron sharing the common node `s`, plus the layer's
+  tail current source `it_*` of `i_tail` into `s` (a translinear normaliser: no current above
+  i_tail, V(s) a soft minimum of the inputs). A rail the circuit does not use goes to a private
+  net `<block>_nc_<i>` (identity's inverted rail is the cell output itself).
 * crossbars: `resistor` instances r = 1/G. Selected crossbars: `dam_switch` per (line,
   option), controlled by the one-hot select levels, as in backends/spice.py.
 * biases: `isource` into the summing node; clamps: `vsource`.
@@ -36,10 +38,20 @@ The energy is not computed inside these netlists (VACASK has no behavioural sour
 from __future__ import annotations
 
 from denseamc.backends import va_primitives
-from denseamc.backends.base import SWITCH_ROFF, SWITCH_RON, NetlistEmitter
+from denseamc.backends.base import (
+    SWITCH_ROFF,
+    SWITCH_RON,
+    TRAN_MAX_STEP_DIVISOR,
+    TRAN_POINTS,
+    NetlistEmitter,
+    cell_initial_voltages,
+    opamp_settings,
+    rail_errors,
+)
 from denseamc.backends.units import integer, num
 from denseamc.ir import DenseAMCError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
+from denseamc.ir.hardware import KEYS
 from denseamc.ir.loc import first_span
 
 __all__ = ["SpectreEmitter", "VacaskEmitter", "va_modules"]
@@ -49,7 +61,7 @@ def modules_used(circuit: CircuitIR) -> list[str]:
     """Names of the primitive modules the circuit instantiates, sorted."""
     used = set()
     if circuit.cells:
-        used.add("dam_integrator")
+        used.add("dam_opamp")
     for act in circuit.activations:
         used.add(act.lagrangian.va_module)
     if circuit.selected_crossbars:
@@ -68,12 +80,16 @@ class _TopLevel(NetlistEmitter):
     comment_prefix = "//"
     isource_line = "{name} ({a} {b}) isource dc={value}"
     vsource_line = "{name} ({a} {b}) vsource dc={value}"
-    switch_line = ("{name} ({a} {b} {ctl}) dam_switch "
+    switch_line = ("{name} ({a} {b} {ctl}) dam_switch vt={value} "
                    f"ron={num(SWITCH_RON)} roff={num(SWITCH_ROFF)}")
-    cells_title = "integrator cells (dam_integrator: R_F || C_F around an op-amp)"
+    cells_title = "integrator cells (dam_opamp with R_F || C_F from the summing node to out)"
     activations_title = ("activation blocks, x = -V(in)/v_unit, out_p = v_unit g, "
                          "out_n = -v_unit g")
     isources_title = "bias currents into the summing nodes (flowing from 0 into the node)"
+
+    def format(self) -> str:
+        self.ics: list[tuple[str, float]] = []
+        return super().format()
 
     def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
         return f"{name} ({a} {b}) resistor r={ohms}"
@@ -85,15 +101,23 @@ class _TopLevel(NetlistEmitter):
         self.lines.append(" ".join(fields))
 
     def write_cell(self, cell: IntegratorCell) -> None:
-        p = {"r_f": num(cell.r_f), "c_f": num(cell.c_f)}
+        """`dam_opamp` (in+ = reference, in- = summing node) with R_F and C_F from the summing
+        node to the output; a capacitor cell's initial state goes to `self.ics`."""
+        s, out = self.net(cell.sum_net), self.net(cell.out_net)
+        op = opamp_settings(self.circuit)
+        params = {k: num(op[k]) for k in ("a0", "gbw", "slew_rate", "r_out")}
+        params["sat"] = integer(int(op["sat"]))
+        if cell.v_offset:
+            params["v_os"] = num(cell.v_offset)
+        self.instance("xop", cell.name, ["0", s, out, self.net("vdd"), self.net("vss")],
+                      "dam_opamp", **params)
+        self.lines.append(self.format_resistor(self.inst("rf", cell.name), s, out,
+                                               num(cell.r_f)))
         if cell.c_f > 0:
-            p["v0"] = num(self.cell_v0(cell))
-        p["use_ic"] = integer(1 if cell.c_f > 0 else 0)
-        amp = self.circuit.amplifier
-        if not amp.ideal:
-            p.update(a0=num(amp.a0), gbw=num(amp.gbw_hz), vmax=num(amp.v_rail))
-        self.instance("x", cell.name, [self.net(cell.sum_net), self.net(cell.out_net)],
-                      "dam_integrator", **p)
+            self.lines.append(f"{self.inst('cf', cell.name)} ({s} {out}) capacitor "
+                              f"c={num(cell.c_f)}")
+            v_out, v_sum = cell_initial_voltages(self.circuit, cell, self.cell_v0(cell))
+            self.ics += [(out, v_out), (s, v_sum)]
 
     def write_activation(self, act: Activation) -> None:
         lag = act.lagrangian
@@ -101,25 +125,36 @@ class _TopLevel(NetlistEmitter):
         if problem is not None:
             raise DenseAMCError(error(problem, first_span(act.loc)))
         params = {"v_unit": num(act.v_unit), **lag.va_params(num, integer)}
+        if not lag.elementwise:
+            i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0)))
+            params["i_tail"] = num(i_tail)
+            params["n"] = integer(len(act.in_nets))
         n_rail = dict(zip(act.out_p_nets, act.out_n_nets, strict=False))
-        ref = self.net(f"{act.name}_ref")
         s = self.net(f"{act.name}_s")
-        # a coupled module (softmax) also connects the layer's reference and sum nodes
-        shared = [] if lag.elementwise else [ref, s]
+        # a coupled module (softmax) also connects the layer's common node
+        shared = [] if lag.elementwise else [s]
         for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
             vn = n_rail.get(vp)
             neg = (self.net(vn) if vn is not None and vn not in act.in_nets
                    else self.net(f"{act.name}_nc_{i}"))
             nodes = [self.net(vin), *shared, self.net(vp), neg]
-            self.instance("xa", f"{act.name}_{i}", nodes, lag.va_module, **params)
+            errs = dict(zip(("gain_p", "off_p", "gain_n", "off_n"), rail_errors(act, i),
+                            strict=True))
+            realised = {k: num(v) for k, v in errs.items()
+                        if v != (1.0 if k.startswith("gain") else 0.0)}
+            self.instance("xa", f"{act.name}_{i}", nodes, lag.va_module, **params, **realised)
         if not lag.elementwise:
-            self.instance("rs", act.name, [s, "0"], "resistor", r="1.0")
+            i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0)))
+            self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))
 
 
 class VacaskEmitter(_TopLevel):
-    """The VACASK top level: run with `vacask -sp -se --tomlfile OURS net.sim` (runners.py)."""
+    """The VACASK top level: run with `vacask -sp -se --tomlfile OURS net.sim` (runners.py).
+    Input values are circuit parameters; the control block cannot read those, so the initial
+    states and the readout time there are numbers."""
 
     dialect = "vacask"
+    param_line = "parameters {name}={value}"
     save_prefix = "  save "
     save_probe = "v({})"
 
@@ -131,17 +166,25 @@ class VacaskEmitter(_TopLevel):
         for m in mods:
             self.lines.append(f'load "{m}.osdi"')
         self.lines.append('load "resistor.osdi"')
-        for m in [*mods, "resistor", "vsource", "isource"]:
+        self.lines.append('load "capacitor.osdi"')
+        for m in [*mods, "resistor", "capacitor", "vsource", "isource"]:
             self.lines.append(f"model {m} {m}")
 
     def write_epilogue(self) -> None:
         step, stop, tmax = self.tran_times()
         self.section("transient to the readout time")
+        # nr_force: the conductance that forces `ic` nodes during the initial operating point;
+        # VACASK's default left an ideal (a0 = 1e8) integrator 0.7 % off its initial state,
+        # 1e6 S leaves 7e-5 of it; from 1e7 S the operating point of a draw with op-amp
+        # offsets no longer converges (tests/test_runners.py, tests/test_draw_netlists.py)
         self.lines += ["control", "  abort always",
-                       '  options rawfile="binary" reltol=1e-06 vntol=1e-09']
+                       '  options rawfile="binary" reltol=1e-06 vntol=1e-09 nr_force=1000000.0']
         self.write_saves()
+        ic = ""
+        if self.ics:  # forced during the transient's initial operating point (icmode "op")
+            ic = " ic={" + ", ".join(f'"{n}", {num(v)}' for n, v in self.ics) + "}"
         self.lines.append(f"  analysis tran1 tran stop={num(stop)} step={num(step)} "
-                          f"maxstep={num(tmax)}")
+                          f"maxstep={num(tmax)}{ic}")
         self.lines.append("endc")
 
 
@@ -149,6 +192,7 @@ class SpectreEmitter(_TopLevel):
     """The Spectre top level (Cadence): `spectre <model>.scs` next to the .va files."""
 
     dialect = "spectre"
+    param_line = "parameters {name}={value}"
     save_prefix = "save "
 
     def write_prologue(self) -> None:
@@ -159,8 +203,13 @@ class SpectreEmitter(_TopLevel):
             self.lines.append(f'ahdl_include "{m}.va"')
 
     def write_epilogue(self) -> None:
-        step, stop, tmax = self.tran_times()
-        self.section("transient to the readout time")
+        if self.ics:
+            self.section("initial states: both ends of every integration capacitor")
+            for node, v in self.ics:
+                self.lines.append(f"ic {node}={num(v)}")
+        t = self.param("t_read", self.circuit.readout_time_s)
+        self.section("transient to the readout time t_read")
         self.lines.append("simulator_options options reltol=1e-06 vabstol=1e-09 iabstol=1e-15")
-        self.lines.append(f"tran1 tran stop={num(stop)} step={num(step)} maxstep={num(tmax)}")
+        self.lines.append(f"tran1 tran stop={t} step={t}/{integer(TRAN_POINTS)} "
+                          f"maxstep={t}/{integer(TRAN_MAX_STEP_DIVISOR)}")
         self.write_saves()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from denseamc.compiler.pipeline import Compilation
 from denseamc.ir.printer import dump, dump_circuit
@@ -96,4 +97,20 @@ def _outputs(comp: Compilation, kinds: Sequence[str], draw: tuple[int, int] | No
         from denseamc.compiler.passes.realise import realise
 
         circuit = comp.circuit if draw is None else realise(comp.circuit, comp.hardware, *draw)
-        yield from iter_netlists(circuit, prefixes=paths)
+        yield from iter_netlists(circuit, prefixes=paths, opamp=_user_opamp(comp))
+
+
+def _user_opamp(comp: Compilation) -> str | None:
+    """The text of `--set opamp=FILE` (checked), or None for the built-in op-amp."""
+    path = comp.hardware.opamp
+    if not path:
+        return None
+    from denseamc.backends.spice import user_opamp
+    from denseamc.ir import DenseAMCError, error
+
+    try:
+        text = Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DenseAMCError(error(f"op-amp file {path} (--set opamp=...): cannot read it "
+                                  f"as ASCII text ({exc.__class__.__name__})")) from None
+    return user_opamp(text, path)

@@ -22,7 +22,7 @@ from denseamc.ir.diagnostics import DenseAMCError, Diagnostic, error
 from denseamc.ir.model import HardwareSetting
 from denseamc.ir.span import Span
 
-Kind = Literal["float", "int", "enum", "auto_float"]
+Kind = Literal["float", "int", "enum", "auto_float", "path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,18 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         lo=0.0, hi=1e13, lo_open=True),
     Key("a0", "float", 1e4, "", "op-amp DC open-loop gain (V/V)", lo=1.0, hi=1e12),
     Key("slew", "float", 1e9, "V/s", "op-amp slew rate", lo=0.0, hi=1e15, lo_open=True),
+    Key("r_out", "float", 100.0, "ohm",
+        "op-amp open-loop output resistance, in the netlists' dam_opamp macro-model (the "
+        "feedback divides it by the loop gain; the circuit backend leaves it out)",
+        lo=0.0, hi=1e9, lo_open=True),
+    Key("i_tail", "float", 1e-5, "A",
+        "tail current of a softmax block's translinear normaliser in the Verilog-A netlists: "
+        "the layer's cells share it, each drawing i_tail softmax_i", lo=0.0, hi=1e-2,
+        lo_open=True),
+    Key("opamp", "path", "", "",
+        "a SPICE file defining `.subckt dam_opamp inp inn out vdd vss` (in+, in-, output, "
+        "supplies) that replaces the built-in op-amp macro-model in the ngspice netlist; empty "
+        "= the built-in one (docs/cadence.md)"),
     Key("amp_current", "float", 1e-4, "A",
         "quiescent (bias) current of one op-amp from vdd; static power = vdd * amp_current "
         "per amplifier", lo=0.0, hi=1.0),
@@ -170,6 +182,9 @@ class Hardware:
     gbw: float = 1e9
     a0: float = 1e4
     slew: float = 1e9
+    r_out: float = 100.0
+    i_tail: float = 1e-5
+    opamp: str = ""
     amp_current: float = 1e-4
     area_device: float = 1e-12
     area_switch: float = 2e-12
@@ -234,6 +249,10 @@ def check_value(key: str, value: object, span: Span | None) -> tuple[object, Dia
         return value, None
     if spec.kind == "auto_float" and value == "auto":
         return None, None
+    if spec.kind == "path":
+        if not isinstance(value, str) or not value.strip():
+            return bad(f"expected a file name, got {value!r}")
+        return value, None
     if isinstance(value, bool):
         return bad(f"expected a number, got {value!r}")
     if isinstance(value, str):
@@ -341,6 +360,8 @@ def markdown_table() -> str:
     for k in KEYS.values():
         if k.kind == "enum":
             rng = " \\| ".join(k.choices)
+        elif k.kind == "path":
+            rng = "a file"
         else:
             lo = "(" if k.lo_open else "["
             rng = f"{lo}{k.lo!r}, {k.hi!r}]" + (" or auto" if k.kind == "auto_float" else "")

@@ -24,7 +24,7 @@ def test_compile_writes_every_output(tmp_path: Path) -> None:
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     for expected in ["ir.txt", "dynamics.json", "circuit.txt", "report.json", "report.md",
                      "spice/xor.cir", "veriloga/xor.scs", "veriloga/xor.sim",
-                     "veriloga/dam_integrator.va", "names.json"]:
+                     "veriloga/dam_opamp.va", "names.json"]:
         assert expected in files
     assert any(f.startswith("tables/") and f.endswith(".csv") for f in files)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]

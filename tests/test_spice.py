@@ -34,6 +34,11 @@ EXAMPLES = ("xor", "hamming74", "parity8")
 # v_unit. ngspice (reltol 1e-6) and the circuit backend (Dormand-Prince, rtol 1e-6) each carry
 # ~1e-6..1e-5 of integration error; measured up to 1.1e-5 (parity8), so a factor 7 is left.
 TIGHT = 1e-4
+# v_unit, for the mixed model with non-ideal amplifiers: the dam_opamp's soft rails (a smooth
+# clip) hold the input a little above V/a0 where the circuit backend's hard clip holds V/a0,
+# and its output resistance and initial state differ slightly: a modelling difference 10x
+# below the issue's 1 %.
+OPAMP = 1e-3
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -60,7 +65,8 @@ def test_mixed_model_every_recipe(scheme: str, amplifier: str,
     assert circuit.amplifier.ideal == (amplifier == "ideal")
     run = run_spice(circuit, inputs, timeout_s=60)
     ref = simulate_circuit(circuit, inputs)
-    agreement = compare_with_circuit(circuit, run, ref, tol_v_unit=TIGHT)
+    agreement = compare_with_circuit(circuit, run, ref,
+                                     tol_v_unit=TIGHT if amplifier == "ideal" else OPAMP)
     assert agreement.ok and agreement.worst_net, "\n".join(agreement.lines())  # nets compared
     # the trajectory moved: the readout differs from the initial state
     assert np.max(np.abs(run.states["a"] - inputs["x"])) > 0.05
@@ -85,6 +91,28 @@ def test_initial_conditions_match_circuit_backend(example_circuit: Callable[[str
                 np.testing.assert_allclose(got, ref.voltages[cell.out_net],
                                            atol=1e-6 * circuit.scaling.v_unit,
                                            err_msg=f"{circuit.name} {cell.name}")
+
+
+def test_another_vector_by_its_input_parameters(example_circuit: Callable[[str], object]) -> None:
+    """The emitted xor netlist (vector 1) runs vector k when only its `.param p_v_clamp_*`
+    lines are edited: the clamped inputs are parameters (every vector starts at 0 V)."""
+    import re
+
+    comp, circuit = example_circuit("xor")  # type: ignore[misc]
+    inputs = comp.graph.tests[0].stacked_inputs()
+    text = NgspiceEmitter(circuit).format()
+    stims = stimuli(circuit, inputs)
+    vu = circuit.scaling.v_unit
+    for k in range(1, len(stims)):
+        edited = text
+        for vs, volts in stims[k].source_volts.items():
+            edited, n = re.subn(rf"^\.param p_v_{vs}=\S+$", f".param p_v_{vs}={volts!r}", edited,
+                                flags=re.M)
+            assert n == 1, vs
+        res = runners.run_ngspice(edited, 60)
+        ref = simulate_circuit(circuit, {name: v[k:k + 1] for name, v in inputs.items()})
+        for net in ("v_x_2", "h_gp_0", "h_gp_3"):
+            assert abs(res[f"v({net})"][-1] - ref.voltages[net][0]) < 0.01 * vu, (k, net)
 
 
 def test_transient_starts_from_the_init_input(example_circuit: Callable[[str], object]) -> None:

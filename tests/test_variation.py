@@ -287,9 +287,10 @@ def test_offsets_move_the_settled_state() -> None:
     assert diff > 1e-3  # 10 mV offsets are 0.1 model units at the summing nodes
 
 
-def test_netlists_of_a_draw_with_offsets_are_refused() -> None:
-    comp = _compile("xor.dam", g_sigma="0.02", offset_sigma="1m")
-    with pytest.raises(DenseAMCError, match="do not write offset_sigma"):
+def test_netlists_of_a_draw_with_wired_switches_are_refused() -> None:
+    # offsets and activation mismatch are written; wires through analog switches not yet
+    comp = _compile("parity8.dam", g_sigma="0.02", r_wire="1")
+    with pytest.raises(DenseAMCError, match="do not write r_wire on a selected crossbar"):
         emit_netlists(realise(comp.circuit, comp.hardware, 0, 0))
 
 

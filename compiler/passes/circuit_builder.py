@@ -92,6 +92,8 @@ class CircuitBuilder:
             tests=tuple(graph.tests),
             diagnostics=tuple(self.diagnostics),
             source_name=graph.source_name,
+            # settings only the netlists use (backends/base.py, spice.py, veriloga.py)
+            meta={"r_out": hw.r_out, "i_tail": hw.i_tail},
         )
 
 
