@@ -311,7 +311,7 @@ def _assumptions_markdown(r: Mapping[str, Any]) -> list[str]:
         if key not in hw:
             continue
         v = hw[key]
-        shown = _value_with_unit(v, spec.unit)
+        shown = _value_with_unit(v, spec.unit) if v != "" else "(none: built-in)"
         out.append(f"| {k} | {shown} | {hw['origin'].get(k, 'default')} |")
     return [*out, ""]
 
