@@ -4,6 +4,7 @@
     denseamc check MODEL.dam --backend B    run the model's test vectors on backend B
     denseamc simulate MODEL.dam --input x=[1,-1]
     denseamc montecarlo MODEL.dam --runs N  accuracy and yield over realised circuits
+    denseamc harden MODEL.dam -o OUT/       fine-tune the weights under sampled non-idealities
 
 Exit status: 0 success, 1 a test vector failed, 2 a mistake in the input (located message, no
 traceback), 70 an internal error (a bug in denseamc: please report it).
@@ -121,6 +122,31 @@ def _montecarlo_options(mc: argparse.ArgumentParser) -> None:
     mc.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
+def _harden_options(hd: argparse.ArgumentParser) -> None:
+    hd.add_argument("-o", "--out-dir", type=Path, required=True, metavar="OUT",
+                    help="output directory: NAME.dam, NAME.npz, montecarlo.md (replaced only "
+                    "when everything succeeds)")
+    hd.add_argument("--data", type=Path, metavar="TRAIN.npz|csv",
+                    help="training vectors named like the model's inputs and outputs (default: "
+                    "the model's test vectors, with a warning)")
+    hd.add_argument("--draws-per-step", type=int, default=8, metavar="N",
+                    help="sampled chips averaged in every step (default 8)")
+    hd.add_argument("--steps", type=int, default=200, metavar="N",
+                    help="optimiser steps (default 200)")
+    hd.add_argument("--seed", type=int, default=0, metavar="S",
+                    help="seed of the training draws and of the Monte Carlo (default 0)")
+    hd.add_argument("--lr", type=float, default=3e-3, metavar="LR",
+                    help="Adam learning rate, relative to each array's largest entry "
+                    "(default 0.003)")
+    hd.add_argument("--margin", type=float, default=0.05, metavar="M",
+                    help="hinge margin of the decision, in activation units (default 0.05)")
+    hd.add_argument("--mc-runs", type=int, default=50, metavar="N",
+                    help="Monte Carlo draws of the before/after table (default 50)")
+    hd.add_argument("--name", metavar="NAME",
+                    help="stem of the written .dam and .npz (default MODEL_hardened)")
+    hd.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 #: command -> (one-line help, its own options)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "compile": ("compile a model into an output directory", _compile_options),
@@ -128,6 +154,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "simulate": ("simulate one input vector and print the outputs", _simulate_options),
     "montecarlo": ("accuracy and yield of the test vectors over realised (non-ideal) circuits",
                    _montecarlo_options),
+    "harden": ("fine-tune the weights so the circuit survives sampled non-idealities (JAX)",
+               _harden_options),
 }
 
 
@@ -174,6 +202,7 @@ def run(argv: Sequence[str]) -> int:
         "check": commands.check_command,
         "simulate": commands.simulate_command,
         "montecarlo": commands.montecarlo_command,
+        "harden": commands.harden_command,
     }[args.command]
     return run_command(args)
 

@@ -177,3 +177,9 @@ def montecarlo_command(args: argparse.Namespace) -> int:
         print(f"FAIL: yield {p.yield_:.4g} below --min-yield {args.min_yield:.4g} "
               f"({', '.join(f'{k} = {v}' for k, v in p.settings.items()) or 'nominal'})")
     return 1 if missed else 0
+
+
+def harden_command(args: argparse.Namespace) -> int:
+    from denseamc.compiler.harden.command import harden_command as run_harden
+
+    return run_harden(args)

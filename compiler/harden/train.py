@@ -1,0 +1,206 @@
+"""Training under sampled chips: the draws, the loss on decoded outputs, the bounded energy, the
+optax loop. Every step draws `draws` fresh chips (`sample_chip`) and averages the loss over them.
+
+Parameters move in their own scale: p = p0 + scale(p0) * theta * free, theta starts at 0, so
+one learning rate suits arrays of any magnitude and entries without a device stay 0.
+
+Loss per vector and draw (a hinge on the decision, in activation units of the read layer):
+
+- argmax: d = min over wrong classes k of (s_y - s_k) / |dec_y - dec_k| (the distance of the
+  read activations from the decision boundary; rescaling the decoder does not change it);
+- sign: d = y g (y = +-1); a 0 target costs g^2;
+- value: (g - y)^2;
+
+and the hinge is relu(margin - d). The energy stays bounded: the smallest eigenvalue of I + M
+over the identity/relu couplings (as `analyze-energy` computes it, selected arrays by their
+worst-case bound) is kept above min(ENERGY_FLOOR, its starting value / 2) by a penalty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from denseamc.compiler.harden.dynamics import Chip, JArray, JaxModel
+from denseamc.ir import BilinearTerm, ModelGraph
+from denseamc.ir.hardware import Hardware
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+
+#: the energy's margin of boundedness kept: smallest eigenvalue of I + M (dimensionless)
+ENERGY_FLOOR = 0.05
+#: weight of the boundedness penalty against the loss
+ENERGY_PENALTY = 100.0
+
+
+def sample_chip(model: JaxModel, hw: Hardware, key: JArray) -> Chip:
+    """One draw of every non-ideality the model-level chip has (dynamics.py docstring)."""
+    keys = iter(jax.random.split(key, 2 * len(model.drives) + 4 * len(model.layers)))
+    factor, stuck = [], []
+    for d in model.drives:
+        shape = model.device_shape(d)
+        z = jax.random.normal(next(keys), shape)
+        u = jax.random.uniform(next(keys), shape)
+        factor.append(jnp.exp(hw.g_sigma * z) * (u >= hw.p_stuck_off))
+        stuck.append((u >= hw.p_stuck_off) & (u < hw.p_stuck_off + hw.p_stuck_on))
+
+    def per_layer(sigma: float, base: float) -> list[JArray]:
+        return [base + sigma * jax.random.normal(next(keys), (lay.size,))
+                for lay in model.layers]
+
+    return Chip(factor, stuck, per_layer(hw.offset_sigma, 0.0),
+                per_layer(hw.act_gain_sigma, 1.0), per_layer(hw.act_offset_sigma, 0.0),
+                per_layer(hw.c_sigma, 1.0))
+
+
+def output_loss(model: JaxModel, params: Mapping[str, JArray], read: Mapping[str, JArray],
+                targets: Mapping[str, Array], margin: float) -> JArray:
+    """Mean hinge loss over vectors and outputs (module docstring)."""
+    total = jnp.zeros(())
+    for o in model.graph.outputs():
+        r, y = read[o.name], jnp.asarray(targets[o.name])
+        if o.kind == "argmax":
+            cls = y[:, 0].astype(int)
+            tie = model.tying.decoders.get(o.name)
+            dec = params[tie.decoder] if tie and tie.decoder in params else o.decoder
+            k = r.shape[-1]
+            dec = jnp.eye(k) if dec is None else jnp.asarray(dec)
+            diff = r[jnp.arange(r.shape[0]), cls][:, None] - r  # (B, K)
+            dist = jnp.linalg.norm(dec[cls][:, None, :] - dec[None, :, :], axis=-1)
+            wrong = jnp.arange(k)[None, :] != cls[:, None]
+            d = jnp.min(jnp.where(wrong, diff / jnp.maximum(dist, 1e-12), jnp.inf), axis=-1)
+            total = total + jnp.mean(jax.nn.relu(margin - d))
+        elif o.kind == "sign":
+            cost = jnp.where(y == 0, r**2, jax.nn.relu(margin - y * r))
+            total = total + jnp.mean(cost)
+        else:
+            total = total + jnp.mean((r - y) ** 2)
+    return total
+
+
+def energy_margin(graph: ModelGraph, model: JaxModel, params: Mapping[str, JArray]
+                  ) -> JArray | None:
+    """Smallest eigenvalue of I + M over the quadratic (identity, relu) layers' couplings,
+    as `passes.energy.check_bounded` computes it; None when they are uncoupled."""
+    quad = [lay for lay in graph.layers()
+            if not lay.lagrangian.bounded and lay.lagrangian.quadratic]
+    offsets, total = {}, 0
+    for lay in quad:
+        offsets[lay.name] = total
+        total += lay.size
+    m = jnp.zeros((total, total))
+    coupled = False
+    for term in graph.terms():
+        if not (isinstance(term, BilinearTerm) and term.a in offsets and term.b in offsets):
+            continue
+        op = graph.weights(term.weights)
+        w = model.raw(params, term.weights)
+        if op.is_selected:  # worst case over selections: sqrt(rows) * largest row norm
+            norm = jnp.sqrt(op.shape[0]) * jnp.max(jnp.linalg.norm(w.reshape(len(w), -1),
+                                                                   axis=1))
+            k = min(op.shape)
+            w = jnp.zeros(op.shape).at[jnp.arange(k), jnp.arange(k)].set(norm)
+        ia, ib = offsets[term.a], offsets[term.b]
+        block = jnp.zeros((total, total)).at[ia:ia + w.shape[0], ib:ib + w.shape[1]].set(
+            term.coef * w)
+        m = m + block + block.T
+        coupled = True
+    if not coupled:
+        return None
+    return jnp.linalg.eigvalsh(jnp.eye(total) + m)[0]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int
+    draws: int
+    seed: int
+    lr: float
+    margin: float
+    dt: float | None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    params: dict[str, Array]
+    loss_before: float  # on the fixed evaluation draws
+    loss_after: float
+    history: tuple[float, ...]  # the training loss of every step
+
+
+def _step_size(model: JaxModel) -> float:
+    """A fixed step for training: half the fastest layer's tau, at most 2000 steps."""
+    taus = [lay.tau for lay in model.sys.dynamic]
+    t_end = float(model.graph.readout_t)
+    dt = min(taus) / 2 if taus else t_end
+    return max(dt, t_end / 2000) if t_end > 0 else 1.0
+
+
+def train(model: JaxModel, hw: Hardware, targets: Mapping[str, Array], settings: TrainSettings,
+          log: Callable[[str], None]) -> TrainResult:
+    """Fine-tune the trained parameters of `model.tying` under fresh chips at every step."""
+    tying = model.tying
+    names = tying.trained
+    p0 = {n: jnp.asarray(p.value) for n, p in tying.params.items()}
+    scale = {n: float(np.max(np.abs(tying.params[n].value), initial=0.0)) or 1.0 for n in names}
+    free = {n: jnp.asarray(tying.params[n].free, dtype=float) for n in names}
+    dt = settings.dt or _step_size(model)
+
+    def params_of(theta: Mapping[str, JArray]) -> dict[str, JArray]:
+        out = dict(p0)
+        for n in names:
+            out[n] = p0[n] + scale[n] * theta[n] * free[n]
+        return out
+
+    lam0 = energy_margin(model.graph, model, p0)
+    floor = None if lam0 is None or float(lam0) <= 0 else min(ENERGY_FLOOR, float(lam0) / 2)
+
+    def loss_on(theta: Mapping[str, JArray], keys: JArray) -> JArray:
+        params = params_of(theta)
+
+        def one(key: JArray) -> JArray:
+            chip = sample_chip(model, hw, key)
+            states = model.final_states(params, chip, dt=dt)
+            return output_loss(model, params, model.readout(params, chip, states), targets,
+                               settings.margin)
+
+        loss = jnp.mean(jax.vmap(one)(keys))
+        if floor is not None:
+            lam = energy_margin(model.graph, model, params)
+            loss = loss + ENERGY_PENALTY * jax.nn.relu(floor - lam) ** 2
+        return loss
+
+    base = jax.random.PRNGKey(settings.seed)
+    eval_keys = jax.random.split(jax.random.fold_in(base, 2**31 - 1), max(settings.draws, 16))
+    opt = optax.adam(settings.lr)
+    theta = {n: jnp.zeros(tying.params[n].value.shape) for n in names}
+    state = opt.init(theta)
+
+    @jax.jit
+    def step(theta: dict[str, JArray], state: Any, k: JArray) -> tuple[Any, Any, JArray]:
+        keys = jax.random.split(jax.random.fold_in(base, k), settings.draws)
+        loss, grads = jax.value_and_grad(loss_on)(theta, keys)
+        updates, state = opt.update(grads, state, theta)
+        return optax.apply_updates(theta, updates), state, loss
+
+    evaluate = jax.jit(loss_on)
+    before = float(evaluate(theta, eval_keys))
+    log(f"loss on {len(eval_keys)} fixed draws before: {before:.4g}")
+    history = []
+    every = max(1, settings.steps // 10)
+    for k in range(settings.steps):
+        theta, state, loss = step(theta, state, k)
+        history.append(float(loss))
+        if (k + 1) % every == 0:
+            log(f"step {k + 1}/{settings.steps}: loss {np.mean(history[-every:]):.4g}")
+    after = float(evaluate(theta, eval_keys))
+    log(f"loss on {len(eval_keys)} fixed draws after: {after:.4g}")
+    final = params_of(theta)
+    return TrainResult({n: np.asarray(final[n], dtype=np.float64) for n in names}, before,
+                       after, tuple(history))
