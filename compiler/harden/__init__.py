@@ -18,7 +18,9 @@ INSTALL_HINT = "denseamc harden needs JAX, diffrax and optax: pip install 'dense
 
 def require_jax() -> None:
     """Raise a one-line usage error (exit 2) when the training extra is not installed."""
-    import importlib.util
-
-    if any(importlib.util.find_spec(m) is None for m in ("jax", "diffrax", "optax")):
-        raise usage_error(INSTALL_HINT)
+    try:
+        import diffrax  # noqa: F401
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+    except ImportError:
+        raise usage_error(INSTALL_HINT) from None

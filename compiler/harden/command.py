@@ -157,7 +157,11 @@ def harden_command(args: argparse.Namespace) -> int:
                            "before/after test results are not held out", None)])
     for w in comp.warnings:
         print(w.render(), file=sys.stderr)
-    log = (lambda s: None) if args.quiet else (lambda s: print(f"harden: {s}", file=sys.stderr))
+
+    def log(text: str) -> None:
+        if not args.quiet:
+            print(f"harden: {text}", file=sys.stderr)
+
     inputs = {i.name: data[i.name] for i in graph.inputs()}
     targets = {o.name: data[o.name] for o in graph.outputs()}
     model = JaxModel(graph, tying, inputs, hw, comp.circuit.scaling.v_unit)
@@ -184,7 +188,7 @@ def harden_command(args: argparse.Namespace) -> int:
               f"Trained {', '.join(tying.trained)}: {args.steps} steps of {args.draws_per_step} "
               f"sampled chips, seed {args.seed}, learning rate {args.lr}, margin {args.margin} "
               "(activation units).",
-              f"Loss on {max(args.draws_per_step, 16)} fixed chips: {result.loss_before:.4g} "
+              f"Loss on {args.draws_per_step} fixed chips: {result.loss_before:.4g} "
               f"before, {result.loss_after:.4g} after (dimensionless).",
               f"Trained on {'--data ' + args.data.name if args.data else 'the test vectors'}.",
               "", "Circuit-backend Monte Carlo, same settings and seed for both:", "",

@@ -41,8 +41,9 @@ from denseamc.backends.sim.system import Layer, System
 from denseamc.compiler.harden.params import Tying
 from denseamc.ir import DenseAMCError, ModelGraph, error
 from denseamc.ir.hardware import Hardware
+from denseamc.ir.model import OutputOp
 
-jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
 
 JArray = Any  # a jax array (jax's own type does not pass mypy --strict)
 Params = Mapping[str, JArray]
@@ -121,6 +122,8 @@ class JaxModel:
         self.selects = {k: jnp.asarray(v) for k, v in self.sys.selects.items()}
         self.batch = self.sys.batch
         self._check_supported()
+        #: the solver of fixed-step (training) runs: Heun (2 stages), stable for dt < 2 tau
+        self.fixed_solver: Any = diffrax.Heun()
 
     def _check_supported(self) -> None:
         for lay in self.layers:
@@ -257,7 +260,7 @@ class JaxModel:
                 acts[lay.index] = self._act(lay, x, ctx)
         return acts, states
 
-    def _rhs(self, t: float, y: list[JArray], ctx: dict[str, Any]) -> list[JArray]:
+    def _rhs(self, t: Any, y: list[JArray], ctx: dict[str, Any]) -> list[JArray]:
         acts, _ = self.activations(y, ctx)
         chip: Chip = ctx["chip"]
         out = []
@@ -299,17 +302,24 @@ class JaxModel:
         ctx = self._prepare(params, chip)
         y0 = self.initial(ctx)
         if self.sys.dynamic and t1 > 0:
+            solver: Any = diffrax.Tsit5()
+            max_steps = 100_000
             if dt is not None:
+                # fixed steps: max_steps exact, so the adjoint keeps every step (no recompute)
                 controller: Any = diffrax.ConstantStepSize()
-                dt0 = dt
+                max_steps = int(np.ceil(t1 / dt - 1e-9)) + 1
+                dt0 = t1 / (max_steps - 1) if max_steps > 1 else t1
+                solver = self.fixed_solver
             else:
                 controller = diffrax.PIDController(rtol=1e-6 if rtol is None else rtol,
                                                    atol=atol)
                 dt0 = None
             sol = diffrax.diffeqsolve(
-                diffrax.ODETerm(self._rhs), diffrax.Tsit5(), t0=0.0, t1=t1, dt0=dt0, y0=y0,
+                diffrax.ODETerm(self._rhs), solver, t0=0.0, t1=t1, dt0=dt0, y0=y0,
                 args=ctx, saveat=diffrax.SaveAt(t1=True), stepsize_controller=controller,
-                max_steps=100_000)
+                adjoint=diffrax.RecursiveCheckpointAdjoint(
+                    checkpoints=max_steps if dt is not None else None),
+                max_steps=max_steps)
             assert sol.ys is not None
             y = [s[-1] for s in sol.ys]
         else:
@@ -318,6 +328,19 @@ class JaxModel:
         states = {lay.name: x for lay, x in zip(self.sys.dynamic, y, strict=True)}
         states.update({self.layers[i].name: x for i, x in adiabatic.items()})
         return states
+
+    def decoder(self, params: Params, o: OutputOp) -> tuple[JArray | None, JArray | None]:
+        """An argmax output's decoder and offset: the trained parameters they are tied to, or
+        the output's own constants (None where it has none)."""
+        tie = self.tying.decoders.get(o.name)
+        dec: JArray | None = o.decoder
+        off: JArray | None = o.offset
+        if tie is not None and tie.decoder is not None and tie.decoder in params:
+            dec = params[tie.decoder]
+        if tie is not None and tie.offset is not None and tie.offset in params:
+            off = params[tie.offset] * tie.offset_sign
+        return (None if dec is None else jnp.asarray(dec),
+                None if off is None else jnp.asarray(off))
 
     def readout(self, params: Params, chip: Chip, states: Mapping[str, JArray]
                 ) -> dict[str, JArray]:
@@ -330,11 +353,8 @@ class JaxModel:
             if o.indices:
                 g = g[:, list(o.indices)]
             if o.kind == "argmax":
-                tie = self.tying.decoders.get(o.name)
-                dec = params[tie.decoder] if tie and tie.decoder in params else o.decoder
-                off = params[tie.offset] * tie.offset_sign if tie and tie.offset in params \
-                    else o.offset
-                scores = g if dec is None else g @ jnp.asarray(dec).T
+                dec, off = self.decoder(params, o)
+                scores = g if dec is None else g @ dec.T
                 out[o.name] = scores if off is None else scores + off
             else:
                 out[o.name] = g

@@ -67,12 +67,13 @@ def output_loss(model: JaxModel, params: Mapping[str, JArray], read: Mapping[str
         r, y = read[o.name], jnp.asarray(targets[o.name])
         if o.kind == "argmax":
             cls = y[:, 0].astype(int)
-            tie = model.tying.decoders.get(o.name)
-            dec = params[tie.decoder] if tie and tie.decoder in params else o.decoder
             k = r.shape[-1]
-            dec = jnp.eye(k) if dec is None else jnp.asarray(dec)
+            dec = model.decoder(params, o)[0]
+            dec = jnp.eye(k) if dec is None else dec
             diff = r[jnp.arange(r.shape[0]), cls][:, None] - r  # (B, K)
-            dist = jnp.linalg.norm(dec[cls][:, None, :] - dec[None, :, :], axis=-1)
+            # sqrt(sum + tiny): the norm's gradient at 0 (the true class) would be NaN
+            gap = dec[cls][:, None, :] - dec[None, :, :]
+            dist = jnp.sqrt(jnp.sum(gap**2, axis=-1) + 1e-30)
             wrong = jnp.arange(k)[None, :] != cls[:, None]
             d = jnp.min(jnp.where(wrong, diff / jnp.maximum(dist, 1e-12), jnp.inf), axis=-1)
             total = total + jnp.mean(jax.nn.relu(margin - d))
@@ -113,7 +114,12 @@ def energy_margin(graph: ModelGraph, model: JaxModel, params: Mapping[str, JArra
         coupled = True
     if not coupled:
         return None
-    return jnp.linalg.eigvalsh(jnp.eye(total) + m)[0]
+    # lambda_min = v^T A v with v its eigenvector held constant (Hellmann-Feynman): the same
+    # value, and a gradient without eigh's 1/(lambda_i - lambda_j), NaN at repeated eigenvalues
+    a = jnp.eye(total) + m
+    _, vecs = jnp.linalg.eigh(jax.lax.stop_gradient(a))
+    v = vecs[:, 0]
+    return v @ a @ v
 
 
 @dataclass(frozen=True)
@@ -135,10 +141,12 @@ class TrainResult:
 
 
 def _step_size(model: JaxModel) -> float:
-    """A fixed step for training: half the fastest layer's tau, at most 2000 steps."""
+    """A fixed step for training: the fastest layer's tau (Heun is stable to 2 tau; a fast
+    layer is slaved to the slow ones, so its own error does not accumulate), at least
+    t_end / 2000."""
     taus = [lay.tau for lay in model.sys.dynamic]
     t_end = float(model.graph.readout_t)
-    dt = min(taus) / 2 if taus else t_end
+    dt = min(taus) if taus else t_end
     return max(dt, t_end / 2000) if t_end > 0 else 1.0
 
 
@@ -173,24 +181,29 @@ def train(model: JaxModel, hw: Hardware, targets: Mapping[str, Array], settings:
         loss = jnp.mean(jax.vmap(one)(keys))
         if floor is not None:
             lam = energy_margin(model.graph, model, params)
+            assert lam is not None  # coupled at the start, coupled now
             loss = loss + ENERGY_PENALTY * jax.nn.relu(floor - lam) ** 2
         return loss
 
     base = jax.random.PRNGKey(settings.seed)
-    eval_keys = jax.random.split(jax.random.fold_in(base, 2**31 - 1), max(settings.draws, 16))
+    # evaluation draws: as many as a step (the compiled function's shape), none of a step's
+    eval_keys = jax.random.split(jax.random.fold_in(base, 2**31 - 1), settings.draws)
     opt = optax.adam(settings.lr)
     theta = {n: jnp.zeros(tying.params[n].value.shape) for n in names}
     state = opt.init(theta)
 
-    @jax.jit
-    def step(theta: dict[str, JArray], state: Any, k: JArray) -> tuple[Any, Any, JArray]:
+    grad = jax.jit(jax.value_and_grad(loss_on))  # one compiled function: steps and evaluation
+
+    def step(theta: dict[str, JArray], state: Any, k: int) -> tuple[Any, Any, JArray]:
         keys = jax.random.split(jax.random.fold_in(base, k), settings.draws)
-        loss, grads = jax.value_and_grad(loss_on)(theta, keys)
+        loss, grads = grad(theta, keys)
         updates, state = opt.update(grads, state, theta)
         return optax.apply_updates(theta, updates), state, loss
 
-    evaluate = jax.jit(loss_on)
-    before = float(evaluate(theta, eval_keys))
+    def evaluate(theta: dict[str, JArray], keys: JArray) -> float:
+        return float(grad(theta, keys)[0])
+
+    before = evaluate(theta, eval_keys)
     log(f"loss on {len(eval_keys)} fixed draws before: {before:.4g}")
     history = []
     every = max(1, settings.steps // 10)
@@ -199,7 +212,7 @@ def train(model: JaxModel, hw: Hardware, targets: Mapping[str, Array], settings:
         history.append(float(loss))
         if (k + 1) % every == 0:
             log(f"step {k + 1}/{settings.steps}: loss {np.mean(history[-every:]):.4g}")
-    after = float(evaluate(theta, eval_keys))
+    after = evaluate(theta, eval_keys)
     log(f"loss on {len(eval_keys)} fixed draws after: {after:.4g}")
     final = params_of(theta)
     return TrainResult({n: np.asarray(final[n], dtype=np.float64) for n in names}, before,
