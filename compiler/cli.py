@@ -138,8 +138,11 @@ def _harden_options(hd: argparse.ArgumentParser) -> None:
     hd.add_argument("--lr", type=float, default=3e-3, metavar="LR",
                     help="Adam learning rate, relative to each array's largest entry "
                     "(default 0.003)")
-    hd.add_argument("--margin", type=float, default=0.05, metavar="M",
-                    help="hinge margin of the decision, in activation units (default 0.05)")
+    hd.add_argument("--margin", type=float, metavar="M",
+                    help="hinge margin of the decision, in activation units (default: the "
+                    "median margin of the nominal model's correct training vectors)")
+    hd.add_argument("--freeze", default="", metavar="NAMES",
+                    help="comma-separated weights to hold at their values (default: none)")
     hd.add_argument("--mc-runs", type=int, default=50, metavar="N",
                     help="Monte Carlo draws of the before/after table (default 50)")
     hd.add_argument("--name", metavar="NAME",

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,7 @@ def harden_command(args: argparse.Namespace) -> int:
                        ("--mc-runs", args.mc_runs)):
         if value < 1:
             raise usage_error(f"{opt} {value}: expected at least 1")
-    if not (args.lr > 0 and args.margin >= 0):
+    if not (args.lr > 0 and (args.margin is None or args.margin >= 0)):
         raise usage_error(f"--lr {args.lr} --margin {args.margin}: expected lr > 0, margin >= 0")
     name = args.name or f"{args.model.stem}_hardened"
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
@@ -144,6 +145,12 @@ def harden_command(args: argparse.Namespace) -> int:
                           "g_sigma=0.03)")
     graph = comp.graph
     tying = tie(parse_file(args.model), graph)
+    freeze = [n.strip() for n in args.freeze.split(",") if n.strip()]
+    unknown = [n for n in freeze if n not in tying.params]
+    if unknown:
+        raise usage_error(f"--freeze {args.freeze}: no trainable weights {', '.join(unknown)}",
+                          "trainable: " + ", ".join(tying.params))
+    tying = replace(tying, frozen=tuple(sorted({*tying.frozen, *freeze})))
     if not tying.trained:
         raise usage_error("harden: the model has no weights to train (a weights declaration "
                           "with load(...) or a literal, not used inside an expression)")
@@ -186,8 +193,8 @@ def harden_command(args: argparse.Namespace) -> int:
                              args.seed, 8, None) for m in (args.model, dam)]
     report = [f"# harden: {graph.name}", "",
               f"Trained {', '.join(tying.trained)}: {args.steps} steps of {args.draws_per_step} "
-              f"sampled chips, seed {args.seed}, learning rate {args.lr}, margin {args.margin} "
-              "(activation units).",
+              f"sampled chips, seed {args.seed}, learning rate {args.lr}, hinge margin "
+              f"{result.margin:.4g} (activation units).",
               f"Loss on {args.draws_per_step} fixed chips: {result.loss_before:.4g} "
               f"before, {result.loss_after:.4g} after (dimensionless).",
               f"Trained on {'--data ' + args.data.name if args.data else 'the test vectors'}.",

@@ -9,9 +9,9 @@ the numbers written in (or next to) the program. Everything else follows from pa
   its value (`frozen`): training it would make the derived array disagree with its re-elaborated
   value.
 
-Parameters that enter the energy are crossbar devices or bias current sources: an entry that is
-0 has no device and stays 0 (the circuit keeps its device count and sparsity). Parameters read
-only by a decoder are digital numbers and train freely.
+Parameters of bilinear terms are crossbar devices: an entry that is 0 has no device and stays 0
+(the circuit keeps its device count and sparsity). Biases (current sources, one per neuron) and
+decoders (digital numbers) train freely.
 
 The new .dam is the input text with every `load(...)` and every trained literal replaced by
 `load("NAME.npz", "KEY")`; nothing else changes (comments, layout, tests).
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from denseamc.dsl import ast
-from denseamc.ir import BiasTerm, BilinearTerm, ModelGraph
+from denseamc.ir import BilinearTerm, ModelGraph
 from denseamc.ir.span import Span
 from numpy.typing import NDArray
 
@@ -116,12 +116,12 @@ def tie(program: ast.Program, graph: ModelGraph) -> Tying:
         decoders[name] = Decoder(dec.decoder if dec.decoder in candidates else None,
                                  dec.offset if dec.offset in candidates else None,
                                  dec.offset_sign)
-    in_energy = {weights[t.weights] for t in graph.terms()
-                 if isinstance(t, BilinearTerm | BiasTerm) and t.weights in weights}
+    devices = {weights[t.weights] for t in graph.terms()
+               if isinstance(t, BilinearTerm) and t.weights in weights}
     params: dict[str, Param] = {}
     for name, (span, loaded) in candidates.items():
         value = np.asarray(graph.weights(name).value, dtype=np.float64)
-        free = value != 0 if name in in_energy else np.ones(value.shape, dtype=bool)
+        free = value != 0 if name in devices else np.ones(value.shape, dtype=bool)
         params[name] = Param(name, value, span, loaded, free)
     return Tying(params, weights, decoders, tuple(sorted(frozen & set(candidates))))
 

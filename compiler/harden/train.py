@@ -11,9 +11,9 @@ Loss per vector and draw (a hinge on the decision, in activation units of the re
 - sign: d = y g (y = +-1); a 0 target costs g^2;
 - value: (g - y)^2;
 
-and the hinge is relu(margin - d). The energy stays bounded: the smallest eigenvalue of I + M
-over the identity/relu couplings (as `analyze-energy` computes it, selected arrays by their
-worst-case bound) is kept above min(ENERGY_FLOOR, its starting value / 2) by a penalty.
+and the hinge is relu(margin - d); the default margin is `auto_margin`. The energy stays
+bounded: the smallest eigenvalue of I + M over the identity/relu couplings (as
+`analyze-energy` computes it, selected arrays by their worst-case bound) is kept above min(ENERGY_FLOOR, its starting value / 2) by a penalty.
 """
 
 from __future__ import annotations
@@ -59,10 +59,11 @@ def sample_chip(model: JaxModel, hw: Hardware, key: JArray) -> Chip:
                 per_layer(hw.c_sigma, 1.0))
 
 
-def output_loss(model: JaxModel, params: Mapping[str, JArray], read: Mapping[str, JArray],
-                targets: Mapping[str, Array], margin: float) -> JArray:
-    """Mean hinge loss over vectors and outputs (module docstring)."""
-    total = jnp.zeros(())
+def distances(model: JaxModel, params: Mapping[str, JArray], read: Mapping[str, JArray],
+              targets: Mapping[str, Array]) -> dict[str, JArray]:
+    """Per argmax or sign output, each vector's distance d from its decision (module docstring;
+    negative when wrong), in activation units; shape (B,) or (B, size)."""
+    out = {}
     for o in model.graph.outputs():
         r, y = read[o.name], jnp.asarray(targets[o.name])
         if o.kind == "argmax":
@@ -75,14 +76,35 @@ def output_loss(model: JaxModel, params: Mapping[str, JArray], read: Mapping[str
             gap = dec[cls][:, None, :] - dec[None, :, :]
             dist = jnp.sqrt(jnp.sum(gap**2, axis=-1) + 1e-30)
             wrong = jnp.arange(k)[None, :] != cls[:, None]
-            d = jnp.min(jnp.where(wrong, diff / jnp.maximum(dist, 1e-12), jnp.inf), axis=-1)
-            total = total + jnp.mean(jax.nn.relu(margin - d))
+            out[o.name] = jnp.min(jnp.where(wrong, diff / dist, jnp.inf), axis=-1)
         elif o.kind == "sign":
-            cost = jnp.where(y == 0, r**2, jax.nn.relu(margin - y * r))
-            total = total + jnp.mean(cost)
+            out[o.name] = jnp.where(y == 0, -jnp.abs(r), y * r)
+    return out
+
+
+def output_loss(model: JaxModel, params: Mapping[str, JArray], read: Mapping[str, JArray],
+                targets: Mapping[str, Array], margin: float) -> JArray:
+    """Mean hinge loss relu(margin - d) over vectors, plus (g - y)^2 of value outputs."""
+    total = jnp.zeros(())
+    dist = distances(model, params, read, targets)
+    for o in model.graph.outputs():
+        if o.name in dist:
+            total = total + jnp.mean(jax.nn.relu(margin - dist[o.name]))
         else:
-            total = total + jnp.mean((r - y) ** 2)
+            total = total + jnp.mean((read[o.name] - jnp.asarray(targets[o.name])) ** 2)
     return total
+
+
+def auto_margin(model: JaxModel, params: Mapping[str, JArray], targets: Mapping[str, Array]
+                ) -> float:
+    """The median distance from the decision of the correctly decided vectors of the nominal
+    model: the hinge then works on the less certain half and on every draw that pushes a vector
+    below it, whatever the scale of the read layer."""
+    chip = model.nominal_chip()
+    read = model.readout(params, chip, model.final_states(params, chip, rtol=1e-6))
+    d = np.concatenate([np.ravel(x) for x in distances(model, params, read, targets).values()])
+    right = d[d > 0]
+    return float(np.median(right)) if right.size else 1.0
 
 
 def energy_margin(graph: ModelGraph, model: JaxModel, params: Mapping[str, JArray]
@@ -128,7 +150,7 @@ class TrainSettings:
     draws: int
     seed: int
     lr: float
-    margin: float
+    margin: float | None  # None: auto_margin
     dt: float | None
 
 
@@ -137,6 +159,7 @@ class TrainResult:
     params: dict[str, Array]
     loss_before: float  # on the fixed evaluation draws
     loss_after: float
+    margin: float  # the hinge margin used (activation units)
     history: tuple[float, ...]  # the training loss of every step
 
 
@@ -166,6 +189,8 @@ def train(model: JaxModel, hw: Hardware, targets: Mapping[str, Array], settings:
             out[n] = p0[n] + scale[n] * theta[n] * free[n]
         return out
 
+    margin = settings.margin if settings.margin is not None else auto_margin(model, p0, targets)
+    log(f"hinge margin {margin:.4g} (activation units)")
     lam0 = energy_margin(model.graph, model, p0)
     floor = None if lam0 is None or float(lam0) <= 0 else min(ENERGY_FLOOR, float(lam0) / 2)
 
@@ -176,7 +201,7 @@ def train(model: JaxModel, hw: Hardware, targets: Mapping[str, Array], settings:
             chip = sample_chip(model, hw, key)
             states = model.final_states(params, chip, dt=dt)
             return output_loss(model, params, model.readout(params, chip, states), targets,
-                               settings.margin)
+                               margin)
 
         loss = jnp.mean(jax.vmap(one)(keys))
         if floor is not None:
@@ -216,4 +241,4 @@ def train(model: JaxModel, hw: Hardware, targets: Mapping[str, Array], settings:
     log(f"loss on {len(eval_keys)} fixed draws after: {after:.4g}")
     final = params_of(theta)
     return TrainResult({n: np.asarray(final[n], dtype=np.float64) for n in names}, before,
-                       after, tuple(history))
+                       after, margin, tuple(history))
