@@ -13,7 +13,8 @@ Loss per vector and draw (a hinge on the decision, in activation units of the re
 
 and the hinge is relu(margin - d); the default margin is `auto_margin`. The energy stays
 bounded: the smallest eigenvalue of I + M over the identity/relu couplings (as
-`analyze-energy` computes it, selected arrays by their worst-case bound) is kept above min(ENERGY_FLOOR, its starting value / 2) by a penalty.
+`analyze-energy` computes it, selected arrays by their worst-case bound) is kept above
+min(ENERGY_FLOOR, its starting value / 2) by a penalty.
 """
 
 from __future__ import annotations
