@@ -106,3 +106,9 @@ def test_harden_without_jax_says_how_to_install(tmp_path: Path) -> None:
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'denseamc[train]'" in lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize("backend", ["model", "circuit"])
+def test_parity8_robust_passes_every_held_out_vector(backend: str) -> None:
+    """The hardened example (examples/parity8_robust.py) still computes parity at nominal."""
+    assert main(["check", str(EXAMPLES / "parity8_robust.dam"), "--backend", backend]) == 0
