@@ -8,7 +8,7 @@ Loss per vector and draw (a hinge on the decision, in activation units of the re
 
 - argmax: d = min over wrong classes k of (s_y - s_k) / |dec_y - dec_k| (the distance of the
   read activations from the decision boundary; rescaling the decoder does not change it);
-- sign: d = y g (y = +-1); a 0 target costs g^2;
+- sign: d = y g (y = +-1), and d = -|g| for a 0 target;
 - value: (g - y)^2;
 
 and the hinge is relu(margin - d); the default margin is `auto_margin`. The energy stays
