@@ -47,7 +47,7 @@ demo: setup
 test-deps: $(ENV)
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y --no-install-recommends ngspice
-	$(PY) -m pip install --quiet -e '.[test,sim,dist]'
+	$(PY) -m pip install --quiet -e '.[test,sim,dist,train]'
 
 # Static gates (ruff, mypy --strict) before the tests: CI runs exactly `make test`.
 lint: test-deps

@@ -5,6 +5,7 @@
     denseamc simulate MODEL.dam --input x=[1,-1]
     denseamc montecarlo MODEL.dam --runs N  accuracy and yield over realised circuits
     denseamc sweep MODEL.dam --set K=V1,V2  the grid of hardware settings, each point checked
+    denseamc harden MODEL.dam -o OUT/       fine-tune the weights under sampled non-idealities
 
 Exit status: 0 success, 1 a test vector failed, 2 a mistake in the input (located message, no
 traceback), 70 an internal error (a bug in denseamc: please report it).
@@ -153,6 +154,34 @@ def _sweep_options(sw: argparse.ArgumentParser) -> None:
     _study_options(sw)
 
 
+def _harden_options(hd: argparse.ArgumentParser) -> None:
+    hd.add_argument("-o", "--out-dir", type=Path, required=True, metavar="OUT",
+                    help="output directory: NAME.dam, NAME.npz, montecarlo.md (replaced only "
+                    "when everything succeeds)")
+    hd.add_argument("--data", type=Path, metavar="TRAIN.npz|csv",
+                    help="training vectors named like the model's inputs and outputs (default: "
+                    "the model's test vectors, with a warning)")
+    hd.add_argument("--draws-per-step", type=int, default=8, metavar="N",
+                    help="sampled chips averaged in every step (default 8)")
+    hd.add_argument("--steps", type=int, default=200, metavar="N",
+                    help="optimiser steps (default 200)")
+    hd.add_argument("--seed", type=int, default=0, metavar="S",
+                    help="seed of the training draws and of the Monte Carlo (default 0)")
+    hd.add_argument("--lr", type=float, default=3e-3, metavar="LR",
+                    help="Adam learning rate, relative to each array's largest entry "
+                    "(default 0.003)")
+    hd.add_argument("--margin", type=float, metavar="M",
+                    help="hinge margin of the decision, in activation units (default: the "
+                    "median margin of the nominal model's correct training vectors)")
+    hd.add_argument("--freeze", default="", metavar="NAMES",
+                    help="comma-separated weights to hold at their values (default: none)")
+    hd.add_argument("--mc-runs", type=int, default=50, metavar="N",
+                    help="Monte Carlo draws of the before/after table (default 50)")
+    hd.add_argument("--name", metavar="NAME",
+                    help="stem of the written .dam and .npz (default MODEL_hardened)")
+    hd.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 #: command -> (one-line help, its own options)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "compile": ("compile a model into an output directory", _compile_options),
@@ -162,6 +191,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
                    _montecarlo_options),
     "sweep": ("the grid of --set K=V1,V2,... hardware settings, each point checked (or "
               "Monte-Carlo'd with --runs)", _sweep_options),
+    "harden": ("fine-tune the weights so the circuit survives sampled non-idealities (JAX)",
+               _harden_options),
 }
 
 
@@ -215,6 +246,7 @@ def run(argv: Sequence[str], resume_gc: bool = False) -> int:
         "simulate": commands.simulate_command,
         "montecarlo": commands.montecarlo_command,
         "sweep": commands.sweep_command,
+        "harden": commands.harden_command,
     }[args.command]
     return run_command(args)
 

@@ -247,3 +247,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     for line in failures:
         print(line)
     return 1 if failures else 0
+
+
+def harden_command(args: argparse.Namespace) -> int:
+    from denseamc.compiler.harden.command import harden_command as run_harden
+
+    return run_harden(args)

@@ -176,7 +176,10 @@ def test_normative_programs_parse(name: str) -> None:
 
 
 def test_every_example_is_a_normative_program() -> None:
-    assert sorted(p.stem for p in (ROOT / "examples").glob("*.dam")) == sorted(NAMES)
+    # parity8_robust.dam is parity8.dam reading hardened weights (tests/test_harden.py checks
+    # that only its load() paths differ)
+    stems = {p.stem for p in (ROOT / "examples").glob("*.dam")} - {"parity8_robust"}
+    assert sorted(stems) == sorted(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
