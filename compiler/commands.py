@@ -18,7 +18,7 @@ from denseamc.ir import DenseAMCError, Diagnostic, Severity, usage_error
 
 if TYPE_CHECKING:
     from denseamc.compiler.executor import Where
-    from denseamc.compiler.montecarlo import PointResult
+    from denseamc.compiler.montecarlo import PointResult, Study, Sweep
     from denseamc.ir.hardware import Hardware
 
 
@@ -180,9 +180,8 @@ def _failed_draws(points: Sequence[PointResult]) -> list[str]:
 
 
 def montecarlo_command(args: argparse.Namespace) -> int:
-    from denseamc.compiler.montecarlo import compile_points, parse_sweep, run_study
+    from denseamc.compiler.montecarlo import compile_points, parse_sweep
     from denseamc.compiler.montecarlo_view import plot_study, table_lines
-    from denseamc.compiler.progress import Progress
 
     _check_study_args(args)
     if args.min_yield is not None and not 0.0 <= args.min_yield <= 1.0:
@@ -191,12 +190,7 @@ def montecarlo_command(args: argparse.Namespace) -> int:
     sweep = parse_sweep(args.sweep)
     comps = compile_points(args.model, args.hardware, parse_settings(args.set), sweep)
     _print_warnings(comps[0])
-    progress = Progress(args.runs * len(comps), "draws", quiet=args.quiet)
-    try:
-        study = run_study(comps, args.runs, args.seed, args.chunk, sweep, progress, where,
-                          args.backend)
-    finally:
-        progress.close()
+    study = _run_study(args, comps, args.runs, sweep, where)
     if args.json is not None:
         _write_text(args.json, json.dumps(study.to_json(), indent=2, sort_keys=True) + "\n")
     if args.plot is not None:
@@ -213,10 +207,24 @@ def montecarlo_command(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def sweep_command(args: argparse.Namespace) -> int:
-    from denseamc.compiler.montecarlo import compile_points, run_study
-    from denseamc.compiler.passes.realise import any_nonideal
+def _run_study(args: argparse.Namespace, comps: list[Compilation], runs: int,
+               axes: Sweep | Sequence[Sweep] | None,
+               where: Where, nominal: bool = False) -> Study:
+    """`run_study` of `montecarlo` and `sweep`, with the progress bar on stderr."""
+    from denseamc.compiler.montecarlo import run_study
     from denseamc.compiler.progress import Progress
+
+    progress = Progress(runs * len(comps), "draws", quiet=args.quiet)
+    try:
+        return run_study(comps, runs, args.seed, args.chunk, axes, progress, where,
+                         args.backend, nominal=nominal)
+    finally:
+        progress.close()
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from denseamc.compiler.montecarlo import compile_points
+    from denseamc.compiler.passes.realise import any_nonideal
     from denseamc.compiler.sweep import SweepResult, parse_grid, plot_sweep, sweep_lines
 
     _check_study_args(args)
@@ -229,13 +237,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         if nonideal:
             _warn_nominal(comps[0], "sweep without --runs", args.backend, nonideal[0].hardware)
     _print_warnings(comps[0])
-    runs = 1 if checked else args.runs
-    progress = Progress(runs * len(comps), "draws", quiet=args.quiet)
-    try:
-        study = run_study(comps, runs, args.seed, args.chunk, grid.axes, progress, where,
-                          args.backend, nominal=checked)
-    finally:
-        progress.close()
+    study = _run_study(args, comps, 1 if checked else args.runs, grid.axes, where,
+                       nominal=checked)
     result = SweepResult.of(study, comps, checked)
     if args.json is not None:
         _write_text(args.json, json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
