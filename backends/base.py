@@ -42,8 +42,6 @@ from denseamc.ir.loc import Loc, Located
 
 __all__ = [
     "IDEAL_OPAMP_A0",
-    "SWITCH_ROFF",
-    "SWITCH_RON",
     "TRAN_MAX_STEP_DIVISOR",
     "TRAN_POINTS",
     "NetlistEmitter",
@@ -53,14 +51,21 @@ __all__ = [
     "rail_errors",
     "saved_nets",
     "select_control_net",
+    "switch_ohms",
     "unwritable",
     "wired_crossbar_elements",
 ]
 
-#: Analog switch on/off resistances (every dialect). 0.01 ohm in series with a line's devices
-#: (at most ~1e-3 S in total here) changes a current by ~1e-5 relative; 1e12 ohm leaks ~1e-8.
-SWITCH_RON = 0.01
-SWITCH_ROFF = 1e12
+
+
+def switch_ohms(circuit: CircuitIR) -> tuple[float, float]:
+    """(r_on, r_off) of the selected crossbars' switches (the hardware keys `r_on`, `r_off`):
+    every dialect writes one switch model, so the crossbars must agree."""
+    ohms = {(sx.r_on, sx.r_off) for sx in circuit.selected_crossbars}
+    if len(ohms) != 1:
+        raise InternalCompilerError(f"one switch model per netlist, got (r_on, r_off) {ohms}")
+    return ohms.pop()
+
 #: `amplifier: ideal` in the netlists: every op-amp is still a `dam_opamp` instance, with this
 #: open-loop gain, no pole (gbw = 0), no slew limit and no rails (sat = 0). A summing node then
 #: sits at -V(out)/a0 instead of 0 V: a relative error of (1 + fan-in) / a0 on a cell's output,
@@ -300,6 +305,11 @@ class NetlistEmitter:
     def write_switch_model(self) -> None:
         """What the selected crossbars' switches need before the first of them (none)."""
 
+    def switch_value(self) -> str:
+        """`switch_line`'s value: the control threshold (V); a dialect whose switch instances
+        carry r_on and r_off adds them."""
+        return num(self.switch_threshold())
+
     def write_epilogue(self) -> None:
         """What comes after the components: the analysis."""
         raise NotImplementedError
@@ -445,7 +455,7 @@ class NetlistEmitter:
                 node = self.net(f"{sx.name}_l{li}_o{k}")
                 ctl_net = self.net(ctl)
                 self.element(self.switch_line, self.inst("s", f"{sx.name}_{li}_{k}"), line_net,
-                             node, ctl=ctl_net, value=num(self.switch_threshold()))
+                             node, ctl=ctl_net, value=self.switch_value())
                 others = [self.net(n) for n in sx.other_nets]
                 table = sx.table if sx.line_tables is None else sx.line_tables[li]
                 for o, other in enumerate(others):

@@ -8,7 +8,10 @@ Node equations
 --------------
 Driven nets (cell outputs, clamp sources, activation outputs) are known from the state. A
 summing node s of cell c collects I_in = sum_r G_rs (V_r - V_s) + I_bias (crossbars, the
-differential tie-back resistors, selected crossbars with the per-input conductances).
+differential tie-back resistors, selected crossbars with the per-input conductances). A
+selected crossbar is seen through its switches (r_on, r_off; `ir_drop.switched`, exact): each
+option's devices as G / (1 + r_s sum G), plus a coupling W of its summing nodes (the form of
+the wires' below), bit for bit the connected devices when the switches are ideal.
 
 - **Ideal amplifiers** (`circuit.amplifier.ideal`): V_s = 0 (virtual ground), so
       C_F dV_out/dt = -V_out / R_F - I_in          (C_F > 0, one state per cell)
@@ -606,7 +609,8 @@ class _Stack:
     @staticmethod
     def _matches(p: _Plan, p0: _Plan) -> bool:
         """p's equations stack with p0's: ideal amplifiers and capacitor cells only (one
-        evaluation, no algebraic solve), no wire coupling, ideal activation rails (plan 0's
+        evaluation, no algebraic solve; a column coupling W, of wires or switches, then enters
+        only through the per-draw constant i_ideal), ideal activation rails (plan 0's
         activations serve all), the same nets, batch, device rows and columns, time span and
         units."""
         def acts(q: _Plan) -> list[tuple[str, float | None, float]]:
@@ -620,7 +624,7 @@ class _Stack:
         def span(q: _Plan) -> tuple[float, float, float]:
             return (q.c.readout_t, q.c.scaling.tau_unit_s, q.v_unit)
 
-        return (p.ideal and p.only_dyn and p.w is None and p.drv == p0.drv and span(p) == span(p0)
+        return (p.ideal and p.only_dyn and p.drv == p0.drv and span(p) == span(p0)
                 and p.batch == p0.batch and acts(p) == acts(p0) and same_devices(p)
                 and all(not a.rail_gain and not a.rail_offset for a, *_ in p.acts))
 

@@ -1,4 +1,5 @@
-"""IR drop: a crossbar with resistive wires, reduced exactly to the map its terminals see.
+"""IR drop: a crossbar with resistive wires, reduced exactly to the map its terminals see; and
+a selected crossbar seen through its analog switches (`switched`, the same (G_eff, W) form).
 
 Layout (the usual worst case for a crossbar read): every device (r, c) sits between a row-wire
 node a(r, c) and a column-wire node b(r, c). Row r is driven at its first column: a segment of
@@ -93,15 +94,62 @@ def _solved(xb: Crossbar) -> tuple[Array, Array | None]:
 
 def selected_map(sx: SelectedCrossbar, select_values: NDArray[np.int64]
                  ) -> tuple[Array, Array | None]:
-    """Per batch element: G_eff (B, rows, cols) and W (B, cols, cols) or None, one network
-    solve per distinct connected conductance pattern."""
-    g = sx.conductance(select_values)
+    """Per batch element: G_eff (B, rows, cols) and W (B, cols, cols) or None, of the connected
+    options through their switches (`switched`), then the wires: one network solve per distinct
+    connected conductance pattern."""
+    g, w_sw = switched(sx, select_values)
     if sx.r_wire == 0:
-        return g, None
+        return g, w_sw
+    # wires AND switches: the wires are solved on the switch-reduced devices, and the switches'
+    # own coupling added (not exact: the netlists refuse r_wire on a selected crossbar anyway)
     flat = g.reshape(g.shape[0], -1)
     uniq, inverse = np.unique(flat, axis=0, return_inverse=True)
     maps = [terminal_map(u.reshape(g.shape[1:]), sx.r_wire) for u in uniq]
     inv = np.asarray(inverse).ravel()
     g_eff = np.stack([maps[k][0] for k in inv])
     w = np.stack([maps[k][1] for k in inv])  # type: ignore[misc]
-    return g_eff, w
+    return g_eff, (w if w_sw is None else w + w_sw)
+
+
+def switched(sx: SelectedCrossbar, select_values: NDArray[np.int64]
+             ) -> tuple[Array, Array | None]:
+    """G_eff (B, rows, cols) and W (B, cols, cols) or None of a selected crossbar's switches
+    with on/off resistance `r_on`/`r_off`, exactly as the netlists wire them.
+
+    Every (line, option) is a star: its switch (conductance g_s = 1/r_on when selected, else
+    1/r_off) joins the line's net L to a private node X, and the option's devices G_o join X to
+    the other axis's nets. Eliminating X (star-mesh) with S = g_s + sum_o G_o leaves
+        L - net o:      g_s G_o / S  = G_o / (1 + r_s sum G)        (a series branch)
+        net o - net p:  G_o G_p / S  = r_s G_o G_p / (1 + r_s sum G)
+    summed over every option, selected or not. When the other nets are summing nodes (axis
+    "rows") their mutual conductances are the column coupling W of `terminal_map`'s form
+    (zero row sums: W = (diag(G) sum G - G G^T) / S); when they are driven nets (axis "cols")
+    they only load the drivers and leave the summing nodes' currents alone. r_on = 0 and
+    r_off = inf are ideal switches: the connected devices as they are (`conductance`), bit for
+    bit; an unselected option's floating devices then couple nothing.
+    """
+    if sx.r_on == 0 and sx.r_off == np.inf:
+        return sx.conductance(select_values), None
+    sel = np.asarray(select_values, dtype=np.int64)[:, list(sx.lines)]  # (B, n_lines)
+    pattern, inverse = np.unique(sel, axis=0, return_inverse=True)
+    tables = (np.broadcast_to(sx.table, (len(sx.lines), *sx.table.shape))
+              if sx.line_tables is None else sx.line_tables)  # (n_lines, n_options, n_other)
+    total = tables.sum(axis=2)  # (n_lines, n_options): sum G of each star
+    on = np.arange(sx.n_options)[None, None, :] == pattern[:, :, None]  # (P, n_lines, n_options)
+    r_s = np.where(on, sx.r_on, sx.r_off)
+    finite = np.isfinite(r_s)  # an open switch of r_off = inf: no branch, S = sum G
+    r_f = np.where(finite, r_s, 0.0)
+    series = np.where(finite, 1.0 / (1.0 + r_f * total), 0.0)  # g_s / S
+    floating = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+    inv_s = np.where(finite, r_f / (1.0 + r_f * total), floating)  # 1 / S
+    g = np.einsum("plk,lko->plo", series, tables)  # (P, n_lines, n_other)
+    w: Array | None = None
+    if sx.axis == "rows":
+        diag = np.einsum("plk,lk,lko->po", inv_s, total, tables)
+        w = -np.einsum("plk,lko,lkq->poq", inv_s, tables, tables)
+        idx = np.arange(tables.shape[2])
+        w[:, idx, idx] += diag
+    else:
+        g = np.swapaxes(g, 1, 2)
+    inv = np.asarray(inverse).ravel()
+    return g[inv], (None if w is None else w[inv])

@@ -33,8 +33,9 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   a VCVS of gain -1 on gp.
 * Crossbars: one resistor R = 1/G per nonzero conductance, row net to column (summing) net.
 * Selected crossbars (weights `TABLE[INPUT]`): real analog switches, as in hardware. Every
-  selected line has one switch per option (an `S` element, on 0.01 ohm, off 1e12 ohm) from the
-  line's net to a private node that carries that option's resistors; switch k of element j of
+  selected line has one switch per option (an `S` element, on r_on, off r_off: hardware keys)
+  from the line's net to a private node that carries that option's resistors (the circuit
+  backend reduces that star exactly: backends/ir_drop.switched); switch k of element j of
   a select input is controlled by the net `sel_<input>_<j>_<k>`, driven by a DC source at
   vdd/2 (the supply rail) when input[j] == k and 0 V otherwise (a one-hot decoder; threshold
   vdd/4). One netlist per input vector
@@ -57,14 +58,13 @@ import math
 import re
 
 from denseamc.backends.base import (
-    SWITCH_ROFF,
-    SWITCH_RON,
     TRAN_MAX_STEP_DIVISOR,
     TRAN_POINTS,
     NetlistEmitter,
     cell_initial_voltages,
     opamp_settings,
     rail_errors,
+    switch_ohms,
 )
 from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
@@ -303,8 +303,8 @@ class SpiceEmitter(NetlistEmitter):
     def write_switch_model(self) -> None:
         self.section("analog switches of the selected crossbars")
         self.add(".model", "dam_switch", "sw", f"vt={num(self.switch_threshold())}", "vh=0.0",
-                 f"ron={num(SWITCH_RON)}",
-                 f"roff={num(SWITCH_ROFF)}")
+                 *(f"{k}={num(v)}" for k, v in zip(("ron", "roff"), switch_ohms(self.circuit),
+                                                    strict=True)))
 
     # -- energy probe ---------------------------------------------------------------------------
     def energy_terms(self) -> list[tuple[float, str]]:

@@ -27,7 +27,8 @@ backends/base.py and these element recipes (nets as in ir/circuit.py):
   i_tail, V(s) a soft minimum of the inputs). A rail the circuit does not use goes to a private
   net `<block>_nc_<i>` (identity's inverted rail is the cell output itself).
 * crossbars: `resistor` instances r = 1/G. Selected crossbars: `dam_switch` per (line,
-  option), controlled by the one-hot select levels, as in backends/spice.py.
+  option) with the hardware's r_on and r_off, controlled by the one-hot select levels, as in
+  backends/spice.py.
 * biases: `isource` into the summing node; clamps: `vsource`.
 
 The energy is not computed inside these netlists (VACASK has no behavioural sources); the
@@ -39,14 +40,13 @@ from __future__ import annotations
 
 from denseamc.backends import va_primitives
 from denseamc.backends.base import (
-    SWITCH_ROFF,
-    SWITCH_RON,
     TRAN_MAX_STEP_DIVISOR,
     TRAN_POINTS,
     NetlistEmitter,
     cell_initial_voltages,
     opamp_settings,
     rail_errors,
+    switch_ohms,
 )
 from denseamc.backends.units import integer, num
 from denseamc.ir import DenseAMCError, error
@@ -80,8 +80,7 @@ class _TopLevel(NetlistEmitter):
     comment_prefix = "//"
     isource_line = "{name} ({a} {b}) isource dc={value}"
     vsource_line = "{name} ({a} {b}) vsource dc={value}"
-    switch_line = ("{name} ({a} {b} {ctl}) dam_switch vt={value} "
-                   f"ron={num(SWITCH_RON)} roff={num(SWITCH_ROFF)}")
+    switch_line = "{name} ({a} {b} {ctl}) dam_switch vt={value}"
     cells_title = "integrator cells (dam_opamp with R_F || C_F from the summing node to out)"
     activations_title = ("activation blocks, x = -V(in)/v_unit, out_p = v_unit g, "
                          "out_n = -v_unit g")
@@ -93,6 +92,11 @@ class _TopLevel(NetlistEmitter):
 
     def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
         return f"{name} ({a} {b}) resistor r={ohms}"
+
+    def switch_value(self) -> str:
+        """Every `dam_switch` instance carries the switches' r_on and r_off (hardware keys)."""
+        r_on, r_off = switch_ohms(self.circuit)
+        return f"{super().switch_value()} ron={num(r_on)} roff={num(r_off)}"
 
     def instance(self, prefix: str, ir_name: str, nodes: list[str], master: str,
                  **params: str) -> None:

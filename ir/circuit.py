@@ -49,6 +49,7 @@ Invariants (checked by `ir.circuit_verify.verify`):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -269,6 +270,10 @@ class SelectedCrossbar(CrossbarBase):
     table: Array
     #: Realised devices (n_lines, n_options, n_other): each line's own table (None: `table`).
     line_tables: Array | None = field(default=None, kw_only=True, metadata=REALISED)
+    #: Each switch's on and off resistance (ohm), in series with its option's devices
+    #: (`backends/ir_drop.switched`); 0 and inf are an ideal switch.
+    r_on: float = field(default=0.0, kw_only=True)
+    r_off: float = field(default=math.inf, kw_only=True)
 
     @property
     def line_nets(self) -> tuple[str, ...]:

@@ -159,6 +159,9 @@ def _crossbar_devices(c: CircuitIR, nets: _Nets) -> list[Diagnostic]:
                 xb.line_tables.shape != (len(xb.lines), *xb.table.shape)):
             out.append(_bad(f"{what}: line_tables shape {xb.line_tables.shape} does not match",
                             xb.loc))
+        if isinstance(xb, SelectedCrossbar) and not (0 <= xb.r_on < xb.r_off):
+            out.append(_bad(f"{what}: switch r_on {xb.r_on!r} must be >= 0 and below r_off "
+                            f"{xb.r_off!r}", xb.loc))
         if c.draw is None:
             out += check_conductances(xb.programmed, c.scaling, what, xb.loc)
         elif not (np.all(np.isfinite(xb.programmed)) and np.all(xb.programmed >= 0)):

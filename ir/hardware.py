@@ -109,6 +109,19 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         lo=0.0, hi=1e-3),
     Key("area_switch", "float", 2e-12, "m2",
         "area of one analog switch (a select input's multiplexer leg)", lo=0.0, hi=1e-3),
+    Key("r_on", "float", 100.0, "ohm",
+        "on resistance of one select switch (a selected crossbar's multiplexer leg), in series "
+        "with all the devices of its option (their sum sum G). A CMOS transmission gate has "
+        "R_on ~ 1/(mu Cox (W/L) (V_GS - V_TH)) per device, NMOS || PMOS (Razavi, Design of "
+        "Analog CMOS Integrated Circuits, 2nd ed., MOS switches): a few hundred ohm to ~1 kohm "
+        "at minimum width in a 65 nm-class process at 1.8 V, ~100 ohm at W/L ~ 30-50 (a few um "
+        "wide, inside area_switch). 100 ohm: the option's devices realise G / (1 + r_on sum G) "
+        "(the `scale` pass does not compensate), and parity8 passes up to ~240 ohm",
+        lo=1e-3, hi=1e7),
+    Key("r_off", "float", 1e10, "ohm",
+        "off resistance of one select switch: the leakage path of an unselected option "
+        "(subthreshold and junction leakage of a transmission gate in a low-power 65 nm-class "
+        "process, ~0.1 nA at 1 V, i.e. ~10 Gohm)", lo=1e3, hi=1e18),
     Key("area_opamp", "float", 1e-9, "m2", "area of one op-amp (or op-amp-equivalent stage)",
         lo=0.0, hi=1e-2),
     Key("cap_density", "float", 2e-3, "F/m2",
@@ -188,6 +201,8 @@ class Hardware:
     amp_current: float = 1e-4
     area_device: float = 1e-12
     area_switch: float = 2e-12
+    r_on: float = 100.0
+    r_off: float = 1e10
     area_opamp: float = 1e-9
     cap_density: float = 2e-3
     g_sigma: float = 0.0
@@ -345,6 +360,10 @@ def resolve_hardware(
                 f"hardware: v_unit = {v_unit!r} V exceeds the swing vdd/2 = {vdd / 2!r} V",
                 locs.get("v_unit") or locs.get("vdd"),
                 "a state of 1 model unit would not fit between the rails"))
+        r_on, r_off = float(values["r_on"]), float(values["r_off"])  # type: ignore[arg-type]
+        if r_on >= r_off:
+            diags.append(error(f"hardware: r_on = {r_on!r} ohm must be below r_off = {r_off!r} "
+                               "ohm", locs.get("r_on") or locs.get("r_off")))
         stuck = float(values["p_stuck_off"]) + float(values["p_stuck_on"])  # type: ignore[arg-type]
         if stuck > 1.0:
             diags.append(error(f"hardware: p_stuck_off + p_stuck_on = {stuck!r} exceeds 1",

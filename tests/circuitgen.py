@@ -9,7 +9,9 @@ an oracle independent of backends/sim/.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 from denseamc.compiler.passes.energy import AnalyzeEnergy
@@ -30,6 +32,7 @@ from denseamc.ir import (
     WeightsOp,
     frozen_array,
 )
+from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.lagrangians import BOUNDED
 from scipy.integrate import solve_ivp
 
@@ -232,3 +235,11 @@ def reference_simulate(graph: ModelGraph, inputs: Mapping[str, np.ndarray],
     # 1e4 tighter than the backends' rtol 1e-6, so its own error never decides a comparison
     sol = solve_ivp(f, (0, t1), x0, method="DOP853", rtol=1e-10, atol=1e-12)
     return unpack(sol.y[:, -1])
+
+
+def ideal_switches(circuit: CircuitIR, r_on: float = 0.0, r_off: float = math.inf) -> CircuitIR:
+    """`circuit` with ideal select switches (r_on = 0, r_off = inf: the connected devices as
+    they are; a netlist needs them finite), for tests of what lowering preserves;
+    tests/test_switches.py covers the switches."""
+    return replace(circuit, selected_crossbars=tuple(
+        replace(sx, r_on=r_on, r_off=r_off) for sx in circuit.selected_crossbars))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from circuitgen import (
     hamming_graph,
+    ideal_switches,
     parity_like_graph,
     random_graph,
     random_inputs,
@@ -40,7 +41,10 @@ def max_dev(a: dict, b: dict) -> float:
 
 
 def ideal_hw(graph: ModelGraph, **extra: object) -> object:
-    return resolve_hardware(graph.hardware, {"g_min": 0.0, "amplifier": "ideal", **extra})
+    """Ideal amplifiers, no g_min and all but ideal select switches (r_on * sum G <= 1.6e-6:
+    the smallest r_on the key allows; tests/test_switches.py covers r_on itself)."""
+    return resolve_hardware(graph.hardware, {"g_min": 0.0, "amplifier": "ideal",
+                                             "r_on": 1e-3, "r_off": 1e18, **extra})
 
 
 def test_xor_matches_independent_oracle() -> None:
@@ -103,10 +107,11 @@ def test_examples_agree_with_model_backend(name: str) -> None:
         flips = np.array([w * np.where(np.arange(7) == i, -1, 1) for w in words
                           for i in range(7)])
         inputs = {"r": flips}
-    c = lower(g, resolve_hardware(g.hardware, {"amplifier": "ideal"}))
+    c = ideal_switches(lower(g, resolve_hardware(g.hardware, {"amplifier": "ideal"})))
     r = simulate_circuit(c, inputs)
     # the circuit's weights are the device-mapped ones; with g_min = 0 they are exact
-    c0 = lower(g, resolve_hardware(g.hardware, {"amplifier": "ideal", "g_min": 0.0}))
+    c0 = ideal_switches(lower(g, resolve_hardware(g.hardware, {"amplifier": "ideal",
+                                                               "g_min": 0.0})))
     r0 = simulate_circuit(c0, inputs)
     ref = simulate(g, inputs, rtol=1e-9, atol=1e-11)  # 1e3 tighter than the circuit backend
     assert max_dev(r0.states, ref.states) < AGREE

@@ -144,6 +144,7 @@ class LowerCrossbars:
                     source=src, target=tgt, transpose=d.transpose, polarity=polarity,
                     scheme=hw.scheme, row_nets=row_nets, col_nets=col_nets, row_index=rows_all,
                     col_index=cols_free, lines=tuple(lines), table=read_only(table), loc=loc,
+                    r_on=hw.r_on, r_off=hw.r_off,
                 ))
             else:
                 circuit.crossbars.append(Crossbar(
