@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from denseamc.compiler.outdir import write_output_dir
@@ -191,20 +191,13 @@ def montecarlo_command(args: argparse.Namespace) -> int:
     comps = compile_points(args.model, args.hardware, parse_settings(args.set), sweep)
     _print_warnings(comps[0])
     study = _run_study(args, comps, args.runs, sweep, where)
-    if args.json is not None:
-        _write_text(args.json, json.dumps(study.to_json(), indent=2, sort_keys=True) + "\n")
-    if args.plot is not None:
-        plot_study(study, args.plot)
-    for line in table_lines(study):
-        print(line)
     failures = _failed_draws(study.points)
     for p in study.points:
         if args.min_yield is not None and p.yield_ < args.min_yield:
             failures.append(f"FAIL: yield {p.yield_:.4g} below --min-yield "
                             f"{args.min_yield:.4g} ({_named(p)})")
-    for line in failures:
-        print(line)
-    return 1 if failures else 0
+    return _study_outputs(args, study.to_json(), lambda path: plot_study(study, path),
+                          table_lines(study), failures)
 
 
 def _run_study(args: argparse.Namespace, comps: list[Compilation], runs: int,
@@ -240,14 +233,19 @@ def sweep_command(args: argparse.Namespace) -> int:
     study = _run_study(args, comps, 1 if checked else args.runs, grid.axes, where,
                        nominal=checked)
     result = SweepResult.of(study, comps, checked)
+    return _study_outputs(args, result.to_json(), lambda path: plot_sweep(result, path),
+                          sweep_lines(result), _failed_draws(study.points))
+
+
+def _study_outputs(args: argparse.Namespace, data: dict[str, Any],
+                   plot: Callable[[Path], None], table: list[str], failures: list[str]) -> int:
+    """What `montecarlo` and `sweep` write: `--json`, `--plot`, the table and the failures on
+    stdout; exit status 1 when anything failed."""
     if args.json is not None:
-        _write_text(args.json, json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
+        _write_text(args.json, json.dumps(data, indent=2, sort_keys=True) + "\n")
     if args.plot is not None:
-        plot_sweep(result, args.plot)
-    for line in sweep_lines(result):
-        print(line)
-    failures = _failed_draws(study.points)
-    for line in failures:
+        plot(args.plot)
+    for line in [*table, *failures]:
         print(line)
     return 1 if failures else 0
 
