@@ -42,19 +42,21 @@ from denseamc.ir.loc import Loc, Located
 
 __all__ = [
     "IDEAL_OPAMP_A0",
+    "INCLUDE_DIR",
     "SWITCH_ROFF",
     "SWITCH_RON",
     "TRAN_MAX_STEP_DIVISOR",
     "TRAN_POINTS",
     "NetlistEmitter",
     "cell_initial_voltages",
-    "crossbar_elements",
+    "crossbar_devices",
+    "crossbar_ports",
     "opamp_settings",
     "rail_errors",
     "saved_nets",
     "select_control_net",
     "unwritable",
-    "wired_crossbar_elements",
+    "wired_crossbar_devices",
 ]
 
 #: Analog switch on/off resistances (every dialect). 0.01 ohm in series with a line's devices
@@ -73,6 +75,12 @@ TRAN_MAX_STEP_FRACTION = 1.0 / TRAN_MAX_STEP_DIVISOR
 C = TypeVar("C", bound=Located)
 #: Saved vectors per line.
 _SAVES_PER_LINE = 8
+#: Ports or nodes per line of a subcircuit definition or instance (continued lines after).
+_NODES_PER_LINE = 16
+#: The folder of the crossbar include files, relative to the top-level netlist including them.
+INCLUDE_DIR = "crossbars"
+#: How an emitter places each crossbar's subcircuit (`NetlistEmitter` `includes`).
+INCLUDE_MODES = ("inline", "write", "refer")
 
 
 def opamp_settings(circuit: CircuitIR) -> dict[str, float]:
@@ -132,67 +140,60 @@ def saved_nets(circuit: CircuitIR) -> list[str]:
     return out
 
 
-def crossbar_elements(
-    namer: Namer, xb: Crossbar
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(instance, row net, column net, ohms) of every device of `xb`, row-major, vectorised.
+def crossbar_devices(xb: Crossbar, resistor_line: str) -> str:
+    """The body of `xb`'s subcircuit: one resistor R = 1/G per nonzero conductance from port
+    row_r to port col_c, named r_<r>_<c>, row-major, newline-joined.
 
-    Nets are registered with `namer` rows first, then columns, then the device instances.
+    `resistor_line` is the dialect's resistor template (positional fields name, a, b, ohms);
+    every name is local to the subcircuit, so nothing per device goes through the `Namer`: the
+    values are formatted once (`nums`) and each line is one `str.format` of a template made
+    from `resistor_line` (the fast path of a million-weight model).
     """
     g = np.asarray(xb.conductance, dtype=np.float64)
     rr, cc = np.nonzero(g > 0)
-    ohms = 1.0 / g[rr, cc]
+    with np.errstate(divide="ignore", over="ignore"):
+        ohms = 1.0 / g[rr, cc]
     if not np.isfinite(ohms).all():
         raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
-    rows = [namer.net(n) for n in xb.row_nets]
-    cols = [namer.net(n) for n in xb.col_nets]
-    r_list, c_list = rr.tolist(), cc.tolist()
-    insts = namer.inst_many(
-        "r", [f"{xb.name}_{r}_{c}" for r, c in zip(r_list, c_list, strict=True)])
-    return (insts, [rows[r] for r in r_list], [cols[c] for c in c_list], nums(ohms))
+    line = resistor_line.format("r_{0}_{1}", "row_{0}", "col_{1}", "{2}").format
+    return "\n".join(map(line, rr.tolist(), cc.tolist(), nums(ohms)))
 
 
-def wired_crossbar_elements(
-    namer: Namer, xb: Crossbar
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(instance, net a, net b, ohms) of every element of `xb` with wire resistance `r_wire`.
+def wired_crossbar_devices(xb: Crossbar, resistor_line: str) -> str:
+    """The body of `xb`'s subcircuit with wire resistance `r_wire` (names local, as in
+    `crossbar_devices`).
 
-    The network backends/ir_drop.py solves: device (r, c) between row-wire node a(r, c) and
-    column-wire node b(r, c); a segment of r_wire from row r's driver to a(r, 0) and from
-    a(r, c) to a(r, c + 1); one from b(r, c) to b(r + 1, c) and from b(R - 1, c) to column c's
-    summing node. Per row: its segments, then its devices; then the column segments.
+    The network backends/ir_drop.py solves: device r_<r>_<c> between row-wire node wa_<r>_<c>
+    and column-wire node wb_<r>_<c>; a segment of r_wire (rwa_<r>_<c>) from port row_r to
+    wa_<r>_0 and from wa_<r>_<c> to wa_<r>_<c+1>; one (rwb_<r>_<c>) from wb_<r>_<c> to
+    wb_<r+1>_<c> and from wb_<R-1>_<c> to port col_c. Per row: its segments, then its devices;
+    then the column segments.
     """
     g = np.asarray(xb.conductance, dtype=np.float64)
     with np.errstate(divide="ignore", over="ignore"):
         if not np.isfinite(1.0 / g[g > 0]).all():
             raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
     n_rows, n_cols = g.shape
-    rows = [namer.net(n) for n in xb.row_nets]
-    cols = [namer.net(n) for n in xb.col_nets]
     wire = num(xb.r_wire)
-    a = [[namer.net(f"{xb.name}_wa_{r}_{c}") for c in range(n_cols)] for r in range(n_rows)]
-    b = [[namer.net(f"{xb.name}_wb_{r}_{c}") for c in range(n_cols)] for r in range(n_rows)]
-    names: list[str] = []
-    ends_a: list[str] = []
-    ends_b: list[str] = []
-    ohms: list[str] = []
-
-    def add(name: str, p: str, q: str, value: str) -> None:
-        names.append(name)
-        ends_a.append(p)
-        ends_b.append(q)
-        ohms.append(value)
-
+    out: list[str] = []
+    line = resistor_line.format
     for r in range(n_rows):
         for c in range(n_cols):
-            add(f"{xb.name}_wa_{r}_{c}", rows[r] if c == 0 else a[r][c - 1], a[r][c], wire)
+            out.append(line(f"rwa_{r}_{c}", f"row_{r}" if c == 0 else f"wa_{r}_{c - 1}",
+                            f"wa_{r}_{c}", wire))
         for c in np.flatnonzero(g[r] > 0).tolist():
-            add(f"{xb.name}_{r}_{c}", a[r][c], b[r][c], num(1.0 / g[r, c]))
+            out.append(line(f"r_{r}_{c}", f"wa_{r}_{c}", f"wb_{r}_{c}", num(1.0 / g[r, c])))
     for c in range(n_cols):
         for r in range(n_rows):
-            add(f"{xb.name}_wb_{r}_{c}", b[r][c], b[r + 1][c] if r + 1 < n_rows else cols[c],
-                wire)
-    return namer.inst_many("r", names), ends_a, ends_b, ohms
+            out.append(line(f"rwb_{r}_{c}", f"wb_{r}_{c}",
+                            f"wb_{r + 1}_{c}" if r + 1 < n_rows else f"col_{c}", wire))
+    return "\n".join(out)
+
+
+def crossbar_ports(xb: Crossbar) -> list[str]:
+    """The formal ports of `xb`'s subcircuit: row_0 .. row_{R-1}, then col_0 .. col_{C-1}."""
+    n_rows, n_cols = np.shape(xb.conductance)
+    return [f"row_{r}" for r in range(n_rows)] + [f"col_{c}" for c in range(n_cols)]
 
 
 def unwritable(circuit: CircuitIR) -> list[str]:
@@ -216,6 +217,8 @@ class NetlistEmitter:
     comment_prefix: ClassVar[str] = "*"
     #: One-line element templates (fields: name, a, b, ctl, value).
     isource_line: ClassVar[str] = ""
+    #: A resistor line (positional fields: name, a, b, ohms).
+    resistor_line: ClassVar[str] = ""
     vsource_line: ClassVar[str] = ""
     switch_line: ClassVar[str] = ""
     #: A netlist parameter's definition and a reference to it in a value (fields: name, value).
@@ -228,14 +231,31 @@ class NetlistEmitter:
     cells_title: ClassVar[str] = ""
     activations_title: ClassVar[str] = ""
     isources_title: ClassVar[str] = "bias currents into the summing nodes"
+    #: Subcircuits: the include line (field path), the include files' extension, a
+    #: continued line's prefix and the suffix of the line it continues.
+    include_line: ClassVar[str] = ""
+    include_ext: ClassVar[str] = ""
+    continued_prefix: ClassVar[str] = "  "
+    continues_suffix: ClassVar[str] = ""
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
-                 namer: Namer | None = None, loc_comments: bool = True) -> None:
+                 namer: Namer | None = None, loc_comments: bool = True,
+                 includes: str = "inline") -> None:
+        """`includes`: where each crossbar's subcircuit goes: "inline" in the netlist itself
+        (one self-contained text, what the runners simulate), "write" in an include file
+        (`include_files`, path relative to the netlist: crossbars/<subckt><include_ext>) that
+        the netlist includes, "refer" the same include line without building the file (it is
+        another emitter's: Spectre and VACASK share theirs)."""
+        if includes not in INCLUDE_MODES:
+            raise InternalCompilerError(f"unknown include mode {includes!r}")
         self.circuit = circuit
         self.stimulus = stimulus if stimulus is not None else default_stimulus(circuit)
         self.namer = namer if namer is not None else Namer()
         self.loc_comments = loc_comments
+        self.includes = includes
         self.lines: list[str] = []
+        #: include path (relative to the netlist) -> text, filled by `format()`
+        self.include_files: dict[str, str] = {}
 
     # -- entry point ------------------------------------------------------------------------------
     def format(self) -> str:
@@ -251,6 +271,7 @@ class NetlistEmitter:
                 f"netlists of a realised draw (draw {draw} of seed {seed}) do not write "
                 f"{'; '.join(missing)} yet: set them to 0 to write the draw's netlists"))
         self.lines = []
+        self.include_files = {}
         self.params: list[tuple[str, float]] = []
         self.write_header()
         self.write_prologue()
@@ -289,6 +310,14 @@ class NetlistEmitter:
 
     def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
         """One resistor line."""
+        return self.resistor_line.format(name, a, b, ohms)
+
+    def subckt_lines(self, name: str, ports: list[str], body: str) -> list[str]:
+        """A subcircuit definition: `name` with `ports`, then `body` (lines), then its end."""
+        raise NotImplementedError
+
+    def subckt_instance(self, inst: str, nodes: list[str], subckt: str) -> list[str]:
+        """The lines of instance `inst` of subcircuit `subckt` on `nodes`."""
         raise NotImplementedError
 
     def write_cell(self, cell: IntegratorCell) -> None:
@@ -314,6 +343,20 @@ class NetlistEmitter:
 
     def inst(self, prefix: str, ir_name: str) -> str:
         return self.namer.inst(prefix, ir_name)
+
+    def wrapped(self, head: str, items: list[str], tail: str) -> list[str]:
+        """`head items... tail` over as many lines as `_NODES_PER_LINE` items need, each but
+        the last ending in `continues_suffix`, each but the first starting with
+        `continued_prefix`."""
+        chunks = [" ".join(items[k:k + _NODES_PER_LINE])
+                  for k in range(0, len(items), _NODES_PER_LINE)] or [""]
+        chunks[0] = f"{head} {chunks[0]}".rstrip()
+        chunks[-1] = f"{chunks[-1]}{tail}"
+        if len(chunks) == 1:
+            return chunks
+        return ([chunks[0] + self.continues_suffix]
+                + [self.continued_prefix + c + self.continues_suffix for c in chunks[1:-1]]
+                + [self.continued_prefix + chunks[-1]])
 
     def element(self, template: str, name: str, a: str, b: str, value: str = "",
                 ctl: str = "") -> None:
@@ -403,17 +446,43 @@ class NetlistEmitter:
             self.write_activation(act)
 
     def write_crossbars(self) -> None:
+        """Per crossbar: its subcircuit (ports row_*, col_*; `crossbar_subckt`), inline or in an
+        include file (`includes`), and one instance of it on the crossbar's row and column
+        nets."""
         for xb in self.circuit.crossbars:
             rows, cols = xb.conductance.shape
+            subckt = self.namer.name(f"xb_{xb.name}")
             self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
-                         f"{xb.devices} devices, polarity {xb.polarity}")
+                         f"{xb.devices} devices, polarity {xb.polarity}: subcircuit {subckt}")
             self.located(xb.loc)
-            if xb.r_wire > 0:
-                self.comment(f"wire resistance {num(xb.r_wire)} ohm per cell segment: rows "
-                             "driven at their first column, columns read at their last row")
-                self.lines += map(self.format_resistor, *wired_crossbar_elements(self.namer, xb))
+            if self.includes == "inline":
+                self.lines += self.crossbar_subckt(xb, subckt)
             else:
-                self.lines += map(self.format_resistor, *crossbar_elements(self.namer, xb))
+                path = f"{INCLUDE_DIR}/{subckt}{self.include_ext}"
+                self.comment(f"its devices: {path} (replace that file to reprogram the weights)")
+                self.lines.append(self.include_line.format(path=path))
+                if self.includes == "write":
+                    self.include_files[path] = "\n".join(self.crossbar_subckt(xb, subckt)) + "\n"
+            nodes = [self.net(n) for n in (*xb.row_nets, *xb.col_nets)]
+            self.lines += self.subckt_instance(self.inst("x", xb.name), nodes, subckt)
+
+    def crossbar_subckt(self, xb: Crossbar, subckt: str) -> list[str]:
+        """`xb`'s subcircuit `subckt`: what it is, then its definition (ports `crossbar_ports`,
+        devices `crossbar_devices` or, with wire resistance, `wired_crossbar_devices`); the
+        device text is one string (one list item), not a line each."""
+        rows, cols = xb.conductance.shape
+        head = [f"{self.comment_prefix} crossbar subcircuit {subckt}: {rows} x {cols}, "
+                f"{xb.devices} devices (resistance in ohm = 1/conductance)",
+                f"{self.comment_prefix} ports row_0 .. row_{rows - 1} (the rows, driven), "
+                f"col_0 .. col_{cols - 1} (the columns, to the summing nodes)"]
+        if xb.r_wire > 0:
+            head.append(f"{self.comment_prefix} wire resistance {num(xb.r_wire)} ohm per cell "
+                        "segment: rows driven at their first column, columns read at their "
+                        "last row")
+            body = wired_crossbar_devices(xb, self.resistor_line)
+        else:
+            body = crossbar_devices(xb, self.resistor_line)
+        return head + self.subckt_lines(subckt, crossbar_ports(xb), body)
 
     def write_selected_crossbars(self) -> None:
         if not self.circuit.selected_crossbars:

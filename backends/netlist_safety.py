@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_netlist",
-           "check_va_source"]
+__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_include_file",
+           "check_netlist", "check_va_source", "without_generated_includes"]
 
 #: The netlist dialects ``check_netlist`` knows.
 DIALECTS = ("ngspice", "vacask")
@@ -56,6 +56,11 @@ _VACASK_LOAD_LINES = re.compile(r"^[^\S\n]*load\b[^\n]*", re.I | re.M)
 _OTHER_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _VACASK_LOAD = re.compile(r'^\s*load\s+"([^"]*)"\s*$', re.I)
 _VACASK_ABORT_ALWAYS = re.compile(r"^\s*abort\s+always\s*$", re.M)
+#: The only include paths a netlist may name: generated, relative, inside the output directory
+#: (the crossbar folder next to the netlist, a legal name, our extension).
+_GENERATED_INCLUDE = re.compile(r"crossbars/[a-z][a-z0-9_]{0,63}\.(inc|scs)")
+#: An include line of ours: SPICE `.include PATH`, Spectre and VACASK `include "PATH"`.
+_INCLUDE_LINE = re.compile(r'^(?:\.include ([^\s"]+)|include "([^"\n]*)")\n?', re.M)
 _VA_FILE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\.va$")
 _VA_ALLOWED_INCLUDES = frozenset({"constants.vams", "disciplines.vams"})
 
@@ -78,6 +83,30 @@ def check_netlist(text: str, *, dialect: str, allowed_loads: Iterable[str] = ())
             f"internal error: emitted {dialect} netlist is unsafe: " + "; ".join(problems)
             + " (this is an emitter bug, please report it)"
         )
+
+
+def without_generated_includes(text: str, includes: Iterable[str]) -> str:
+    """`text` without its include lines that name one of `includes` (the include files emitted
+    with it: generated paths, `_GENERATED_INCLUDE`). Any other include line stays, so
+    `check_netlist` then refuses it."""
+    allowed = {p for p in includes if _GENERATED_INCLUDE.fullmatch(p)}
+    if not allowed:
+        return text
+
+    def keep(m: re.Match[str]) -> str:
+        return "" if (m.group(1) or m.group(2)) in allowed else m.group(0)
+    return _INCLUDE_LINE.sub(keep, text)
+
+
+def check_include_file(path: str, text: str, *, dialect: str) -> None:
+    """Raise ``UnsafeNetlistError`` unless ``path`` is a generated include path and ``text``
+    (a crossbar subcircuit) holds no forbidden construct, no include and no ``load``."""
+    problems = [] if _GENERATED_INCLUDE.fullmatch(path) else [f"include path {path!r}"]
+    problems += [*_anywhere_problems(text), *_line_problems(text, dialect, set())]
+    if problems:
+        raise UnsafeNetlistError(
+            f"internal error: emitted include file {path} is unsafe: " + "; ".join(problems)
+            + " (this is an emitter bug, please report it)")
 
 
 def _anywhere_problems(text: str) -> list[str]:
