@@ -21,7 +21,8 @@ Names are registered with the `Namer` in the walk's order, so a file set that sh
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import ClassVar, TypeVar
 
 import numpy as np
@@ -447,7 +448,7 @@ class NetlistEmitter:
 
     def write_crossbars(self) -> None:
         """Per crossbar: its subcircuit (ports row_*, col_*; `crossbar_subckt`), inline or in an
-        include file (`includes`), and one instance of it on the crossbar's row and column
+        include file (`place_subckt`), and one instance of it on the crossbar's row and column
         nets."""
         for xb in self.circuit.crossbars:
             rows, cols = xb.conductance.shape
@@ -455,16 +456,22 @@ class NetlistEmitter:
             self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
                          f"{xb.devices} devices, polarity {xb.polarity}: subcircuit {subckt}")
             self.located(xb.loc)
-            if self.includes == "inline":
-                self.lines += self.crossbar_subckt(xb, subckt)
-            else:
-                path = f"{INCLUDE_DIR}/{subckt}{self.include_ext}"
-                self.comment(f"its devices: {path} (replace that file to reprogram the weights)")
-                self.lines.append(self.include_line.format(path=path))
-                if self.includes == "write":
-                    self.include_files[path] = "\n".join(self.crossbar_subckt(xb, subckt)) + "\n"
+            self.place_subckt(subckt, partial(self.crossbar_subckt, xb, subckt))
             nodes = [self.net(n) for n in (*xb.row_nets, *xb.col_nets)]
             self.lines += self.subckt_instance(self.inst("x", xb.name), nodes, subckt)
+
+    def place_subckt(self, subckt: str, definition: Callable[[], list[str]]) -> None:
+        """Subcircuit `subckt`'s definition (built by `definition` only when needed) inline, or
+        in the include file crossbars/<subckt><include_ext> with an include line here
+        (`includes`)."""
+        if self.includes == "inline":
+            self.lines += definition()
+            return
+        path = f"{INCLUDE_DIR}/{subckt}{self.include_ext}"
+        self.comment(f"its devices: {path} (replace that file to reprogram the weights)")
+        self.lines.append(self.include_line.format(path=path))
+        if self.includes == "write":
+            self.include_files[path] = "\n".join(definition()) + "\n"
 
     def crossbar_subckt(self, xb: Crossbar, subckt: str) -> list[str]:
         """`xb`'s subcircuit `subckt`: what it is, then its definition (ports `crossbar_ports`,
@@ -490,14 +497,35 @@ class NetlistEmitter:
         self.write_switch_model()
         controls: dict[str, float] = {}
         for sx in self.circuit.selected_crossbars:
+            subckt = self.namer.name(f"xb_{sx.name}")
             self.section(f"selected crossbar {self.namer.name(sx.name)}: {sx.n_options} options "
-                         f"x {len(sx.lines)} selected {sx.axis}, polarity {sx.polarity}")
+                         f"x {len(sx.lines)} selected {sx.axis}, polarity {sx.polarity}: "
+                         f"subcircuit {subckt}")
             self.located(sx.loc)
+            # its switches and devices, written by the walk, become the subcircuit's body; its
+            # ports are the nets they share with the rest (lines, others, switch controls)
+            start = len(self.lines)
             self._write_selected(sx, controls)
+            body = self.lines[start:]
+            del self.lines[start:]
+            ctls = [select_control_net(sx.select, j, k) for j in sx.lines
+                    for k in range(sx.n_options)]
+            nodes = [n for n in dict.fromkeys(self.net(n) for n in
+                                              (*sx.line_nets, *sx.other_nets, *ctls)) if n != "0"]
+            self.place_subckt(subckt, partial(self.selected_subckt, subckt, nodes, body))
+            self.lines += self.subckt_instance(self.inst("x", sx.name), nodes, subckt)
         self.section("switch controls: vdd closes switch k of element j when select[j] == k")
         for ctl in sorted(controls, key=_natural):
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
                          num(controls[ctl]))
+
+    def selected_subckt(self, subckt: str, ports: list[str], body: list[str]) -> list[str]:
+        """A selected crossbar's subcircuit `subckt`: what it is, then its definition."""
+        return [f"{self.comment_prefix} selected crossbar subcircuit {subckt}: analog switches "
+                "and option devices (resistance in ohm = 1/conductance)",
+                f"{self.comment_prefix} ports: the selected lines, the other nets, the switch "
+                "controls (named as the nets they connect to)",
+                *self.subckt_lines(subckt, ports, "\n".join(body))]
 
     def _write_selected(self, sx: SelectedCrossbar, controls: dict[str, float]) -> None:
         """The switches and option devices of one selected crossbar; its control levels go

@@ -188,7 +188,8 @@ def test_emitted_file_runs_as_written(example: str,
     comp, circuit = example_circuit(example)  # type: ignore[misc]
     files = emit_netlists(circuit)
     includes = {p[len("spice/"):]: t for p, t in files.items() if p.startswith("spice/crossbars/")}
-    assert len(includes) == len(circuit.crossbars)  # one include file per crossbar
+    # one include file per crossbar and per selected crossbar
+    assert len(includes) == len(circuit.crossbars) + len(circuit.selected_crossbars)
     text = files[f"spice/{example}.cir"]
     assert all(f".include {p}" in text for p in includes)
     res = runners.run_ngspice(text, 60, expect=["v(energy)"], includes=includes)

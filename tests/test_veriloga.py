@@ -101,7 +101,8 @@ def test_spectre_top_level_structure(example_circuit: Callable[[str], object]) -
     crossbars = {f"crossbars/{Path(p).name}" for p in files
                  if p.startswith("veriloga/crossbars/")}
     masters = set()
-    for line in scs.replace(" \\\n  ", " ").splitlines():  # continued lines joined
+    bodies = [t for p, t in files.items() if p.startswith("veriloga/crossbars/")]
+    for line in "\n".join([scs, *bodies]).replace(" \\\n  ", " ").splitlines():  # joined
         m = re.match(r"^([a-z][a-z0-9_]*) \(([a-z0-9_ ]+)\) ([a-z_0-9]+)( [a-z_0-9]+=\S+)*$",
                      line)
         if m:
@@ -111,10 +112,10 @@ def test_spectre_top_level_structure(example_circuit: Callable[[str], object]) -
         else:
             assert line == "" or line.startswith(("//", "simulator ", "global ", "ahdl_include",
                                                   "tran1 ", "save ", "simulator_options ",
-                                                  "ic ", "parameters ")), line
+                                                  "ic ", "parameters ", "subckt ", "ends ")), line
     assert not crossbars  # every crossbar file is included
     modules = {Path(p).stem for p in emitted}
-    subckts = {f"xb_{x.name}" for x in circuit.crossbars}
+    subckts = {f"xb_{x.name}" for x in (*circuit.crossbars, *circuit.selected_crossbars)}
     assert modules | subckts <= masters  # every included module and crossbar is used
     assert masters - modules - subckts <= {"resistor", "capacitor", "vsource", "isource"}
     assert scs == SpectreEmitter(circuit, includes="write").format()
@@ -149,7 +150,8 @@ def test_emitted_files_run_as_written(example: str,
     va = {Path(p).name: t for p, t in files.items() if p.endswith(".va")}
     includes = {p[len("veriloga/"):]: t for p, t in files.items()
                 if p.startswith("veriloga/crossbars/")}
-    assert len(includes) == len(circuit.crossbars)  # one file, shared with the .scs
+    # one file per crossbar and selected crossbar, shared with the .scs
+    assert len(includes) == len(circuit.crossbars) + len(circuit.selected_crossbars)
     for p in includes:
         assert f'include "{p}"' in files[f"veriloga/{example}.sim"]
         assert f'include "{p}"' in files[f"veriloga/{example}.scs"]
