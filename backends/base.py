@@ -7,9 +7,14 @@ resistors, bias currents, clamps, the dialect's epilogue). For every element the
 legalises its names and formats its numbers, then hands them to the dialect:
 
 * passive elements and sources are one line each: a resistor from the dialect's
-  `format_resistor` (called once per crossbar device, so it is a plain f-string), the others
-  filled from its templates (`isource_line`, `vsource_line`, `switch_line`; fields `name`, `a`,
-  `b`, `ctl`, `value`, all legal text; a switch's `value` is its threshold);
+  `resistor_line`, the others filled from its templates (`isource_line`, `vsource_line`,
+  `switch_line`; fields `name`, `a`, `b`, `ctl`, `value`, all legal text; a switch's `value` is
+  its threshold);
+* every crossbar and selected crossbar is a subcircuit (the dialect's `subckt_lines`),
+  instantiated once (`subckt_instance`); its definition goes inline or into an include file
+  per crossbar (`includes`, `place_subckt`), so each device is written once per dialect. A
+  plain crossbar's devices have local names (ports row_*, col_*; `crossbar_devices`) and are
+  formatted in bulk, without the `Namer`;
 * cells and activations, which each dialect realises its own way, go to `write_cell` and
   `write_activation`;
 * `write_prologue` and `write_epilogue` add what comes before and after the components.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar, TypeVar
 
@@ -48,10 +54,12 @@ __all__ = [
     "SWITCH_RON",
     "TRAN_MAX_STEP_DIVISOR",
     "TRAN_POINTS",
+    "DeviceValues",
     "NetlistEmitter",
     "cell_initial_voltages",
     "crossbar_devices",
     "crossbar_ports",
+    "device_values",
     "opamp_settings",
     "rail_errors",
     "saved_nets",
@@ -141,23 +149,49 @@ def saved_nets(circuit: CircuitIR) -> list[str]:
     return out
 
 
-def crossbar_devices(xb: Crossbar, resistor_line: str) -> str:
-    """The body of `xb`'s subcircuit: one resistor R = 1/G per nonzero conductance from port
-    row_r to port col_c, named r_<r>_<c>, row-major, newline-joined.
+@dataclass(frozen=True)
+class DeviceValues:
+    """A crossbar's devices, row-major, formatted once for every dialect: row r's devices are
+    items starts[r] .. starts[r + 1] - 1 of `cols` (column indices as text) and `ohms`
+    (R = 1/G, `nums`)."""
 
-    `resistor_line` is the dialect's resistor template (positional fields name, a, b, ohms);
-    every name is local to the subcircuit, so nothing per device goes through the `Namer`: the
-    values are formatted once (`nums`) and each line is one `str.format` of a template made
-    from `resistor_line` (the fast path of a million-weight model).
-    """
+    starts: list[int]
+    cols: list[str]
+    ohms: list[str]
+
+
+def device_values(xb: Crossbar) -> DeviceValues:
+    """`xb`'s `DeviceValues` (one per nonzero conductance), vectorised."""
     g = np.asarray(xb.conductance, dtype=np.float64)
     rr, cc = np.nonzero(g > 0)
     with np.errstate(divide="ignore", over="ignore"):
         ohms = 1.0 / g[rr, cc]
     if not np.isfinite(ohms).all():
         raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
-    line = resistor_line.format("r_{0}_{1}", "row_{0}", "col_{1}", "{2}").format
-    return "\n".join(map(line, rr.tolist(), cc.tolist(), nums(ohms)))
+    col_text = np.array([str(c) for c in range(g.shape[1])] or [""])
+    return DeviceValues(np.searchsorted(rr, np.arange(g.shape[0] + 1)).tolist(),
+                        col_text[cc].tolist(), nums(ohms))
+
+
+def crossbar_devices(xb: Crossbar, resistor_line: str, values: DeviceValues | None = None
+                     ) -> str:
+    """The body of `xb`'s subcircuit: one resistor R = 1/G per nonzero conductance from port
+    row_r to port col_c, named r_<r>_<c>, row-major, newline-joined.
+
+    `resistor_line` is the dialect's resistor template (positional fields name, a, b, ohms);
+    `values` the crossbar's `device_values` when another dialect already formatted them.
+    Every name is local to the subcircuit, so nothing per device goes through the `Namer`:
+    per row, one template with the row baked in, `str.format`ted over the columns and values
+    (the fast path of a million-weight model).
+    """
+    v = values if values is not None else device_values(xb)
+    rows = []
+    for r in range(len(v.starts) - 1):
+        a, b = v.starts[r], v.starts[r + 1]
+        if a < b:
+            line = resistor_line.format(f"r_{r}_{{0}}", f"row_{r}", "col_{0}", "{1}").format
+            rows.append("\n".join(map(line, v.cols[a:b], v.ohms[a:b])))
+    return "\n".join(rows)
 
 
 def wired_crossbar_devices(xb: Crossbar, resistor_line: str) -> str:
@@ -241,12 +275,14 @@ class NetlistEmitter:
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
-                 includes: str = "inline") -> None:
+                 includes: str = "inline",
+                 device_values: dict[str, DeviceValues] | None = None) -> None:
         """`includes`: where each crossbar's subcircuit goes: "inline" in the netlist itself
         (one self-contained text, what the runners simulate), "write" in an include file
         (`include_files`, path relative to the netlist: crossbars/<subckt><include_ext>) that
         the netlist includes, "refer" the same include line without building the file (it is
-        another emitter's: Spectre and VACASK share theirs)."""
+        another emitter's: Spectre and VACASK share theirs). `device_values`: crossbar name ->
+        its formatted devices, shared by the emitters of one file set (filled on first use)."""
         if includes not in INCLUDE_MODES:
             raise InternalCompilerError(f"unknown include mode {includes!r}")
         self.circuit = circuit
@@ -254,6 +290,7 @@ class NetlistEmitter:
         self.namer = namer if namer is not None else Namer()
         self.loc_comments = loc_comments
         self.includes = includes
+        self.device_values = device_values if device_values is not None else {}
         self.lines: list[str] = []
         #: include path (relative to the netlist) -> text, filled by `format()`
         self.include_files: dict[str, str] = {}
@@ -488,7 +525,10 @@ class NetlistEmitter:
                         "last row")
             body = wired_crossbar_devices(xb, self.resistor_line)
         else:
-            body = crossbar_devices(xb, self.resistor_line)
+            values = self.device_values.get(xb.name)
+            if values is None:
+                values = self.device_values[xb.name] = device_values(xb)
+            body = crossbar_devices(xb, self.resistor_line, values)
         return head + self.subckt_lines(subckt, crossbar_ports(xb), body)
 
     def write_selected_crossbars(self) -> None:

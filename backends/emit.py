@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-from denseamc.backends.base import INCLUDE_DIR, NetlistEmitter
+from denseamc.backends.base import INCLUDE_DIR, DeviceValues, NetlistEmitter
 from denseamc.backends.naming import Namer
 from denseamc.backends.netlist_safety import (
     UnsafeNetlistError,
@@ -79,10 +79,11 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
         (f"veriloga/{model}.scs", SpectreEmitter, "write"),
         (f"veriloga/{model}.sim", VacaskEmitter, "refer"),
     ]
+    values: dict[str, DeviceValues] = {}  # each crossbar's values, formatted once
     for path, emitter, mode in emitters:
         extra = {"opamp": opamp} if emitter is NgspiceEmitter else {}
         em = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, includes=mode,
-                     **extra)
+                     device_values=values, **extra)
         text = em.format()
         folder = path.rsplit("/", 1)[0]
         included = {f"{folder}/{rel}": inc for rel, inc in em.include_files.items()}
@@ -92,6 +93,7 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
             for inc_path, inc_text in included.items():
                 yield scanned(inc_path, inc_text)
         del text, em, included
+    del values
     for name, text in modules.items():
         if wanted(f"veriloga/{name}"):
             yield scanned(f"veriloga/{name}", text)

@@ -61,6 +61,7 @@ from denseamc.backends.base import (
     SWITCH_RON,
     TRAN_MAX_STEP_DIVISOR,
     TRAN_POINTS,
+    DeviceValues,
     NetlistEmitter,
     cell_initial_voltages,
     opamp_settings,
@@ -177,9 +178,10 @@ class SpiceEmitter(NetlistEmitter):
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
                  energy_probe: bool = True, opamp: str | None = None,
-                 includes: str = "inline") -> None:
+                 includes: str = "inline",
+                 device_values: dict[str, DeviceValues] | None = None) -> None:
         super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments,
-                         includes=includes)
+                         includes=includes, device_values=device_values)
         #: the user's `dam_opamp` subcircuit (`user_opamp`), or None for the built-in one
         self.opamp = opamp
         devices = circuit.counts()["conductance_devices"]
