@@ -79,7 +79,7 @@ def check_netlist(text: str, *, dialect: str, allowed_loads: Iterable[str] = ())
     ``abort always``.
     """
     allowed = set(allowed_loads) | VACASK_BUILTIN_OSDI
-    low = text.lower()
+    low = _Words(text)
     problems = [*_anywhere_problems(text, low), *_line_problems(text, low, dialect, allowed)]
     if dialect == "vacask" and not _VACASK_ABORT_ALWAYS.search(text):
         problems.append("no 'abort always' in the control block")
@@ -109,7 +109,7 @@ def check_include_file(path: str, text: str, *, dialect: str) -> None:
     """Raise ``UnsafeNetlistError`` unless ``path`` is a generated include path and ``text``
     (a crossbar subcircuit) holds no forbidden construct, no include and no ``load``."""
     problems = [] if _GENERATED_INCLUDE.fullmatch(path) else [f"include path {path!r}"]
-    low = text.lower()
+    low = _Words(text)
     problems += [*_anywhere_problems(text, low), *_line_problems(text, low, dialect, set())]
     if problems:
         raise UnsafeNetlistError(
@@ -117,17 +117,37 @@ def check_include_file(path: str, text: str, *, dialect: str) -> None:
             + " (this is an emitter bug, please report it)")
 
 
-def _anywhere_problems(text: str, low: str) -> list[str]:
-    """Non-ASCII text and the forbidden words, wherever they stand (`low`: text.lower())."""
+class _Words:
+    """Substring tests on a text's lowercase copy. A word is looked for only when each of its
+    characters occurs in the text: one-character tests (a memchr, cached per character) are
+    ~10x faster than a word search, and most words of the scan have a letter that a crossbar
+    file of millions of devices never holds."""
+
+    def __init__(self, text: str) -> None:
+        self.low = text.lower()
+        self._chars: dict[str, bool] = {}
+
+    def has(self, word: str) -> bool:
+        for c in word:
+            seen = self._chars.get(c)
+            if seen is None:
+                seen = self._chars[c] = c in self.low
+            if not seen:
+                return False
+        return word in self.low
+
+
+def _anywhere_problems(text: str, low: _Words) -> list[str]:
+    """Non-ASCII text and the forbidden words, wherever they stand."""
     if not text.isascii():
         return ["non-ASCII characters"] + [what for pattern, _, what in _FORBIDDEN_ANYWHERE
                                            if pattern.search(text)]
     # an ASCII text can match a pattern only if its lowercase copy contains the pattern's word
     return [what for pattern, word, what in _FORBIDDEN_ANYWHERE
-            if word in low and pattern.search(text)]
+            if low.has(word) and pattern.search(text)]
 
 
-def _line_problems(text: str, low: str, dialect: str, allowed: set[str]) -> list[str]:
+def _line_problems(text: str, low: _Words, dialect: str, allowed: set[str]) -> list[str]:
     r"""Forbidden line starts and, for VACASK, ``load`` lines naming an unexpected file.
 
     Line 1 is the title in both dialects, but ngspice would still run a title that is a
@@ -136,13 +156,13 @@ def _line_problems(text: str, low: str, dialect: str, allowed: set[str]) -> list
     `^\s*` across blank lines still ends on a line that hits by itself), only `load` lines
     need a look.
     """
-    if not text.isascii() or any(c in text for c in _OTHER_BREAK_CHARS):
+    if not text.isascii() or any(low.has(c) for c in _OTHER_BREAK_CHARS):
         return _scan_every_line(text, dialect, allowed)
     # an ASCII text can hit a line-start pattern only if its lowercase copy holds the pattern's
     # word (one substring test each: a multi-megabyte crossbar file skips the regex search)
-    if any(w in low for w in _LINE_START_WORDS) and _LINE_START_ANY.search(text) is not None:
+    if any(map(low.has, _LINE_START_WORDS)) and _LINE_START_ANY.search(text) is not None:
         return _scan_every_line(text, dialect, allowed)
-    if dialect != "vacask" or "load" not in low:
+    if dialect != "vacask" or not low.has("load"):
         return []
     problems = []
     for m in _VACASK_LOAD_LINES.finditer(text):
