@@ -139,6 +139,19 @@ def test_only_the_emitted_include_files_may_be_included(line: str) -> None:
         check_include_file("../xb_a.inc", "r1 a b 1.0\n", dialect="ngspice")
 
 
+@pytest.mark.parametrize("bad", ["SHELL x", ".INCLUDE b", "x\rsource y", '  Load "x.osdi"',
+                                 "a`b", "PostProcess", "r1 a b 1 ; c", "\u00e9"])
+def test_a_large_crossbar_file_with_one_bad_line_is_refused(bad: str) -> None:
+    """The scan's fast path (which characters occur, then only the words they can spell) still
+    finds one forbidden construct, in any case, in a file of 20,000 device lines."""
+    lines = [f"r_{r}_{c} (row_{r} col_{c}) resistor r={1e4 / (r + c + 1)!r}"
+             for r in range(200) for c in range(100)]
+    lines.insert(12_345, bad)
+    with pytest.raises(UnsafeNetlistError):
+        check_include_file("crossbars/xb_w.scs", "\n".join(lines) + "\n", dialect="vacask")
+    check_include_file("crossbars/xb_w.scs", "\n".join(lines[:12_345]) + "\n", dialect="vacask")
+
+
 # ---------------------------------------------------------------------------------------------
 # naming and numbers
 # ---------------------------------------------------------------------------------------------
