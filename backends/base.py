@@ -7,9 +7,14 @@ resistors, bias currents, clamps, the dialect's epilogue). For every element the
 legalises its names and formats its numbers, then hands them to the dialect:
 
 * passive elements and sources are one line each: a resistor from the dialect's
-  `format_resistor` (called once per crossbar device, so it is a plain f-string), the others
-  filled from its templates (`isource_line`, `vsource_line`, `switch_line`; fields `name`, `a`,
-  `b`, `ctl`, `value`, all legal text; a switch's `value` is its threshold);
+  `resistor_line`, the others filled from its templates (`isource_line`, `vsource_line`,
+  `switch_line`; fields `name`, `a`, `b`, `ctl`, `value`, all legal text; a switch's `value` is
+  its threshold);
+* every crossbar and selected crossbar is a subcircuit (the dialect's `subckt_lines`),
+  instantiated once (`subckt_instance`); its definition goes inline or into an include file
+  per crossbar (`includes`, `place_subckt`), so each device is written once per dialect. A
+  plain crossbar's devices have local names (ports row_*, col_*; `crossbar_devices`) and are
+  formatted in bulk, without the `Namer`;
 * cells and activations, which each dialect realises its own way, go to `write_cell` and
   `write_activation`;
 * `write_prologue` and `write_epilogue` add what comes before and after the components.
@@ -21,7 +26,9 @@ Names are registered with the `Namer` in the walk's order, so a file set that sh
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar, TypeVar
 
 import numpy as np
@@ -42,18 +49,22 @@ from denseamc.ir.loc import Loc, Located
 
 __all__ = [
     "IDEAL_OPAMP_A0",
+    "INCLUDE_DIR",
     "TRAN_MAX_STEP_DIVISOR",
     "TRAN_POINTS",
+    "DeviceValues",
     "NetlistEmitter",
     "cell_initial_voltages",
-    "crossbar_elements",
+    "crossbar_devices",
+    "crossbar_ports",
+    "device_values",
     "opamp_settings",
     "rail_errors",
     "saved_nets",
     "select_control_net",
     "switch_ohms",
     "unwritable",
-    "wired_crossbar_elements",
+    "wired_crossbar_devices",
 ]
 
 
@@ -78,6 +89,12 @@ TRAN_MAX_STEP_FRACTION = 1.0 / TRAN_MAX_STEP_DIVISOR
 C = TypeVar("C", bound=Located)
 #: Saved vectors per line.
 _SAVES_PER_LINE = 8
+#: Ports or nodes per line of a subcircuit definition or instance (continued lines after).
+_NODES_PER_LINE = 16
+#: The folder of the crossbar include files, relative to the top-level netlist including them.
+INCLUDE_DIR = "crossbars"
+#: How an emitter places each crossbar's subcircuit (`NetlistEmitter` `includes`).
+INCLUDE_MODES = ("inline", "write", "refer")
 
 
 def opamp_settings(circuit: CircuitIR) -> dict[str, float]:
@@ -137,67 +154,86 @@ def saved_nets(circuit: CircuitIR) -> list[str]:
     return out
 
 
-def crossbar_elements(
-    namer: Namer, xb: Crossbar
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(instance, row net, column net, ohms) of every device of `xb`, row-major, vectorised.
+@dataclass(frozen=True)
+class DeviceValues:
+    """A crossbar's devices, row-major, formatted once for every dialect: row r's devices are
+    items starts[r] .. starts[r + 1] - 1 of `cols` (column indices as text) and `ohms`
+    (R = 1/G, `nums`)."""
 
-    Nets are registered with `namer` rows first, then columns, then the device instances.
-    """
+    starts: list[int]
+    cols: list[str]
+    ohms: list[str]
+
+
+def device_values(xb: Crossbar) -> DeviceValues:
+    """`xb`'s `DeviceValues` (one per nonzero conductance), vectorised."""
     g = np.asarray(xb.conductance, dtype=np.float64)
     rr, cc = np.nonzero(g > 0)
-    ohms = 1.0 / g[rr, cc]
+    with np.errstate(divide="ignore", over="ignore"):
+        ohms = 1.0 / g[rr, cc]
     if not np.isfinite(ohms).all():
         raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
-    rows = [namer.net(n) for n in xb.row_nets]
-    cols = [namer.net(n) for n in xb.col_nets]
-    r_list, c_list = rr.tolist(), cc.tolist()
-    insts = namer.inst_many(
-        "r", [f"{xb.name}_{r}_{c}" for r, c in zip(r_list, c_list, strict=True)])
-    return (insts, [rows[r] for r in r_list], [cols[c] for c in c_list], nums(ohms))
+    col_text = np.array([str(c) for c in range(g.shape[1])] or [""])
+    return DeviceValues(np.searchsorted(rr, np.arange(g.shape[0] + 1)).tolist(),
+                        col_text[cc].tolist(), nums(ohms))
 
 
-def wired_crossbar_elements(
-    namer: Namer, xb: Crossbar
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(instance, net a, net b, ohms) of every element of `xb` with wire resistance `r_wire`.
+def crossbar_devices(xb: Crossbar, resistor_line: str, values: DeviceValues | None = None
+                     ) -> str:
+    """The body of `xb`'s subcircuit: one resistor R = 1/G per nonzero conductance from port
+    row_r to port col_c, named r_<r>_<c>, row-major, newline-joined.
 
-    The network backends/ir_drop.py solves: device (r, c) between row-wire node a(r, c) and
-    column-wire node b(r, c); a segment of r_wire from row r's driver to a(r, 0) and from
-    a(r, c) to a(r, c + 1); one from b(r, c) to b(r + 1, c) and from b(R - 1, c) to column c's
-    summing node. Per row: its segments, then its devices; then the column segments.
+    `resistor_line` is the dialect's resistor template (positional fields name, a, b, ohms);
+    `values` the crossbar's `device_values` when another dialect already formatted them.
+    Every name is local to the subcircuit, so nothing per device goes through the `Namer`:
+    per row, one template with the row baked in, `str.format`ted over the columns and values
+    (the fast path of a million-weight model).
+    """
+    v = values if values is not None else device_values(xb)
+    rows = []
+    for r in range(len(v.starts) - 1):
+        a, b = v.starts[r], v.starts[r + 1]
+        if a < b:
+            line = resistor_line.format(f"r_{r}_{{0}}", f"row_{r}", "col_{0}", "{1}").format
+            rows.append("\n".join(map(line, v.cols[a:b], v.ohms[a:b])))
+    return "\n".join(rows)
+
+
+def wired_crossbar_devices(xb: Crossbar, resistor_line: str) -> str:
+    """The body of `xb`'s subcircuit with wire resistance `r_wire` (names local, as in
+    `crossbar_devices`).
+
+    The network backends/ir_drop.py solves: device r_<r>_<c> between row-wire node wa_<r>_<c>
+    and column-wire node wb_<r>_<c>; a segment of r_wire (rwa_<r>_<c>) from port row_r to
+    wa_<r>_0 and from wa_<r>_<c> to wa_<r>_<c+1>; one (rwb_<r>_<c>) from wb_<r>_<c> to
+    wb_<r+1>_<c> and from wb_<R-1>_<c> to port col_c. Per row: its segments, then its devices;
+    then the column segments.
     """
     g = np.asarray(xb.conductance, dtype=np.float64)
     with np.errstate(divide="ignore", over="ignore"):
         if not np.isfinite(1.0 / g[g > 0]).all():
             raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
     n_rows, n_cols = g.shape
-    rows = [namer.net(n) for n in xb.row_nets]
-    cols = [namer.net(n) for n in xb.col_nets]
     wire = num(xb.r_wire)
-    a = [[namer.net(f"{xb.name}_wa_{r}_{c}") for c in range(n_cols)] for r in range(n_rows)]
-    b = [[namer.net(f"{xb.name}_wb_{r}_{c}") for c in range(n_cols)] for r in range(n_rows)]
-    names: list[str] = []
-    ends_a: list[str] = []
-    ends_b: list[str] = []
-    ohms: list[str] = []
-
-    def add(name: str, p: str, q: str, value: str) -> None:
-        names.append(name)
-        ends_a.append(p)
-        ends_b.append(q)
-        ohms.append(value)
-
+    out: list[str] = []
+    line = resistor_line.format
     for r in range(n_rows):
         for c in range(n_cols):
-            add(f"{xb.name}_wa_{r}_{c}", rows[r] if c == 0 else a[r][c - 1], a[r][c], wire)
+            out.append(line(f"rwa_{r}_{c}", f"row_{r}" if c == 0 else f"wa_{r}_{c - 1}",
+                            f"wa_{r}_{c}", wire))
         for c in np.flatnonzero(g[r] > 0).tolist():
-            add(f"{xb.name}_{r}_{c}", a[r][c], b[r][c], num(1.0 / g[r, c]))
+            out.append(line(f"r_{r}_{c}", f"wa_{r}_{c}", f"wb_{r}_{c}", num(1.0 / g[r, c])))
     for c in range(n_cols):
         for r in range(n_rows):
-            add(f"{xb.name}_wb_{r}_{c}", b[r][c], b[r + 1][c] if r + 1 < n_rows else cols[c],
-                wire)
-    return namer.inst_many("r", names), ends_a, ends_b, ohms
+            out.append(line(f"rwb_{r}_{c}", f"wb_{r}_{c}",
+                            f"wb_{r + 1}_{c}" if r + 1 < n_rows else f"col_{c}", wire))
+    return "\n".join(out)
+
+
+def crossbar_ports(xb: Crossbar) -> list[str]:
+    """The formal ports of `xb`'s subcircuit: row_0 .. row_{R-1}, then col_0 .. col_{C-1}."""
+    n_rows, n_cols = np.shape(xb.conductance)
+    return [f"row_{r}" for r in range(n_rows)] + [f"col_{c}" for c in range(n_cols)]
 
 
 def unwritable(circuit: CircuitIR) -> list[str]:
@@ -221,6 +257,8 @@ class NetlistEmitter:
     comment_prefix: ClassVar[str] = "*"
     #: One-line element templates (fields: name, a, b, ctl, value).
     isource_line: ClassVar[str] = ""
+    #: A resistor line (positional fields: name, a, b, ohms).
+    resistor_line: ClassVar[str] = ""
     vsource_line: ClassVar[str] = ""
     switch_line: ClassVar[str] = ""
     #: A netlist parameter's definition and a reference to it in a value (fields: name, value).
@@ -233,14 +271,34 @@ class NetlistEmitter:
     cells_title: ClassVar[str] = ""
     activations_title: ClassVar[str] = ""
     isources_title: ClassVar[str] = "bias currents into the summing nodes"
+    #: Subcircuits: the include line (field path), the include files' extension, a
+    #: continued line's prefix and the suffix of the line it continues.
+    include_line: ClassVar[str] = ""
+    include_ext: ClassVar[str] = ""
+    continued_prefix: ClassVar[str] = "  "
+    continues_suffix: ClassVar[str] = ""
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
-                 namer: Namer | None = None, loc_comments: bool = True) -> None:
+                 namer: Namer | None = None, loc_comments: bool = True,
+                 includes: str = "inline",
+                 device_values: dict[str, DeviceValues] | None = None) -> None:
+        """`includes`: where each crossbar's subcircuit goes: "inline" in the netlist itself
+        (one self-contained text, what the runners simulate), "write" in an include file
+        (`include_files`, path relative to the netlist: crossbars/<subckt><include_ext>) that
+        the netlist includes, "refer" the same include line without building the file (it is
+        another emitter's: Spectre and VACASK share theirs). `device_values`: crossbar name ->
+        its formatted devices, shared by the emitters of one file set (filled on first use)."""
+        if includes not in INCLUDE_MODES:
+            raise InternalCompilerError(f"unknown include mode {includes!r}")
         self.circuit = circuit
         self.stimulus = stimulus if stimulus is not None else default_stimulus(circuit)
         self.namer = namer if namer is not None else Namer()
         self.loc_comments = loc_comments
+        self.includes = includes
+        self.device_values = device_values if device_values is not None else {}
         self.lines: list[str] = []
+        #: include path (relative to the netlist) -> text, filled by `format()`
+        self.include_files: dict[str, str] = {}
 
     # -- entry point ------------------------------------------------------------------------------
     def format(self) -> str:
@@ -256,6 +314,7 @@ class NetlistEmitter:
                 f"netlists of a realised draw (draw {draw} of seed {seed}) do not write "
                 f"{'; '.join(missing)} yet: set them to 0 to write the draw's netlists"))
         self.lines = []
+        self.include_files = {}
         self.params: list[tuple[str, float]] = []
         self.write_header()
         self.write_prologue()
@@ -294,6 +353,14 @@ class NetlistEmitter:
 
     def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
         """One resistor line."""
+        return self.resistor_line.format(name, a, b, ohms)
+
+    def subckt_lines(self, name: str, ports: list[str], body: str) -> list[str]:
+        """A subcircuit definition: `name` with `ports`, then `body` (lines), then its end."""
+        raise NotImplementedError
+
+    def subckt_instance(self, inst: str, nodes: list[str], subckt: str) -> list[str]:
+        """The lines of instance `inst` of subcircuit `subckt` on `nodes`."""
         raise NotImplementedError
 
     def write_cell(self, cell: IntegratorCell) -> None:
@@ -324,6 +391,20 @@ class NetlistEmitter:
 
     def inst(self, prefix: str, ir_name: str) -> str:
         return self.namer.inst(prefix, ir_name)
+
+    def wrapped(self, head: str, items: list[str], tail: str) -> list[str]:
+        """`head items... tail` over as many lines as `_NODES_PER_LINE` items need, each but
+        the last ending in `continues_suffix`, each but the first starting with
+        `continued_prefix`."""
+        chunks = [" ".join(items[k:k + _NODES_PER_LINE])
+                  for k in range(0, len(items), _NODES_PER_LINE)] or [""]
+        chunks[0] = f"{head} {chunks[0]}".rstrip()
+        chunks[-1] = f"{chunks[-1]}{tail}"
+        if len(chunks) == 1:
+            return chunks
+        return ([chunks[0] + self.continues_suffix]
+                + [self.continued_prefix + c + self.continues_suffix for c in chunks[1:-1]]
+                + [self.continued_prefix + chunks[-1]])
 
     def element(self, template: str, name: str, a: str, b: str, value: str = "",
                 ctl: str = "") -> None:
@@ -413,17 +494,52 @@ class NetlistEmitter:
             self.write_activation(act)
 
     def write_crossbars(self) -> None:
+        """Per crossbar: its subcircuit (ports row_*, col_*; `crossbar_subckt`), inline or in an
+        include file (`place_subckt`), and one instance of it on the crossbar's row and column
+        nets."""
         for xb in self.circuit.crossbars:
             rows, cols = xb.conductance.shape
+            subckt = self.namer.name(f"xb_{xb.name}")
             self.section(f"crossbar {self.namer.name(xb.name)}: {rows} x {cols}, "
-                         f"{xb.devices} devices, polarity {xb.polarity}")
+                         f"{xb.devices} devices, polarity {xb.polarity}: subcircuit {subckt}")
             self.located(xb.loc)
-            if xb.r_wire > 0:
-                self.comment(f"wire resistance {num(xb.r_wire)} ohm per cell segment: rows "
-                             "driven at their first column, columns read at their last row")
-                self.lines += map(self.format_resistor, *wired_crossbar_elements(self.namer, xb))
-            else:
-                self.lines += map(self.format_resistor, *crossbar_elements(self.namer, xb))
+            self.place_subckt(subckt, partial(self.crossbar_subckt, xb, subckt))
+            nodes = [self.net(n) for n in (*xb.row_nets, *xb.col_nets)]
+            self.lines += self.subckt_instance(self.inst("x", xb.name), nodes, subckt)
+
+    def place_subckt(self, subckt: str, definition: Callable[[], list[str]]) -> None:
+        """Subcircuit `subckt`'s definition (built by `definition` only when needed) inline, or
+        in the include file crossbars/<subckt><include_ext> with an include line here
+        (`includes`)."""
+        if self.includes == "inline":
+            self.lines += definition()
+            return
+        path = f"{INCLUDE_DIR}/{subckt}{self.include_ext}"
+        self.comment(f"its devices: {path} (replace that file to reprogram the weights)")
+        self.lines.append(self.include_line.format(path=path))
+        if self.includes == "write":
+            self.include_files[path] = "\n".join(definition()) + "\n"
+
+    def crossbar_subckt(self, xb: Crossbar, subckt: str) -> list[str]:
+        """`xb`'s subcircuit `subckt`: what it is, then its definition (ports `crossbar_ports`,
+        devices `crossbar_devices` or, with wire resistance, `wired_crossbar_devices`); the
+        device text is one string (one list item), not a line each."""
+        rows, cols = xb.conductance.shape
+        head = [f"{self.comment_prefix} crossbar subcircuit {subckt}: {rows} x {cols}, "
+                f"{xb.devices} devices (resistance in ohm = 1/conductance)",
+                f"{self.comment_prefix} ports row_0 .. row_{rows - 1} (the rows, driven), "
+                f"col_0 .. col_{cols - 1} (the columns, to the summing nodes)"]
+        if xb.r_wire > 0:
+            head.append(f"{self.comment_prefix} wire resistance {num(xb.r_wire)} ohm per cell "
+                        "segment: rows driven at their first column, columns read at their "
+                        "last row")
+            body = wired_crossbar_devices(xb, self.resistor_line)
+        else:
+            values = self.device_values.get(xb.name)
+            if values is None:
+                values = self.device_values[xb.name] = device_values(xb)
+            body = crossbar_devices(xb, self.resistor_line, values)
+        return head + self.subckt_lines(subckt, crossbar_ports(xb), body)
 
     def write_selected_crossbars(self) -> None:
         if not self.circuit.selected_crossbars:
@@ -431,14 +547,35 @@ class NetlistEmitter:
         self.write_switch_model()
         controls: dict[str, float] = {}
         for sx in self.circuit.selected_crossbars:
+            subckt = self.namer.name(f"xb_{sx.name}")
             self.section(f"selected crossbar {self.namer.name(sx.name)}: {sx.n_options} options "
-                         f"x {len(sx.lines)} selected {sx.axis}, polarity {sx.polarity}")
+                         f"x {len(sx.lines)} selected {sx.axis}, polarity {sx.polarity}: "
+                         f"subcircuit {subckt}")
             self.located(sx.loc)
+            # its switches and devices, written by the walk, become the subcircuit's body; its
+            # ports are the nets they share with the rest (lines, others, switch controls)
+            start = len(self.lines)
             self._write_selected(sx, controls)
+            body = self.lines[start:]
+            del self.lines[start:]
+            ctls = [select_control_net(sx.select, j, k) for j in sx.lines
+                    for k in range(sx.n_options)]
+            nodes = [n for n in dict.fromkeys(self.net(n) for n in
+                                              (*sx.line_nets, *sx.other_nets, *ctls)) if n != "0"]
+            self.place_subckt(subckt, partial(self.selected_subckt, subckt, nodes, body))
+            self.lines += self.subckt_instance(self.inst("x", sx.name), nodes, subckt)
         self.section("switch controls: vdd closes switch k of element j when select[j] == k")
         for ctl in sorted(controls, key=_natural):
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
                          num(controls[ctl]))
+
+    def selected_subckt(self, subckt: str, ports: list[str], body: list[str]) -> list[str]:
+        """A selected crossbar's subcircuit `subckt`: what it is, then its definition."""
+        return [f"{self.comment_prefix} selected crossbar subcircuit {subckt}: analog switches "
+                "and option devices (resistance in ohm = 1/conductance)",
+                f"{self.comment_prefix} ports: the selected lines, the other nets, the switch "
+                "controls (named as the nets they connect to)",
+                *self.subckt_lines(subckt, ports, "\n".join(body))]
 
     def _write_selected(self, sx: SelectedCrossbar, controls: dict[str, float]) -> None:
         """The switches and option devices of one selected crossbar; its control levels go

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
-from denseamc.backends.base import NetlistEmitter
+from denseamc.backends.base import INCLUDE_DIR, DeviceValues, NetlistEmitter
 from denseamc.backends.naming import Namer
-from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
+from denseamc.backends.netlist_safety import (
+    UnsafeNetlistError,
+    check_include_file,
+    check_netlist,
+    without_generated_includes,
+)
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import default_stimulus
 from denseamc.backends.tables import conductance_tables
@@ -34,9 +39,13 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
     built; one file in memory at a time keeps a million-weight model's peak memory down.
 
         spice/<model>.cir        ngspice netlist (B-source activations, energy probe)
+        spice/crossbars/xb_<crossbar>.inc   each crossbar's subcircuit, its devices
+                                 (`.include`d by the .cir)
         veriloga/<module>.va     the Verilog-A primitives the circuit uses
         veriloga/<model>.scs     Spectre top level (ahdl_include of the .va files)
         veriloga/<model>.sim     VACASK top level (load of the compiled .osdi files)
+        veriloga/crossbars/xb_<crossbar>.scs   each crossbar's subcircuit, `include`d by both
+                                 the .scs and the .sim (the same syntax in both simulators)
         tables/<crossbar>.csv    conductances to program, one file per crossbar
         names.json               IR name -> netlist identifier, for the names legalisation changed
 
@@ -58,21 +67,33 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
     def wanted(path: str) -> bool:
         return path.startswith(prefixes)
 
+    includes: set[str] = set()  # every include file's path (the scan allows only these)
+
     def scanned(path: str, text: str) -> tuple[str, str]:
-        scan_emitted({path: text}, modules=set(modules))
+        scan_emitted({path: text}, modules=set(modules), includes=includes)
         return path, text
 
-    emitters: list[tuple[str, type[NetlistEmitter]]] = [
-        (f"spice/{model}.cir", NgspiceEmitter),
-        (f"veriloga/{model}.scs", SpectreEmitter),
-        (f"veriloga/{model}.sim", VacaskEmitter),
+    # the VACASK top level includes the Spectre one's files ("refer"): written once
+    emitters: list[tuple[str, type[NetlistEmitter], str]] = [
+        (f"spice/{model}.cir", NgspiceEmitter, "write"),
+        (f"veriloga/{model}.scs", SpectreEmitter, "write"),
+        (f"veriloga/{model}.sim", VacaskEmitter, "refer"),
     ]
-    for path, emitter in emitters:
+    values: dict[str, DeviceValues] = {}  # each crossbar's values, formatted once
+    for path, emitter, mode in emitters:
         extra = {"opamp": opamp} if emitter is NgspiceEmitter else {}
-        text = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, **extra).format()
+        em = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, includes=mode,
+                     device_values=values, **extra)
+        text = em.format()
+        folder = path.rsplit("/", 1)[0]
+        included = {f"{folder}/{rel}": inc for rel, inc in em.include_files.items()}
+        includes.update(included)
         if wanted(path):  # built either way: it registers the names the later files use
             yield scanned(path, text)
-        del text
+            for inc_path, inc_text in included.items():
+                yield scanned(inc_path, inc_text)
+        del text, em, included
+    del values
     for name, text in modules.items():
         if wanted(f"veriloga/{name}"):
             yield scanned(f"veriloga/{name}", text)
@@ -83,17 +104,29 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
         yield "names.json", json.dumps(namer.mapping(), indent=2, sort_keys=True) + "\n"
 
 
-def scan_emitted(files: Mapping[str, str], modules: set[str] | None = None) -> None:
+def scan_emitted(files: Mapping[str, str], modules: set[str] | None = None,
+                 includes: Iterable[str] | None = None) -> None:
     """Re-scan emitted netlists for forbidden constructs (an emitter bug if any is found).
 
     The same scan `runners` applies before running anything: no `.control`, `.include`, `.lib`,
     `source`, backquote, `;`, `shell`, `postprocess`, `embed`, ... For Spectre, the only
-    `ahdl_include` lines allowed name our own emitted modules.
+    `ahdl_include` lines allowed name our own emitted modules. The only include lines allowed
+    name the emitted include files `includes` (paths in the file set, e.g.
+    spice/crossbars/xb_w.inc; default: those of `files`) by their generated path relative to
+    the netlist; each include file is scanned too (`check_include_file`).
     """
     if modules is None:
         modules = {p.rsplit("/", 1)[-1] for p in files if p.endswith(".va")}
+    if includes is None:
+        includes = [p for p in files if f"/{INCLUDE_DIR}/" in p]
     osdi = {m[:-3] + ".osdi" for m in modules}
-    for path, text in files.items():
+    for path, full in files.items():
+        folder, _, rel = path.partition("/")
+        if rel.startswith(f"{INCLUDE_DIR}/"):
+            check_include_file(rel, full, dialect="ngspice" if rel.endswith(".inc") else "vacask")
+            continue
+        text = without_generated_includes(
+            full, [p[len(folder) + 1:] for p in includes if p.startswith(f"{folder}/")])
         if path.endswith(".cir"):
             check_netlist(text, dialect="ngspice")
         elif path.endswith(".sim"):

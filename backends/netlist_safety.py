@@ -6,6 +6,9 @@ runs commands, reads or writes files, or silently mis-parses (``.control``, ``.i
 ``source``, backquotes, ``;``, ``shell``, ``postprocess``, ``embed``, ``load`` of an unexpected
 file, ``$system``, ...).  The emitters never produce such constructs, so a hit is an emitter bug:
 the simulator runners (``backends/runners.py``) call these checks before any process starts.
+The one include a netlist may hold is of a crossbar include file emitted with it, by a
+generated relative path inside the output directory (``without_generated_includes`` removes
+exactly those lines before the scan; ``check_include_file`` scans the file itself).
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_netlist",
-           "check_va_source"]
+__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_include_file",
+           "check_netlist", "check_va_source", "without_generated_includes"]
 
 #: The netlist dialects ``check_netlist`` knows.
 DIALECTS = ("ngspice", "vacask")
@@ -51,11 +54,19 @@ _FORBIDDEN_LINE_START = (
 #: The line-start patterns as one multi-line search (used to skip the per-line scan).
 _LINE_START_ANY = re.compile(
     "|".join(f"(?:{p.pattern})" for p, _ in _FORBIDDEN_LINE_START), re.I | re.M)
+#: The lowercase words the line-start patterns need (`.inc` covers `.include`, `include`
+#: covers `ahdl_include`).
+_LINE_START_WORDS = (".control", ".endc", ".inc", ".lib", "source", "include")
+#: The ASCII characters other than "\n" that str.splitlines() breaks lines at.
+_OTHER_BREAK_CHARS = "\r\x0b\x0c\x1c\x1d\x1e"
 _VACASK_LOAD_LINES = re.compile(r"^[^\S\n]*load\b[^\n]*", re.I | re.M)
-#: Line boundaries of str.splitlines() other than "\n" (ASCII ones; non-ASCII text is rejected).
-_OTHER_LINE_BREAKS = re.compile(r"[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _VACASK_LOAD = re.compile(r'^\s*load\s+"([^"]*)"\s*$', re.I)
 _VACASK_ABORT_ALWAYS = re.compile(r"^\s*abort\s+always\s*$", re.M)
+#: The only include paths a netlist may name: generated, relative, inside the output directory
+#: (the crossbar folder next to the netlist, a legal name, our extension).
+_GENERATED_INCLUDE = re.compile(r"crossbars/[a-z][a-z0-9_]{0,63}\.(inc|scs)")
+#: An include line of ours: SPICE `.include PATH`, Spectre and VACASK `include "PATH"`.
+_INCLUDE_LINE = re.compile(r'^(?:\.include ([^\s"]+)|include "([^"\n]*)")\n?', re.M)
 _VA_FILE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}\.va$")
 _VA_ALLOWED_INCLUDES = frozenset({"constants.vams", "disciplines.vams"})
 
@@ -68,7 +79,8 @@ def check_netlist(text: str, *, dialect: str, allowed_loads: Iterable[str] = ())
     ``abort always``.
     """
     allowed = set(allowed_loads) | VACASK_BUILTIN_OSDI
-    problems = [*_anywhere_problems(text), *_line_problems(text, dialect, allowed)]
+    low = _Words(text)
+    problems = [*_anywhere_problems(text, low), *_line_problems(text, low, dialect, allowed)]
     if dialect == "vacask" and not _VACASK_ABORT_ALWAYS.search(text):
         problems.append("no 'abort always' in the control block")
     if dialect not in DIALECTS:
@@ -80,18 +92,70 @@ def check_netlist(text: str, *, dialect: str, allowed_loads: Iterable[str] = ())
         )
 
 
-def _anywhere_problems(text: str) -> list[str]:
+def without_generated_includes(text: str, includes: Iterable[str]) -> str:
+    """`text` without its include lines that name one of `includes` (the include files emitted
+    with it: generated paths, `_GENERATED_INCLUDE`). Any other include line stays, so
+    `check_netlist` then refuses it."""
+    allowed = {p for p in includes if _GENERATED_INCLUDE.fullmatch(p)}
+    if not allowed:
+        return text
+
+    def keep(m: re.Match[str]) -> str:
+        return "" if (m.group(1) or m.group(2)) in allowed else m.group(0)
+    return _INCLUDE_LINE.sub(keep, text)
+
+
+def check_include_file(path: str, text: str, *, dialect: str) -> None:
+    """Raise ``UnsafeNetlistError`` unless ``path`` is a generated include path and ``text``
+    (a crossbar subcircuit) holds no forbidden construct, no include and no ``load``."""
+    problems = [] if _GENERATED_INCLUDE.fullmatch(path) else [f"include path {path!r}"]
+    low = _Words(text)
+    problems += [*_anywhere_problems(text, low), *_line_problems(text, low, dialect, set())]
+    if problems:
+        raise UnsafeNetlistError(
+            f"internal error: emitted include file {path} is unsafe: " + "; ".join(problems)
+            + " (this is an emitter bug, please report it)")
+
+
+#: Characters a crossbar file is made of (device lines, numbers): their presence is assumed,
+#: so that finding which other characters a text holds is one `bytes.translate` pass.
+_COMMON_CHARS = b"0123456789 \n_.()=+-ecilorstw"
+
+
+class _Words:
+    """Substring tests on a text's lowercase copy. A word is looked for only when each of its
+    characters occurs in the text: which ones do (beyond `_COMMON_CHARS`, assumed) is found
+    in one pass over the bytes, and every word of the scan has a character outside
+    `_COMMON_CHARS`, so a crossbar file of millions of devices needs no word search (and no
+    lowercase copy) at all."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._low: str | None = None
+        self.present: set[str] | None = None
+        if text.isascii():
+            rare = text.encode("ascii").translate(None, _COMMON_CHARS)
+            self.present = set(rare.decode("ascii").lower()) | set(_COMMON_CHARS.decode())
+
+    def has(self, word: str) -> bool:
+        if self.present is not None and not set(word) <= self.present:
+            return False
+        if self._low is None:
+            self._low = self.text.lower()
+        return word in self._low
+
+
+def _anywhere_problems(text: str, low: _Words) -> list[str]:
     """Non-ASCII text and the forbidden words, wherever they stand."""
     if not text.isascii():
         return ["non-ASCII characters"] + [what for pattern, _, what in _FORBIDDEN_ANYWHERE
                                            if pattern.search(text)]
     # an ASCII text can match a pattern only if its lowercase copy contains the pattern's word
-    low = text.lower()
     return [what for pattern, word, what in _FORBIDDEN_ANYWHERE
-            if word in low and pattern.search(text)]
+            if low.has(word) and pattern.search(text)]
 
 
-def _line_problems(text: str, dialect: str, allowed: set[str]) -> list[str]:
+def _line_problems(text: str, low: _Words, dialect: str, allowed: set[str]) -> list[str]:
     r"""Forbidden line starts and, for VACASK, ``load`` lines naming an unexpected file.
 
     Line 1 is the title in both dialects, but ngspice would still run a title that is a
@@ -100,9 +164,13 @@ def _line_problems(text: str, dialect: str, allowed: set[str]) -> list[str]:
     `^\s*` across blank lines still ends on a line that hits by itself), only `load` lines
     need a look.
     """
-    if _OTHER_LINE_BREAKS.search(text) or _LINE_START_ANY.search(text) is not None:
+    if not text.isascii() or any(low.has(c) for c in _OTHER_BREAK_CHARS):
         return _scan_every_line(text, dialect, allowed)
-    if dialect != "vacask":
+    # an ASCII text can hit a line-start pattern only if its lowercase copy holds the pattern's
+    # word (one substring test each: a multi-megabyte crossbar file skips the regex search)
+    if any(map(low.has, _LINE_START_WORDS)) and _LINE_START_ANY.search(text) is not None:
+        return _scan_every_line(text, dialect, allowed)
+    if dialect != "vacask" or not low.has("load"):
         return []
     problems = []
     for m in _VACASK_LOAD_LINES.finditer(text):

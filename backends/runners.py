@@ -30,10 +30,16 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist, check_va_source
+from denseamc.backends.netlist_safety import (
+    UnsafeNetlistError,
+    check_include_file,
+    check_netlist,
+    check_va_source,
+    without_generated_includes,
+)
 from denseamc.backends.rawfile import RawFileError, RawResult, read_raw
 
 __all__ = [
@@ -171,20 +177,31 @@ def _ngspice_cmd() -> str:
     return exe
 
 
+def _write_includes(work: Path, includes: Mapping[str, str], dialect: str) -> None:
+    """Scan each generated include file (path relative to the netlist) and write it."""
+    for rel, text in includes.items():
+        check_include_file(rel, text, dialect=dialect)
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(text, encoding="ascii")
+
+
 def run_ngspice(netlist_text: str, timeout_s: float = 60.0, *, expect: Iterable[str] = (),
-                allow_warnings: bool = False) -> RawResult:
+                allow_warnings: bool = False, includes: Mapping[str, str] | None = None
+                ) -> RawResult:
     """Run ngspice in batch mode on ``netlist_text`` and return its first plot.
 
     Vector names are lowercased (``v(out)``, ``i(vsrc)``).  ``expect`` lists vectors that must be
     present.  The netlist must hold its analysis as a dot-command (``.tran``) and no ``.control``
-    block.
+    block. ``includes``: the generated include files it includes (path relative to it -> text).
     """
-    check_netlist(netlist_text, dialect="ngspice")
+    includes = includes or {}
+    check_netlist(without_generated_includes(netlist_text, includes), dialect="ngspice")
     exe = _ngspice_cmd()
     if not netlist_text.endswith("\n"):
         netlist_text += "\n"  # ngspice may ignore an unterminated last line
     with tempfile.TemporaryDirectory(prefix="denseamc-ngspice-") as tmp:
         work = Path(tmp)
+        _write_includes(work, includes, "ngspice")
         (work / "net.cir").write_text(netlist_text, encoding="ascii")
         log = _run_simulator([exe, "-b", "-r", "out.raw", "net.cir"], work, timeout_s, "ngspice")
         return _load_result(work / "out.raw", log, "ngspice", [n.lower() for n in expect],
@@ -268,15 +285,19 @@ def _first_analysis(netlist_text: str) -> str:
 
 
 def run_vacask(netlist_text: str, va_files: dict[str, str], timeout_s: float = 60.0, *,
-               expect: Iterable[str] = (), allow_warnings: bool = False) -> RawResult:
+               expect: Iterable[str] = (), allow_warnings: bool = False,
+               includes: Mapping[str, str] | None = None) -> RawResult:
     """Run VACASK on ``netlist_text`` and return the plot of its first analysis.
 
     ``va_files`` maps file names (``dam_tanh.va``) to Verilog-A sources; each is compiled (cached)
     and placed next to the netlist as ``<stem>.osdi``, which the netlist loads with
     ``load "<stem>.osdi"``.  Vector names are kept as VACASK writes them (``out``, ``x1:x``).
+    ``includes``: the generated include files it includes (path relative to it -> text).
     """
+    includes = includes or {}
     loads = {Path(n).stem + ".osdi" for n in va_files}
-    check_netlist(netlist_text, dialect="vacask", allowed_loads=loads)
+    check_netlist(without_generated_includes(netlist_text, includes), dialect="vacask",
+                  allowed_loads=loads)
     vacask, openvaf = _vacask_bins()
     analysis = _first_analysis(netlist_text)
     compiled = {Path(n).stem + ".osdi": compile_va(n, t, timeout_s) for n, t in va_files.items()}
@@ -287,6 +308,7 @@ def run_vacask(netlist_text: str, va_files: dict[str, str], timeout_s: float = 6
         # Only this file is read as configuration (--tomlfile skips /etc, ~ and ./.vacaskrc.toml).
         (work / "denseamc.toml").write_text(
             f'[Binaries]\nopenvaf = "{_toml_escape(openvaf)}"\n', encoding="utf-8")
+        _write_includes(work, includes, "vacask")
         (work / "net.sim").write_text(netlist_text, encoding="ascii")
         cmd = [vacask, "-sp", "-se", "-qp", "--tomlfile", "denseamc.toml", "net.sim"]
         log = _run_simulator(cmd, work, timeout_s, "vacask")

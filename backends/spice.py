@@ -60,6 +60,7 @@ import re
 from denseamc.backends.base import (
     TRAN_MAX_STEP_DIVISOR,
     TRAN_POINTS,
+    DeviceValues,
     NetlistEmitter,
     cell_initial_voltages,
     opamp_settings,
@@ -163,6 +164,10 @@ class SpiceEmitter(NetlistEmitter):
     isource_line = "{name} {a} {b} dc {value}"
     vsource_line = "{name} {a} {b} dc {value}"
     switch_line = "{name} {a} {b} {ctl} 0 dam_switch"
+    resistor_line = "{0} {1} {2} {3}"
+    include_line = ".include {path}"
+    include_ext = ".inc"
+    continued_prefix = "+ "
     param_line = ".param {name}={value}"
     param_ref = "{{{name}}}"
     save_prefix = ".save "
@@ -172,8 +177,11 @@ class SpiceEmitter(NetlistEmitter):
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
-                 energy_probe: bool = True, opamp: str | None = None) -> None:
-        super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments)
+                 energy_probe: bool = True, opamp: str | None = None,
+                 includes: str = "inline",
+                 device_values: dict[str, DeviceValues] | None = None) -> None:
+        super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments,
+                         includes=includes, device_values=device_values)
         #: the user's `dam_opamp` subcircuit (`user_opamp`), or None for the built-in one
         self.opamp = opamp
         devices = circuit.counts()["conductance_devices"]
@@ -185,8 +193,11 @@ class SpiceEmitter(NetlistEmitter):
         self.ics = []
         return super().format()
 
-    def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
-        return f"{name} {a} {b} {ohms}"
+    def subckt_lines(self, name: str, ports: list[str], body: str) -> list[str]:
+        return [*self.wrapped(f".subckt {name}", ports, ""), body, f".ends {name}"]
+
+    def subckt_instance(self, inst: str, nodes: list[str], subckt: str) -> list[str]:
+        return self.wrapped(inst, nodes, f" {subckt}")
 
     def add(self, *fields: str) -> None:
         self.lines.append(" ".join(fields))

@@ -74,6 +74,14 @@ def va_modules(circuit: CircuitIR) -> dict[str, str]:
     return {f"{m}.va": va_primitives.ALL_MODULES[m] for m in modules_used(circuit)}
 
 
+def _parenthesised(items: list[str]) -> list[str]:
+    """`items` with "(" before the first and ")" after the last (a node or port list)."""
+    if not items:
+        return ["()"]
+    return ["(" + items[0], *items[1:-1], items[-1] + ")"] if len(items) > 1 else [
+        f"({items[0]})"]
+
+
 class _TopLevel(NetlistEmitter):
     """The Spectre-like top levels (VACASK and Spectre): instance lines and the module recipes."""
 
@@ -85,13 +93,23 @@ class _TopLevel(NetlistEmitter):
     activations_title = ("activation blocks, x = -V(in)/v_unit, out_p = v_unit g, "
                          "out_n = -v_unit g")
     isources_title = "bias currents into the summing nodes (flowing from 0 into the node)"
+    resistor_line = "{0} ({1} {2}) resistor r={3}"
+    # one include file serves both simulators (the same syntax; VACASK's `resistor` is the
+    # model the top level declares)
+    include_line = 'include "{path}"'
+    include_ext = ".scs"
+    continues_suffix = " \\"
 
     def format(self) -> str:
         self.ics: list[tuple[str, float]] = []
         return super().format()
 
-    def format_resistor(self, name: str, a: str, b: str, ohms: str) -> str:
-        return f"{name} ({a} {b}) resistor r={ohms}"
+    def subckt_lines(self, name: str, ports: list[str], body: str) -> list[str]:
+        return [*self.wrapped(f"subckt {name}", _parenthesised(ports), ""), body,
+                f"ends {name}"]
+
+    def subckt_instance(self, inst: str, nodes: list[str], subckt: str) -> list[str]:
+        return self.wrapped(inst, _parenthesised(nodes), f" {subckt}")
 
     def switch_value(self) -> str:
         """Every `dam_switch` instance carries the switches' r_on and r_off (hardware keys)."""

@@ -140,3 +140,33 @@ def test_hopfield_32_draws_on_both_simulators() -> None:
             print(f"hopfield32 draw {draw} {runner.__name__}: worst |dV| = "
                   f"{agreement.worst_dev_v_unit:.3g} v_unit")
             assert agreement.ok and agreement.outputs_equal, "\n".join(agreement.lines())
+
+
+@pytest.mark.parametrize("backend", ["spice", "veriloga"])
+def test_written_draw_files_run_with_wires_inside_the_crossbar_subcircuits(
+        tmp_path: Path, backend: str) -> None:
+    """The files `--draw` writes, read back from disk: the top level includes one file per
+    crossbar whose subcircuit holds the wire segments (r_wire = 1 ohm) and devices; ngspice
+    and VACASK run them as written and end where the circuit backend does (first vector)."""
+    from denseamc.backends import runners
+
+    files = {p: t.decode() for p, t in _compile(tmp_path / "o", *SET_ARGS, "--draw", "1").items()}
+    folder = "spice/" if backend == "spice" else "veriloga/"
+    includes = {p[len(folder):]: t for p, t in files.items()
+                if p.startswith(folder + "crossbars/")}
+    comp = compile_model(ROOT / "examples" / "hamming74.dam", settings=SETTINGS)
+    circuit = realise(comp.circuit, comp.hardware, seed=0, draw=1)
+    assert len(includes) == len(circuit.crossbars)
+    for text in includes.values():  # the wires are inside each crossbar's subcircuit
+        assert "rwa_0_0" in text and "rwb_0_0" in text and "ends" in text
+    if backend == "spice":
+        res = runners.run_ngspice(files["spice/hamming74.cir"], 120, includes=includes)
+    else:
+        va = {Path(p).name: t for p, t in files.items() if p.endswith(".va")}
+        res = runners.run_vacask(files["veriloga/hamming74.sim"], va, 120, includes=includes)
+    first = {k: v[:1] for k, v in comp.graph.tests[0].stacked_inputs().items()}
+    ref = simulate_circuit(circuit, first)
+    vu = circuit.scaling.v_unit
+    for n, v in ref.voltages.items():
+        got = res[f"v({n})" if backend == "spice" else n][-1]
+        assert abs(got - v[0]) <= TOL * vu, (n, got, v[0])

@@ -15,9 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from denseamc.backends.emit import emit_netlists
+from denseamc.backends.emit import emit_netlists, scan_emitted
 from denseamc.backends.naming import IDENT, RESERVED, Namer, legalise, source_basename
-from denseamc.backends.netlist_safety import check_netlist
+from denseamc.backends.netlist_safety import (
+    UnsafeNetlistError,
+    check_include_file,
+    check_netlist,
+    without_generated_includes,
+)
 from denseamc.backends.units import num
 from denseamc.compiler.check import run_checks
 from denseamc.compiler.pipeline import compile_model, lower
@@ -97,14 +102,54 @@ def test_every_example_netlist_passes_the_safety_scan() -> None:
     for ex in ("xor", "hamming74", "parity8"):
         files = emit_netlists(lower(compile_model(root / f"{ex}.dam").graph))
         mods = {p.rsplit("/", 1)[-1][:-3] + ".osdi" for p in files if p.endswith(".va")}
-        check_netlist(files[f"spice/{ex}.cir"], dialect="ngspice")
-        check_netlist(files[f"veriloga/{ex}.sim"], dialect="vacask", allowed_loads=mods)
+        scan_emitted(files)  # every file, the include files too
+        for top, folder in ((f"spice/{ex}.cir", "spice/"), (f"veriloga/{ex}.sim", "veriloga/")):
+            # every include line names an emitted file by its relative generated path
+            named = re.findall(r'^\.?include "?([^"\n]+)"?$', files[top], re.MULTILINE)
+            assert named and all(folder + p in files for p in named), (top, named)
+            assert all(re.fullmatch(r"crossbars/xb_[a-z0-9_]+\.(inc|scs)", p) for p in named)
+            with pytest.raises(UnsafeNetlistError):  # not without the emitted include files
+                check_netlist(files[top], dialect="ngspice" if top.endswith(".cir") else "vacask",
+                              allowed_loads=mods)
+        check_netlist(without_generated_includes(files[f"spice/{ex}.cir"], [
+            p[len("spice/"):] for p in files if p.startswith("spice/crossbars/")]),
+            dialect="ngspice")
         for rel, text in files.items():
             # plain exponent notation only: no SI prefixes (SPICE reads M as milli)
             assert not si_number.search(text), rel
             if not rel.endswith(".va"):  # the fixed modules say `from (0:inf)`
                 words = re.findall(r"[a-z]+", text)
                 assert "nan" not in words and "inf" not in words, rel
+
+
+@pytest.mark.parametrize("line", [
+    ".include /etc/passwd", ".include crossbars/../../etc/x.inc", ".include crossbars/xb_b.inc",
+    'include "crossbars/xb_a.inc/../x.scs"', ".inc crossbars/xb_a.inc",
+    ".INCLUDE crossbars/xb_a.inc"])
+def test_only_the_emitted_include_files_may_be_included(line: str) -> None:
+    """An include line stays forbidden unless it names one of the emitted include files."""
+    text = f"t\n.include crossbars/xb_a.inc\n{line}\nr1 a 0 1.0\n.end\n"
+    allowed = ["crossbars/xb_a.inc", "../x.inc", "/abs/x.inc"]  # only the generated one counts
+    assert ".include crossbars/xb_a.inc\n" not in without_generated_includes(text, allowed)
+    with pytest.raises(UnsafeNetlistError):
+        check_netlist(without_generated_includes(text, allowed), dialect="ngspice")
+    with pytest.raises(UnsafeNetlistError):  # an include file holds no include, at a generated path
+        check_include_file("crossbars/xb_a.inc", f"r1 a b 1.0\n{line}\n", dialect="ngspice")
+    with pytest.raises(UnsafeNetlistError):
+        check_include_file("../xb_a.inc", "r1 a b 1.0\n", dialect="ngspice")
+
+
+@pytest.mark.parametrize("bad", ["SHELL x", ".INCLUDE b", "x\rsource y", '  Load "x.osdi"',
+                                 "a`b", "PostProcess", "r1 a b 1 ; c", "\u00e9"])
+def test_a_large_crossbar_file_with_one_bad_line_is_refused(bad: str) -> None:
+    """The scan's fast path (which characters occur, then only the words they can spell) still
+    finds one forbidden construct, in any case, in a file of 20,000 device lines."""
+    lines = [f"r_{r}_{c} (row_{r} col_{c}) resistor r={1e4 / (r + c + 1)!r}"
+             for r in range(200) for c in range(100)]
+    lines.insert(12_345, bad)
+    with pytest.raises(UnsafeNetlistError):
+        check_include_file("crossbars/xb_w.scs", "\n".join(lines) + "\n", dialect="vacask")
+    check_include_file("crossbars/xb_w.scs", "\n".join(lines[:12_345]) + "\n", dialect="vacask")
 
 
 # ---------------------------------------------------------------------------------------------

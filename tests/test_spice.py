@@ -189,8 +189,13 @@ def test_emitted_file_runs_as_written(example: str,
     from denseamc.backends.emit import emit_netlists
 
     comp, circuit = example_circuit(example)  # type: ignore[misc]
-    text = emit_netlists(circuit)[f"spice/{example}.cir"]
-    res = runners.run_ngspice(text, 60, expect=["v(energy)"])
+    files = emit_netlists(circuit)
+    includes = {p[len("spice/"):]: t for p, t in files.items() if p.startswith("spice/crossbars/")}
+    # one include file per crossbar and per selected crossbar
+    assert len(includes) == len(circuit.crossbars) + len(circuit.selected_crossbars)
+    text = files[f"spice/{example}.cir"]
+    assert all(f".include {p}" in text for p in includes)
+    res = runners.run_ngspice(text, 60, expect=["v(energy)"], includes=includes)
     first = {k: v[:1] for k, v in comp.graph.tests[0].stacked_inputs().items()}
     ref = simulate_circuit(circuit, first)
     for n, v in ref.voltages.items():  # TIGHT: as for the comparison above

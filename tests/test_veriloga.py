@@ -98,19 +98,27 @@ def test_spectre_top_level_structure(example_circuit: Callable[[str], object]) -
     emitted = sorted(Path(p).name for p in files if p.startswith("veriloga/")
                      and p.endswith(".va"))
     assert sorted(included) == emitted
+    crossbars = {f"crossbars/{Path(p).name}" for p in files
+                 if p.startswith("veriloga/crossbars/")}
     masters = set()
-    for line in scs.splitlines():
-        m = re.match(r"^([a-z][a-z0-9_]*) \(([a-z0-9_ ]+)\) ([a-z_]+)( [a-z_0-9]+=\S+)*$", line)
+    bodies = [t for p, t in files.items() if p.startswith("veriloga/crossbars/")]
+    for line in "\n".join([scs, *bodies]).replace(" \\\n  ", " ").splitlines():  # joined
+        m = re.match(r"^([a-z][a-z0-9_]*) \(([a-z0-9_ ]+)\) ([a-z_0-9]+)( [a-z_0-9]+=\S+)*$",
+                     line)
         if m:
             masters.add(m.group(3))
+        elif line.startswith("include "):
+            crossbars.remove(line[len('include "'):-1])  # each generated file included once
         else:
             assert line == "" or line.startswith(("//", "simulator ", "global ", "ahdl_include",
                                                   "tran1 ", "save ", "simulator_options ",
-                                                  "ic ", "parameters ")), line
+                                                  "ic ", "parameters ", "subckt ", "ends ")), line
+    assert not crossbars  # every crossbar file is included
     modules = {Path(p).stem for p in emitted}
-    assert modules <= masters  # every included module is used
-    assert masters - modules <= {"resistor", "capacitor", "vsource", "isource"}  # primitives
-    assert scs == SpectreEmitter(circuit).format()
+    subckts = {f"xb_{x.name}" for x in (*circuit.crossbars, *circuit.selected_crossbars)}
+    assert modules | subckts <= masters  # every included module and crossbar is used
+    assert masters - modules - subckts <= {"resistor", "capacitor", "vsource", "isource"}
+    assert scs == SpectreEmitter(circuit, includes="write").format()
 
 
 def test_rectpoly_needs_an_integer_power(tmp_path: Path) -> None:
@@ -140,7 +148,14 @@ def test_emitted_files_run_as_written(example: str,
     comp, circuit = example_circuit(example)  # type: ignore[misc]
     files = emit_netlists(circuit)
     va = {Path(p).name: t for p, t in files.items() if p.endswith(".va")}
-    res = runners.run_vacask(files[f"veriloga/{example}.sim"], va, 60)
+    includes = {p[len("veriloga/"):]: t for p, t in files.items()
+                if p.startswith("veriloga/crossbars/")}
+    # one file per crossbar and selected crossbar, shared with the .scs
+    assert len(includes) == len(circuit.crossbars) + len(circuit.selected_crossbars)
+    for p in includes:
+        assert f'include "{p}"' in files[f"veriloga/{example}.sim"]
+        assert f'include "{p}"' in files[f"veriloga/{example}.scs"]
+    res = runners.run_vacask(files[f"veriloga/{example}.sim"], va, 60, includes=includes)
     first = {k: v[:1] for k, v in comp.graph.tests[0].stacked_inputs().items()}
     ref = simulate_circuit(circuit, first)
     for n, v in ref.voltages.items():  # TIGHT: as for the comparison above
