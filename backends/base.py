@@ -68,7 +68,6 @@ __all__ = [
 ]
 
 
-
 def switch_ohms(circuit: CircuitIR) -> tuple[float, float]:
     """(r_on, r_off) of the selected crossbars' switches (the hardware keys `r_on`, `r_off`):
     every dialect writes one switch model, so the crossbars must agree."""
@@ -76,6 +75,7 @@ def switch_ohms(circuit: CircuitIR) -> tuple[float, float]:
     if len(ohms) != 1:
         raise InternalCompilerError(f"one switch model per netlist, got (r_on, r_off) {ohms}")
     return ohms.pop()
+
 
 #: `amplifier: ideal` in the netlists: every op-amp is still a `dam_opamp` instance, with this
 #: open-loop gain, no pole (gbw = 0), no slew limit and no rails (sat = 0). A summing node then
