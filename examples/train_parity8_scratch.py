@@ -62,7 +62,7 @@ def random_start() -> dict[str, np.ndarray]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--margin", type=float, default=0.3, help="hinge margin (activation units)")
     args = ap.parse_args()
