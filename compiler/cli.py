@@ -117,7 +117,7 @@ def _simulate_options(sim: argparse.ArgumentParser) -> None:
 
 def _study_options(p: argparse.ArgumentParser) -> None:
     """What `montecarlo` and `sweep` share: draws, backend, outputs, where they run."""
-    from denseamc.compiler.montecarlo import BACKENDS, DEFAULT_CHUNK
+    from denseamc.compiler.montecarlo import BACKENDS, DEFAULT_CHUNK, NETLIST_CHUNK
 
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="random seed; draw k of seed S is the same in every run (default 0)")
@@ -126,8 +126,9 @@ def _study_options(p: argparse.ArgumentParser) -> None:
                    "on ngspice), veriloga (on openvaf-r + VACASK)")
     p.add_argument("--json", type=Path, metavar="FILE",
                    help="write the results as JSON (sorted keys; same seed, same bytes)")
-    p.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N",
-                   help=f"draws per task (default {DEFAULT_CHUNK}); results do not depend on it")
+    p.add_argument("--chunk", type=int, metavar="N",
+                   help=f"draws per task (default {DEFAULT_CHUNK} on the circuit backend, "
+                   f"{NETLIST_CHUNK} on spice and veriloga); results do not depend on it")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     _executor_options(p)
 

@@ -157,7 +157,7 @@ def _where(args: argparse.Namespace) -> Where:
 def _check_study_args(args: argparse.Namespace) -> None:
     if args.runs is not None and args.runs < 1:
         raise usage_error(f"--runs {args.runs}: expected at least 1 draw")
-    if args.chunk < 1:
+    if args.chunk is not None and args.chunk < 1:
         raise usage_error(f"--chunk {args.chunk}: expected at least 1 draw")
     if args.plot is not None:
         from denseamc.compiler.plot import pyplot
@@ -204,12 +204,13 @@ def _run_study(args: argparse.Namespace, comps: list[Compilation], runs: int,
                axes: Sweep | Sequence[Sweep] | None,
                where: Where, nominal: bool = False) -> Study:
     """`run_study` of `montecarlo` and `sweep`, with the progress bar on stderr."""
-    from denseamc.compiler.montecarlo import run_study
+    from denseamc.compiler.montecarlo import default_chunk, run_study
     from denseamc.compiler.progress import Progress
 
     progress = Progress(runs * len(comps), "draws", quiet=args.quiet)
     try:
-        return run_study(comps, runs, args.seed, args.chunk, axes, progress, where,
+        chunk = args.chunk if args.chunk is not None else default_chunk(args.backend)
+        return run_study(comps, runs, args.seed, chunk, axes, progress, where,
                          args.backend, nominal=nominal)
     finally:
         progress.close()

@@ -49,13 +49,24 @@ from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import KEYS, Hardware, check_value
 from denseamc.ir.model import OutputOp, TestBlock
 
-__all__ = ["BACKENDS", "DEFAULT_CHUNK", "DrawResult", "DrawSetup", "PointResult", "Study",
-           "Sweep", "compile_points", "parse_axis", "parse_sweep", "run_draws", "run_study"]
+__all__ = ["BACKENDS", "DEFAULT_CHUNK", "NETLIST_CHUNK", "DrawResult", "DrawSetup", "PointResult",
+           "Study", "Sweep", "compile_points", "default_chunk", "parse_axis", "parse_sweep",
+           "run_draws", "run_study"]
 
 #: The backends `--backend` names: the numpy circuit simulator, ngspice, openvaf-r + VACASK.
 BACKENDS = ("circuit", "spice", "veriloga")
-#: Draws simulated per chunk unless `--chunk` says otherwise.
+#: Draws per chunk (one task) unless `--chunk` says otherwise: on the circuit backend a chunk's
+#: draws are integrated together and one draw takes milliseconds, so several share a task; on a
+#: netlist backend one draw takes seconds, so each is its own task and a cluster's workers stay
+#: evenly loaded (40 draws in chunks of 8 on 2 workers would leave one worker 3 chunks, the
+#: other 2).
 DEFAULT_CHUNK = 8
+NETLIST_CHUNK = 1
+
+
+def default_chunk(backend: str) -> int:
+    """`--chunk`'s default on `backend`."""
+    return DEFAULT_CHUNK if backend == "circuit" else NETLIST_CHUNK
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from denseamc.compiler.check import run_checks
 from denseamc.compiler.cli import EXIT_FAIL, EXIT_USER, main
-from denseamc.compiler.montecarlo import compile_points, run_draws, run_study
+from denseamc.compiler.montecarlo import (
+    DEFAULT_CHUNK,
+    compile_points,
+    default_chunk,
+    run_draws,
+    run_study,
+)
 from denseamc.compiler.yieldstats import wilson_interval
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -192,3 +198,9 @@ def test_nominal_netlist_study_is_check(tmp_path: Path) -> None:
     assert code == 0
     assert data["points"][0]["vector_failure_rate"] == expected
     assert data["points"][0]["yield"] == 0.0
+
+
+def test_default_chunk_is_one_draw_a_task_on_the_netlist_backends() -> None:
+    # a netlist draw takes seconds: one a task keeps a cluster's workers evenly loaded
+    assert default_chunk("circuit") == DEFAULT_CHUNK > 1
+    assert default_chunk("spice") == default_chunk("veriloga") == 1
