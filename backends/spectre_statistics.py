@@ -98,13 +98,14 @@ def monte_carlo_netlist(circuit: CircuitIR, stimulus: Stimulus, namer: Namer, hw
                         loc_comments: bool = True,
                         device_values: dict[str, DeviceValues] | None = None) -> str | None:
     """The text of `<model>_mc.scs` for nominal `circuit` under `hw`'s variation settings, or
-    None when `hw` varies nothing Spectre can vary (`varied`). `namer` must be the file set's
-    (every name is already registered by `<model>.scs`)."""
+    None when `hw` varies nothing Spectre can vary in `circuit` (`varied`). `namer` must be the
+    file set's (every name is already registered by `<model>.scs`)."""
     if not varied(hw):
         return None
-    return SpectreMonteCarloEmitter(circuit, stimulus, namer=namer, loc_comments=loc_comments,
-                                    includes="inline", device_values=device_values,
-                                    mismatch=hw).format()
+    em = SpectreMonteCarloEmitter(circuit, stimulus, namer=namer, loc_comments=loc_comments,
+                                  includes="inline", device_values=device_values, mismatch=hw)
+    text = em.format()
+    return text if em.used else None  # e.g. only c_sigma, and no integration capacitor
 
 
 @dataclass
@@ -141,10 +142,17 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
         super().__init__(circuit, stimulus, **kwargs)  # type: ignore[arg-type]
         self.hw = mismatch
         self.varied = {m.param for m in varied(mismatch)}
+        #: the varied parameters some element of the circuit uses (filled by the walk)
+        self.used: set[str] = set()
 
     def format(self) -> str:
         self.wrappers: dict[tuple[str, int, tuple[str, ...]], _Wrapper] = {}
+        self.used = set()
         return super().format()
+
+    def in_use(self) -> list[Mismatch]:
+        """The mismatch parameters the statistics block varies: set, and used by an element."""
+        return [m for m in varied(self.hw) if m.param in self.used]
 
     # -- the header and the sections around the walk -----------------------------------------
     def write_header_details(self) -> None:
@@ -165,19 +173,18 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
         """The varied parameters (0 = nominal) and the wrapper subcircuits the walk used."""
         out = ["", "// --- Monte Carlo mismatch: the parameters the statistics block varies, "
                    "0 (nominal) in every other analysis",
-               "parameters " + " ".join(f"{m.param}=0.0" for m in MISMATCHES
-                                        if m.param in self.varied)]
-        if "dam_g_mm" in self.varied:
+               "parameters " + " ".join(f"{m.param}=0.0" for m in self.in_use())]
+        if "dam_g_mm" in self.used:
             out += [f"// {DEVICE}: one crossbar device of nominal resistance r = 1/G, its "
                     "conductance G exp(dam_g_mm) is lognormal, median G (realise.py's "
                     "g exp(g_sigma z))",
                     f"subckt {DEVICE} (a b)", "parameters r=1.0",
                     "r0 (a b) resistor r=r*exp(-dam_g_mm)", f"ends {DEVICE}"]
-        if "dam_c_mm" in self.varied:
+        if "dam_c_mm" in self.used:
             out += [f"// {CAPACITOR}: one integration capacitor c (1 + dam_c_mm), kept at least "
                     f"{num(C_FLOOR)} c (realise.py's floor)",
                     f"subckt {CAPACITOR} (a b)", "parameters c=1.0",
-                    f"c0 (a b) capacitor c=c*max(1+dam_c_mm, {num(C_FLOOR)})",
+                    f"c0 (a b) capacitor c=c*max(1+dam_c_mm,{num(C_FLOOR)})",
                     f"ends {CAPACITOR}"]
         for w in self.wrappers.values():
             out.append(f"// {w.name}: one {w.master} instance (ports in {w.master}'s order) "
@@ -189,17 +196,20 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
         """The statistics block, what it leaves out, and the montecarlo analysis to run it."""
         out = ["", "// --- statistics: each std is this compile's hardware setting of the same "
                    "name (units as in ir/hardware.py)"]
-        for m in varied(self.hw):
+        for m in self.in_use():
             out.append(f"// {m.param}: {m.what}, {m.key} = {num(float(getattr(self.hw, m.key)))}")
         out += ["statistics {", "    mismatch {"]
         out += [f"        vary {m.param} dist={DISTRIBUTION} "
-                f"std={num(float(getattr(self.hw, m.key)))}" for m in varied(self.hw)]
+                f"std={num(float(getattr(self.hw, m.key)))}" for m in self.in_use()]
         out += ["    }", "}"]
         settings = ", ".join(f"{k} = {num(float(getattr(self.hw, k)))}" for k in NOT_VARIED)
         out += ["", "// --- not in this netlist (no Spectre mismatch form): stuck devices, wire "
                     "resistance, read noise",
                 f"// here {settings} (netlists of one draw with all of them: "
                 "denseamc MODEL.dam -o OUT --draw K, yield over draws: denseamc montecarlo)",
+                *[f"// {m.key} = {num(float(getattr(self.hw, m.key)))}: no element of this "
+                  f"circuit has it ({m.what})" for m in varied(self.hw)
+                  if m.param not in self.used],
                 "// (integrator initial states are forced to their nominal values: with an "
                 "offset, a cell starts v_os from its initial state)"]
         tran = [line for line in self.lines if line.startswith("tran1 tran ")]
@@ -226,6 +236,8 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
         devices are one item of `lines` (one string replace for a million of them)."""
         if "dam_g_mm" not in self.varied:
             return lines
+        if any(") resistor r=" in s for s in lines):
+            self.used.add("dam_g_mm")
         return [s.replace(") resistor r=", f") {DEVICE} r=") for s in lines]
 
     def write_cell(self, cell: IntegratorCell) -> None:
@@ -240,13 +252,16 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
         if len(hits) != 1 or ") capacitor c=" not in self.lines[hits[0]]:
             raise InternalCompilerError(f"cell {cell.name}: no single C_F line to vary")
         self.lines[hits[0]] = self.lines[hits[0]].replace(") capacitor c=", f") {CAPACITOR} c=")
+        self.used.add("dam_c_mm")
 
     def instance(self, prefix: str, ir_name: str, nodes: list[str], master: str,
                  **params: str) -> None:
         """An op-amp or activation instance, through its mismatch wrapper when one of its
         parameters is varied."""
-        extra = self._varied_params(master)
-        if extra:
+        varying = self._varied_params(master)
+        if varying:
+            extra = {k: expr for k, expr, _ in varying}
+            self.used.update(p for _, _, p in varying)
             key = (master, len(nodes), tuple(params))
             wrapper = self.wrappers.get(key)
             if wrapper is None:
@@ -257,16 +272,15 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
             master = wrapper.name
         super().instance(prefix, ir_name, nodes, master, **params)
 
-    def _varied_params(self, master: str) -> dict[str, str]:
-        """The module parameters of a `master` instance set from varied parameters."""
+    def _varied_params(self, master: str) -> list[tuple[str, str, str]]:
+        """(module parameter, its expression, the varied parameter in it) of each parameter of a
+        `master` instance that a varied parameter sets."""
         if master == "dam_opamp":
-            return {"v_os": "dam_os_mm"} if "dam_os_mm" in self.varied else {}
-        if master not in {a.lagrangian.va_module for a in self.circuit.activations}:
-            return {}
-        out = {}
-        for rail in ("p", "n"):
-            if f"dam_act_gain_{rail}_mm" in self.varied:
-                out[f"gain_{rail}"] = f"1+dam_act_gain_{rail}_mm"
-            if f"dam_act_off_{rail}_mm" in self.varied:
-                out[f"off_{rail}"] = f"dam_act_off_{rail}_mm"
-        return out
+            candidates = [("v_os", "dam_os_mm", "dam_os_mm")]
+        elif master in {a.lagrangian.va_module for a in self.circuit.activations}:
+            candidates = [(f"{kind}_{rail}", f"{one}dam_act_{kind}_{rail}_mm",
+                           f"dam_act_{kind}_{rail}_mm")
+                          for rail in ("p", "n") for kind, one in (("gain", "1+"), ("off", ""))]
+        else:
+            return []
+        return [c for c in candidates if c[2] in self.varied]
