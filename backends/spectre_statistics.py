@@ -102,8 +102,8 @@ def monte_carlo_netlist(circuit: CircuitIR, stimulus: Stimulus, namer: Namer, hw
     file set's (every name is already registered by `<model>.scs`)."""
     if not varied(hw):
         return None
-    em = SpectreMonteCarloEmitter(circuit, stimulus, namer=namer, loc_comments=loc_comments,
-                                  includes="inline", device_values=device_values, mismatch=hw)
+    em = SpectreMonteCarloEmitter(circuit, stimulus, mismatch=hw, namer=namer,
+                                  loc_comments=loc_comments, device_values=device_values)
     text = em.format()
     return text if em.used else None  # e.g. only c_sigma, and no integration capacitor
 
@@ -135,13 +135,17 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
     wrappers, the statistics block and a commented-out `montecarlo` analysis."""
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
-                 mismatch: Hardware, **kwargs: object) -> None:
+                 mismatch: Hardware, namer: Namer | None = None, loc_comments: bool = True,
+                 device_values: dict[str, DeviceValues] | None = None) -> None:
+        """Crossbars inline (one self-contained file); `mismatch`: the variation settings."""
         if circuit.draw is not None:
             raise InternalCompilerError("the Spectre Monte Carlo netlist is of the nominal "
                                         "circuit, not of a draw")
-        super().__init__(circuit, stimulus, **kwargs)  # type: ignore[arg-type]
+        super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments,
+                         includes="inline", device_values=device_values)
         self.hw = mismatch
         self.varied = {m.param for m in varied(mismatch)}
+        self.activation_modules = {a.lagrangian.va_module for a in circuit.activations}
         #: the varied parameters some element of the circuit uses (filled by the walk)
         self.used: set[str] = set()
 
@@ -277,7 +281,7 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
         `master` instance that a varied parameter sets."""
         if master == "dam_opamp":
             candidates = [("v_os", "dam_os_mm", "dam_os_mm")]
-        elif master in {a.lagrangian.va_module for a in self.circuit.activations}:
+        elif master in self.activation_modules:
             candidates = [(f"{kind}_{rail}", f"{one}dam_act_{kind}_{rail}_mm",
                            f"dam_act_{kind}_{rail}_mm")
                           for rail in ("p", "n") for kind, one in (("gain", "1+"), ("off", ""))]
