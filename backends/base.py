@@ -25,6 +25,7 @@ Names are registered with the `Namer` in the walk's order, so a file set that sh
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from functools import partial
 from typing import ClassVar, TypeVar
 
 import numpy as np
+from denseamc.backends.circuit_energy import selected_energy
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.stimulus import Stimulus, default_stimulus
 from denseamc.backends.units import num, nums
@@ -45,9 +47,11 @@ from denseamc.ir.circuit import (
     net,
 )
 from denseamc.ir.hardware import KEYS
+from denseamc.ir.lagrangians import Softmax
 from denseamc.ir.loc import Loc, Located
 
 __all__ = [
+    "ENERGY_PROBE_MAX_DEVICES",
     "IDEAL_OPAMP_A0",
     "INCLUDE_DIR",
     "TRAN_MAX_STEP_DIVISOR",
@@ -58,6 +62,7 @@ __all__ = [
     "crossbar_devices",
     "crossbar_ports",
     "device_values",
+    "energy_probe_terms",
     "opamp_settings",
     "rail_errors",
     "saved_nets",
@@ -245,6 +250,59 @@ def unwritable(circuit: CircuitIR) -> list[str]:
     return out
 
 
+#: Above this many crossbar devices the energy probe (one term per device pair) is left out of
+#: every dialect: an expression of millions of terms costs the simulator more than the rest of
+#: the circuit, and `check` evaluates E from the saved node voltages in numpy anyway.
+ENERGY_PROBE_MAX_DEVICES = 20_000
+
+
+def _no_block() -> tuple[str, str]:
+    raise InternalCompilerError("only a softmax layer has a normaliser block")
+
+
+def energy_probe_terms(circuit: CircuitIR, probe: Callable[[str], str]
+                       ) -> list[tuple[float, str]]:
+    """(coefficient, factor expression) whose sum is E(t) in model units, the same in every
+    dialect: `probe` turns an IR net into the dialect's voltage expression (`v(net)` in SPICE,
+    `V(in_3)` in a Verilog-A module); the functions are those SPICE B-sources and Verilog-A
+    share (ln, exp, cosh, pow, max).
+
+    Per layer the Legendre term (`spice_legendre` of its Lagrangian; softmax: sum x_i g_i +
+    V(s)/v_unit - ln(N)/beta, the log-sum-exp read from the normaliser's common node s), then
+    the interaction and bias energy read back from the realised conductances. A selected
+    crossbar's part follows the switch controls (`circuit_energy.selected_energy`): the pairs of
+    the all-option-0 selection, plus per element j and option k >= 1 what that option changes,
+    times V(sel_<input>_<j>_<k>)/vdd (1 when the switch is closed, 0 when open), so the probe
+    is right whatever drives the controls. Pairs of clamped neurons (a constant) are left out.
+    """
+    vu = circuit.scaling.v_unit
+    terms: list[tuple[float, str]] = []
+    acts = {a.layer: a for a in circuit.activations}
+    for layer in circuit.layers:
+        xs = [probe(net(layer.name, "x", i)) for i in range(layer.size)]
+        gs = [probe(net(layer.name, "gp", i)) for i in range(layer.size)]
+        if isinstance(layer.lagrangian, Softmax):
+            # L* = sum x_i g_i - L with L = ln(sum_j exp(beta x_j))/beta
+            # = ln(N)/beta - V(s)/v_unit, read from the normaliser's common node
+            s = probe(f"{acts[layer.name].name}_s")
+            terms += [(-1.0 / vu**2, f"{x}*{g}") for x, g in zip(xs, gs, strict=True)]
+            terms += [(1.0 / vu, s), (-math.log(layer.size) / layer.lagrangian.p, "1.0")]
+            continue
+        terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, _no_block)
+    gp = {(k, i): probe(net(layer.name, "gp", i))
+          for k, layer in enumerate(circuit.layers) for i in range(layer.size)}
+    sel = selected_energy(circuit)
+    for (a, b), w in sel.base.pairs:
+        terms.append((w / vu**2, f"{gp[a]}*{gp[b]}"))
+    for a, w in sel.base.bias:
+        terms.append((w / vu, gp[a]))
+    on = 1.0 / circuit.amplifier.v_rail  # a closed switch's control sits at vdd
+    for (select, j, k), pairs in sel.options.items():
+        ctl = probe(select_control_net(select, j, k))
+        terms += [(w * on / vu**2, f"{gp[a]}*{gp[b]}*{ctl}") for (a, b), w in pairs]
+    return terms
+
+
 def _natural(text: str) -> tuple[str, ...]:
     """Sort key: digit runs compare as numbers (zero-padded), so sel_x_10 follows sel_x_9."""
     return tuple(t.zfill(12) if t.isdigit() else t for t in re.split(r"(\d+)", text))
@@ -280,10 +338,12 @@ class NetlistEmitter:
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
-                 includes: str = "inline",
+                 energy_probe: bool = True, includes: str = "inline",
                  device_values: dict[str, DeviceValues] | None = None) -> None:
-        """`includes`: where each crossbar's subcircuit goes: "inline" in the netlist itself
-        (one self-contained text, what the runners simulate), "write" in an include file
+        """`energy_probe`: drive the net `energy` with E(t) (`energy_probe_terms`; left out,
+        with a comment, above `ENERGY_PROBE_MAX_DEVICES`). `includes`: where each crossbar's
+        subcircuit goes: "inline" in the netlist itself (one self-contained text, what the
+        runners simulate), "write" in an include file
         (`include_files`, path relative to the netlist: crossbars/<subckt><include_ext>) that
         the netlist includes, "refer" the same include line without building the file (it is
         another emitter's: Spectre and VACASK share theirs). `device_values`: crossbar name ->
@@ -294,6 +354,9 @@ class NetlistEmitter:
         self.stimulus = stimulus if stimulus is not None else default_stimulus(circuit)
         self.namer = namer if namer is not None else Namer()
         self.loc_comments = loc_comments
+        self.probe_omitted = energy_probe and (circuit.counts()["conductance_devices"]
+                                               > ENERGY_PROBE_MAX_DEVICES)
+        self.energy_probe = energy_probe and not self.probe_omitted
         self.includes = includes
         self.device_values = device_values if device_values is not None else {}
         self.lines: list[str] = []

@@ -81,9 +81,13 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
     ]
     values: dict[str, DeviceValues] = {}  # each crossbar's values, formatted once
     for path, emitter, mode in emitters:
-        extra = {"opamp": opamp} if emitter is NgspiceEmitter else {}
-        em = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, includes=mode,
-                     device_values=values, **extra)
+        if emitter is NgspiceEmitter:
+            em: NetlistEmitter = NgspiceEmitter(circuit, stim, namer=namer,
+                                                loc_comments=loc_comments, includes=mode,
+                                                device_values=values, opamp=opamp)
+        else:
+            em = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, includes=mode,
+                         device_values=values)
         text = em.format()
         folder = path.rsplit("/", 1)[0]
         included = {f"{folder}/{rel}": inc for rel, inc in em.include_files.items()}

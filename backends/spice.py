@@ -54,35 +54,31 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 
 from __future__ import annotations
 
-import math
 import re
 
 from denseamc.backends.base import (
+    ENERGY_PROBE_MAX_DEVICES,
     TRAN_MAX_STEP_DIVISOR,
     TRAN_POINTS,
     DeviceValues,
     NetlistEmitter,
     cell_initial_voltages,
+    energy_probe_terms,
     opamp_settings,
     rail_errors,
     switch_ohms,
 )
-from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
 from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
 from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import integer, num
-from denseamc.ir import DenseAMCError, InternalCompilerError, error
-from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell, net
+from denseamc.ir import DenseAMCError, error
+from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
 from denseamc.ir.hardware import KEYS
 from denseamc.ir.lagrangians import Softmax
 
 __all__ = ["NgspiceEmitter", "SpiceEmitter", "user_opamp"]
 
-#: Above this many crossbar devices the energy probe (one B-source term per device pair) is
-#: left out: a B-source of millions of terms costs ngspice more than the rest of the circuit,
-#: and `check --backend spice` evaluates E from the saved node voltages in numpy anyway.
-ENERGY_PROBE_MAX_DEVICES = 20_000
 _TERMS_PER_LINE = 6
 
 #: The op-amp macro-model (fixed text; `{defaults}` and `{sat}` are formatted numbers). Inside:
@@ -148,10 +144,6 @@ def _gained(expr: str, gain: float, offset: float) -> str:
     return f"{num(gain)}*({expr}){' - ' if offset < 0 else ' + '}{num(abs(offset))}"
 
 
-def _no_block() -> tuple[str, str]:
-    raise InternalCompilerError("only a softmax layer has a normaliser block")
-
-
 class SpiceEmitter(NetlistEmitter):
     """Print one SPICE netlist for `circuit` with the input values of `stimulus`.
 
@@ -181,12 +173,10 @@ class SpiceEmitter(NetlistEmitter):
                  includes: str = "inline",
                  device_values: dict[str, DeviceValues] | None = None) -> None:
         super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments,
-                         includes=includes, device_values=device_values)
+                         energy_probe=energy_probe, includes=includes,
+                         device_values=device_values)
         #: the user's `dam_opamp` subcircuit (`user_opamp`), or None for the built-in one
         self.opamp = opamp
-        devices = circuit.counts()["conductance_devices"]
-        self.probe_omitted = energy_probe and devices > ENERGY_PROBE_MAX_DEVICES
-        self.energy_probe = energy_probe and not self.probe_omitted
         self.ics: list[tuple[str, float]] = []
 
     def format(self) -> str:
@@ -319,32 +309,9 @@ class SpiceEmitter(NetlistEmitter):
 
     # -- energy probe ---------------------------------------------------------------------------
     def energy_terms(self) -> list[tuple[float, str]]:
-        """(coefficient, factor expression) whose sum is E in model units."""
-        c = self.circuit
-        vu = c.scaling.v_unit
-        terms: list[tuple[float, str]] = []
-        acts = {a.layer: a for a in c.activations}
-        for layer in c.layers:
-            xs = [f"v({self.net(net(layer.name, 'x', i))})" for i in range(layer.size)]
-            gs = [f"v({self.net(net(layer.name, 'gp', i))})" for i in range(layer.size)]
-
-            if isinstance(layer.lagrangian, Softmax):
-                # L* = sum x_i g_i - L with L = ln(sum_j exp(beta x_j))/beta
-                # = ln(N)/beta - V(s)/v_unit, read from the normaliser's common node (`_softmax`)
-                s = self.net(f"{acts[layer.name].name}_s")
-                terms += [(-1.0 / vu**2, f"{x}*{g}") for x, g in zip(xs, gs, strict=True)]
-                terms += [(1.0 / vu, f"v({s})"),
-                          (-math.log(layer.size) / layer.lagrangian.p, "1.0")]
-                continue
-            terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, _no_block)
-        gp = {(k, i): f"v({self.net(net(layer.name, 'gp', i))})"
-              for k, layer in enumerate(c.layers) for i in range(layer.size)}
-        coef = energy_coefficients(c, self.stimulus.selects)
-        for (a, b), w in coef.pairs:
-            terms.append((w / vu**2, f"{gp[a]}*{gp[b]}"))
-        for a, w in coef.bias:
-            terms.append((w / vu, gp[a]))
-        return terms
+        """(coefficient, factor expression) whose sum is E in model units
+        (`base.energy_probe_terms` on this netlist's v(net) probes)."""
+        return energy_probe_terms(self.circuit, lambda n: f"v({self.net(n)})")
 
     def write_energy_probe(self) -> None:
         self.section("energy probe: V(energy) = E(t) in model units")

@@ -40,10 +40,12 @@ from __future__ import annotations
 
 from denseamc.backends import va_primitives
 from denseamc.backends.base import (
+    ENERGY_PROBE_MAX_DEVICES,
     TRAN_MAX_STEP_DIVISOR,
     TRAN_POINTS,
     NetlistEmitter,
     cell_initial_voltages,
+    energy_probe_terms,
     opamp_settings,
     rail_errors,
     switch_ohms,
@@ -57,9 +59,12 @@ from denseamc.ir.loc import first_span
 __all__ = ["SpectreEmitter", "VacaskEmitter", "va_modules"]
 
 
-def modules_used(circuit: CircuitIR) -> list[str]:
-    """Names of the primitive modules the circuit instantiates, sorted."""
+def modules_used(circuit: CircuitIR, energy_probe: bool = False) -> list[str]:
+    """Names of the modules the circuit instantiates, sorted; `energy_probe`: with the
+    generated `dam_energy` (when the circuit is small enough for a probe)."""
     used = set()
+    if energy_probe and probe_fits(circuit):
+        used.add("dam_energy")
     if circuit.cells:
         used.add("dam_opamp")
     for act in circuit.activations:
@@ -69,9 +74,32 @@ def modules_used(circuit: CircuitIR) -> list[str]:
     return sorted(used)
 
 
-def va_modules(circuit: CircuitIR) -> dict[str, str]:
-    """`<module>.va` -> source text, for every primitive the circuit uses."""
-    return {f"{m}.va": va_primitives.ALL_MODULES[m] for m in modules_used(circuit)}
+def va_modules(circuit: CircuitIR, energy_probe: bool = True) -> dict[str, str]:
+    """`<module>.va` -> source text, for every primitive the circuit uses and, with
+    `energy_probe`, its generated `dam_energy` (`energy_probe_module`)."""
+    out = {f"{m}.va": va_primitives.ALL_MODULES[m] for m in modules_used(circuit)}
+    if energy_probe and probe_fits(circuit):
+        out["dam_energy.va"] = energy_probe_module(circuit)[1]
+    return dict(sorted(out.items()))
+
+
+def probe_fits(circuit: CircuitIR) -> bool:
+    """Whether the energy probe is written (a circuit with layers, at most
+    `ENERGY_PROBE_MAX_DEVICES` crossbar devices)."""
+    return bool(circuit.layers) and (circuit.counts()["conductance_devices"]
+                                     <= ENERGY_PROBE_MAX_DEVICES)
+
+
+def energy_probe_module(circuit: CircuitIR) -> tuple[list[str], str]:
+    """(the IR nets `dam_energy` reads, in port order in_0, in_1, ...; its source): the
+    expression of `base.energy_probe_terms` over V(in_k)."""
+    nets: dict[str, int] = {}
+
+    def probe(ir_net: str) -> str:
+        return f"V(in_{nets.setdefault(ir_net, len(nets))})"
+
+    terms = energy_probe_terms(circuit, probe)
+    return list(nets), va_primitives.energy_module(terms, len(nets))
 
 
 def _parenthesised(items: list[str]) -> list[str]:
@@ -103,6 +131,28 @@ class _TopLevel(NetlistEmitter):
     def format(self) -> str:
         self.ics: list[tuple[str, float]] = []
         return super().format()
+
+    def modules(self) -> list[str]:
+        """The modules this netlist loads or includes (`modules_used`)."""
+        return modules_used(self.circuit, self.energy_probe)
+
+    def write_energy_probe(self) -> None:
+        """The `dam_energy` instance on the nets it reads and `energy` (`energy_probe_module`),
+        or why there is none."""
+        if self.probe_omitted:
+            self.section(f"no energy probe: more than {ENERGY_PROBE_MAX_DEVICES} crossbar "
+                         "devices (denseamc computes E from the saved voltages instead)")
+        if not self.energy_probe or not self.circuit.layers:
+            return
+        self.section("energy probe: V(energy) = E(t) in model units (dam_energy.va)")
+        nets, _ = energy_probe_module(self.circuit)
+        nodes = [self.net(n) for n in (*nets, "energy")]
+        self.lines += self.wrapped(self.inst("xe", "energy"), _parenthesised(nodes),
+                                   " dam_energy")
+
+    def probe_saves(self) -> list[str]:
+        """The energy net when the probe drives it (saved with the states)."""
+        return ["energy"] if self.energy_probe and self.circuit.layers else []
 
     def subckt_lines(self, name: str, ports: list[str], body: str) -> list[str]:
         return [*self.wrapped(f"subckt {name}", _parenthesised(ports), ""), body,
@@ -184,7 +234,7 @@ class VacaskEmitter(_TopLevel):
         self.comment("compile each .va file first: openvaf-r <module>.va  (writes <module>.osdi)")
         self.lines.append("")
         self.lines.append("ground 0")
-        mods = modules_used(self.circuit)
+        mods = self.modules()
         for m in mods:
             self.lines.append(f'load "{m}.osdi"')
         self.lines.append('load "resistor.osdi"')
@@ -193,6 +243,7 @@ class VacaskEmitter(_TopLevel):
             self.lines.append(f"model {m} {m}")
 
     def write_epilogue(self) -> None:
+        self.write_energy_probe()
         step, stop, tmax = self.tran_times()
         self.section("transient to the readout time")
         # nr_force: the conductance that forces `ic` nodes during the initial operating point;
@@ -201,7 +252,7 @@ class VacaskEmitter(_TopLevel):
         # offsets no longer converges (tests/test_runners.py, tests/test_draw_netlists.py)
         self.lines += ["control", "  abort always",
                        '  options rawfile="binary" reltol=1e-06 vntol=1e-09 nr_force=1000000.0']
-        self.write_saves()
+        self.write_saves(self.probe_saves())
         ic = ""
         if self.ics:  # forced during the transient's initial operating point (icmode "op")
             ic = " ic={" + ", ".join(f'"{n}", {num(v)}' for n, v in self.ics) + "}"
@@ -221,10 +272,11 @@ class SpectreEmitter(_TopLevel):
         self.lines.append("")
         self.lines.append("simulator lang=spectre")
         self.lines.append("global 0")
-        for m in modules_used(self.circuit):
+        for m in self.modules():
             self.lines.append(f'ahdl_include "{m}.va"')
 
     def write_epilogue(self) -> None:
+        self.write_energy_probe()
         if self.ics:
             self.section("initial states: both ends of every integration capacitor")
             for node, v in self.ics:
@@ -234,4 +286,4 @@ class SpectreEmitter(_TopLevel):
         self.lines.append("simulator_options options reltol=1e-06 vabstol=1e-09 iabstol=1e-15")
         self.lines.append(f"tran1 tran stop={t} step={t}/{integer(TRAN_POINTS)} "
                           f"maxstep={t}/{integer(TRAN_MAX_STEP_DIVISOR)}")
-        self.write_saves()
+        self.write_saves(self.probe_saves())
