@@ -58,7 +58,10 @@ __all__ = [
     "TRAN_POINTS",
     "DeviceValues",
     "NetlistEmitter",
+    "activation_ports",
     "cell_initial_voltages",
+    "cell_ports",
+    "cell_tag",
     "crossbar_devices",
     "crossbar_ports",
     "device_values",
@@ -138,6 +141,40 @@ def rail_errors(act: Activation, i: int) -> tuple[float, float, float, float]:
     g, o = act.rail_gain, act.rail_offset
     return ((g[i] if g else 1.0), (o[i] if o else 0.0),
             (g[n + i] if g else 1.0), (o[n + i] if o else 0.0))
+
+
+def cell_tag(cell: IntegratorCell) -> str:
+    """The suffix of a cell's local names in its layer's subcircuit: the neuron index, or
+    inv_<index> for the differential scheme's inverter."""
+    return f"inv_{cell.index}" if cell.role == "inverter" else str(cell.index)
+
+
+def cell_ports(cells: Sequence[IntegratorCell]) -> dict[str, str]:
+    """IR net -> port of a layer's cell subcircuit: each neuron cell's summing node sum_<i> and
+    output x_<i>, each inverter's inv_sum_<i> and inv_out_<i> (a net shared by two cells is one
+    port, named by the first); summing nodes first, then outputs."""
+    ports: dict[str, str] = {}
+    for end in ("sum", "out"):
+        for cell in cells:
+            ir_net = cell.sum_net if end == "sum" else cell.out_net
+            inv = cell.role == "inverter"
+            name = (f"inv_{end}_{cell.index}" if inv
+                    else f"{'sum' if end == 'sum' else 'x'}_{cell.index}")
+            ports.setdefault(ir_net, name)
+    return ports
+
+
+def activation_ports(act: Activation) -> dict[str, str]:
+    """IR net -> port of an activation block's subcircuit: in_<i> (the cell outputs it reads),
+    out_p_<i>, out_n_<i> (its own inverted rails only: identity's is the cell output itself)
+    and, for a coupled kind (softmax), the normaliser's common node s."""
+    ports = {n: f"in_{i}" for i, n in enumerate(act.in_nets)}
+    ports.update({n: f"out_p_{i}" for i, n in enumerate(act.out_p_nets)})
+    for i, n in enumerate(act.out_n_nets):
+        ports.setdefault(n, f"out_n_{i}")
+    if not act.lagrangian.elementwise:
+        ports[f"{act.name}_s"] = "s"
+    return ports
 
 
 def select_control_net(select: str, element: int, option: int) -> str:
@@ -379,6 +416,8 @@ class NetlistEmitter:
         self.lines = []
         self.include_files = {}
         self.params: list[tuple[str, float]] = []
+        #: (top-level net, volts): both ends of every capacitor cell's C_F at t = 0
+        self.ics: list[tuple[str, float]] = []
         self.write_header()
         self.write_prologue()
         params_at = len(self.lines)
@@ -426,10 +465,14 @@ class NetlistEmitter:
         """The lines of instance `inst` of subcircuit `subckt` on `nodes`."""
         raise NotImplementedError
 
-    def write_cell(self, cell: IntegratorCell) -> None:
+    def cell_lines(self, cell: IntegratorCell, s: str, out: str) -> list[str]:
+        """The lines of `cell` inside its layer's subcircuit: op-amp, R_F, C_F between the
+        local nets `s` (summing node) and `out`, in+ on `ref`, supplies `vdd`, `vss`."""
         raise NotImplementedError
 
-    def write_activation(self, act: Activation) -> None:
+    def activation_lines(self, act: Activation, ports: dict[str, str]) -> list[str]:
+        """The body of `act`'s subcircuit; `ports` maps each IR net it connects to its port
+        (`activation_ports`); the reference is the port `ref`."""
         raise NotImplementedError
 
     def write_switch_model(self) -> None:
@@ -481,6 +524,13 @@ class NetlistEmitter:
     def section(self, title: str) -> None:
         self.lines.append("")
         self.comment(f"--- {title}")
+
+    def located_all(self, locs: Sequence[Loc]) -> None:
+        """One `from file.dam:12,...` comment for several components (each place once)."""
+        if self.loc_comments:
+            where = ",".join(dict.fromkeys(w for w in map(provenance, locs) if w))
+            if where:
+                self.comment(f"from {where}")
 
     def located(self, loc: Loc) -> None:
         """`from file.dam:12` before a component's lines, when provenance comments are on."""
@@ -539,7 +589,7 @@ class NetlistEmitter:
 
     def write_supplies(self) -> None:
         """The op-amps' supply rails vdd = +v_rail and vss = -v_rail around the reference (0)."""
-        if not self.circuit.cells:
+        if not self.circuit.cells and not self.circuit.activations:
             return
         self.section("op-amp supplies: vdd and vss around the reference 0")
         rail = self.circuit.amplifier.v_rail
@@ -547,14 +597,56 @@ class NetlistEmitter:
         self.element(self.vsource_line, self.inst("v", "vss"), self.net("vss"), "0", num(-rail))
 
     def write_cells(self) -> None:
-        for cell in self.components(self.cells_title, self.circuit.cells):
-            self.write_cell(cell)
+        """Per layer: one subcircuit of its integrator cells (neurons, and the differential
+        scheme's inverters), defined here and instantiated once on the layer's top-level nets.
+        Ports: every cell's summing node and output (`cell_ports`), then ref (the op-amps' in+,
+        the reference 0), vdd and vss; each cell inside is the dialect's `cell_lines` with its
+        own values (R_F, C_F, a draw's op-amp offset). Initial states stay on the top-level
+        nets (`self.ics`)."""
+        by_layer: dict[str, list[IntegratorCell]] = {}
+        for cell in self.circuit.cells:
+            by_layer.setdefault(cell.layer, []).append(cell)
+        if by_layer:
+            self.section(self.cells_title)
+        for layer, cells in by_layer.items():
+            subckt = self.namer.name(f"cells_{layer}")
+            self.lines.append("")
+            self.comment(f"layer {self.namer.name(layer)}, cells: {len(cells)}, subcircuit "
+                         f"{subckt} (ports: summing nodes, outputs, ref, vdd, vss)")
+            self.located_all([c.loc for c in cells])
+            ports = cell_ports(cells)
+            body: list[str] = []
+            for cell in cells:
+                body += self.cell_lines(cell, ports[cell.sum_net], ports[cell.out_net])
+                if cell.c_f > 0:
+                    v_out, v_sum = cell_initial_voltages(self.circuit, cell, self.cell_v0(cell))
+                    self.ics += [(self.net(cell.out_net), v_out),
+                                 (self.net(cell.sum_net), v_sum)]
+            self.lines += self.subckt_lines(subckt, [*ports.values(), "ref", "vdd", "vss"],
+                                            "\n".join(body))
+            nodes = [self.net(n) for n in ports] + ["0", self.net("vdd"), self.net("vss")]
+            self.lines += self.subckt_instance(self.inst("x", f"cells_{layer}"), nodes, subckt)
 
     def write_activations(self) -> None:
+        """Per activation block: one subcircuit, defined here and instantiated once. Ports: its
+        inputs (in_i, the cell outputs), its rails (out_p_i, and out_n_i where the block drives
+        its own), a coupled block's common node s (read by the energy probe), then ref, vdd and
+        vss (`activation_ports`); the body is the dialect's `activation_lines`."""
         self.section(self.activations_title)
         for act in self.circuit.activations:
+            subckt = self.namer.name(f"act_{act.layer}")
+            self.lines.append("")
+            ports = activation_ports(act)
+            kinds = dict.fromkeys(re.sub(r"_\d+$", "_*", p) for p in ports.values())
+            self.comment(f"block {self.namer.name(act.name)}, {act.lagrangian.kind}, neurons: "
+                         f"{len(act.in_nets)}, subcircuit {subckt} (ports: "
+                         f"{', '.join([*kinds, 'ref', 'vdd', 'vss'])})")
             self.located(act.loc)
-            self.write_activation(act)
+            body = self.activation_lines(act, ports)
+            self.lines += self.subckt_lines(subckt, [*ports.values(), "ref", "vdd", "vss"],
+                                            "\n".join(body))
+            nodes = [self.net(n) for n in ports] + ["0", self.net("vdd"), self.net("vss")]
+            self.lines += self.subckt_instance(self.inst("x", act.name), nodes, subckt)
 
     def write_crossbars(self) -> None:
         """Per crossbar: its subcircuit (ports row_*, col_*; `crossbar_subckt`), inline or in an

@@ -62,7 +62,7 @@ from denseamc.backends.base import (
     TRAN_POINTS,
     DeviceValues,
     NetlistEmitter,
-    cell_initial_voltages,
+    cell_tag,
     energy_probe_terms,
     opamp_settings,
     rail_errors,
@@ -164,8 +164,10 @@ class SpiceEmitter(NetlistEmitter):
     param_ref = "{{{name}}}"
     save_prefix = ".save "
     save_probe = "v({})"
-    cells_title = "integrator cells (R_F || C_F around an op-amp, inverting)"
-    activations_title = "activation blocks (behavioural), x = -V(in)/v_unit"
+    cells_title = ("integrator cells, one subcircuit per layer (dam_opamp with R_F || C_F, "
+                   "inverting)")
+    activations_title = ("activation blocks (behavioural), one subcircuit each, x = "
+                         "-V(in)/v_unit")
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
@@ -177,11 +179,6 @@ class SpiceEmitter(NetlistEmitter):
                          device_values=device_values)
         #: the user's `dam_opamp` subcircuit (`user_opamp`), or None for the built-in one
         self.opamp = opamp
-        self.ics: list[tuple[str, float]] = []
-
-    def format(self) -> str:
-        self.ics = []
-        return super().format()
 
     def subckt_lines(self, name: str, ports: list[str], body: str) -> list[str]:
         return [*self.wrapped(f".subckt {name}", ports, ""), body, f".ends {name}"]
@@ -205,12 +202,11 @@ class SpiceEmitter(NetlistEmitter):
                          f"{num(op['gbw'])} Hz, slew rate {num(op['slew_rate'])} V/s, r_out = "
                          f"{num(op['r_out'])} ohm, soft rails at vdd and vss")
 
-    def write_cell(self, cell: IntegratorCell) -> None:
-        """`dam_opamp` (in+ = reference, in- = summing node) with R_F and C_F from the summing
-        node to the output; a capacitor cell's initial state on both ends of C_F (`.ic`)."""
-        s, out = self.net(cell.sum_net), self.net(cell.out_net)
-        fields = [self.inst("xop", cell.name), "0", s, out, self.net("vdd"), self.net("vss"),
-                  "dam_opamp"]
+    def cell_lines(self, cell: IntegratorCell, s: str, out: str) -> list[str]:
+        """`dam_opamp` (in+ = ref, in- = the summing node `s`) with R_F and C_F from `s` to
+        `out`; local names suffixed by `cell_tag` (xop_3, rf_3, cf_3)."""
+        tag = cell_tag(cell)
+        fields = [f"xop_{tag}", "ref", s, out, "vdd", "vss", "dam_opamp"]
         if cell.v_offset and self.opamp is not None:
             raise DenseAMCError(error(
                 "a draw's op-amp offsets (offset_sigma) go on the built-in dam_opamp's v_os "
@@ -218,12 +214,10 @@ class SpiceEmitter(NetlistEmitter):
                 "in your own subcircuit)"))
         if cell.v_offset:
             fields.append(f"v_os={num(cell.v_offset)}")
-        self.add(*fields)
-        self.add(self.inst("rf", cell.name), s, out, num(cell.r_f))
+        lines = [" ".join(fields), f"rf_{tag} {s} {out} {num(cell.r_f)}"]
         if cell.c_f > 0:
-            self.add(self.inst("cf", cell.name), s, out, num(cell.c_f))
-            v_out, v_sum = cell_initial_voltages(self.circuit, cell, self.cell_v0(cell))
-            self.ics += [(out, v_out), (s, v_sum)]
+            lines.append(f"cf_{tag} {s} {out} {num(cell.c_f)}")
+        return lines
 
     def write_prologue(self) -> None:
         self.write_opamp_subckt()
@@ -244,61 +238,60 @@ class SpiceEmitter(NetlistEmitter):
                                           ).splitlines()
 
     # -- activations ----------------------------------------------------------------------------
-    def write_activation(self, act: Activation) -> None:
+    def activation_lines(self, act: Activation, ports: dict[str, str]) -> list[str]:
         """Every neuron's out_p rail (and its own out_n rail), from the ideal expression of
-        +v_unit g (`_rail_expressions`). Nominal: a linear kind is a VCVS and out_n a VCVS of
-        -1 on out_p; a realised draw's gain and offset errors make each rail a B-source
-        gain * (+-v_unit g) + offset."""
-        exprs = self._rail_expressions(act)
+        +v_unit g (`_rail_expressions`), against the port `ref`. Nominal: a linear kind is a
+        VCVS and out_n a VCVS of -1 on out_p; a realised draw's gain and offset errors make
+        each rail a B-source gain * (+-v_unit g) + offset."""
+        lines, exprs = self._rail_expressions(act, ports)
         n_rail = dict(zip(act.out_p_nets, act.out_n_nets, strict=False))
         for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
-            name = f"{act.name}_{i}"
             gain_p, off_p, gain_n, off_n = rail_errors(act, i)
             nominal = (gain_p, off_p, gain_n, off_n) == (1.0, 0.0, 1.0, 0.0)
             spice_gain = act.lagrangian.spice_gain
             if nominal and spice_gain is not None:
-                self.add(self.inst("ea", name), self.net(vp), "0", self.net(vin), "0",
-                         num(spice_gain))
+                lines.append(f"ea_{i} {ports[vp]} ref {ports[vin]} ref {num(spice_gain)}")
             else:
-                self.add(self.inst("ba", name), self.net(vp), "0",
-                         "v = " + _gained(exprs[i], gain_p, off_p))
+                lines.append(f"ba_{i} {ports[vp]} ref v = {_gained(exprs[i], gain_p, off_p)}")
             vn = n_rail.get(vp)
             if vn is None or vn in act.in_nets:
                 continue  # identity: the inverted rail is the cell output itself
             if nominal:
-                self.add(self.inst("en", name), self.net(vn), "0", self.net(vp), "0", "-1.0")
+                lines.append(f"en_{i} {ports[vn]} ref {ports[vp]} ref -1.0")
             else:
-                self.add(self.inst("bn", name), self.net(vn), "0",
-                         "v = " + _gained(exprs[i], -gain_n, off_n))
+                lines.append(f"bn_{i} {ports[vn]} ref v = {_gained(exprs[i], -gain_n, off_n)}")
+        return lines
 
-    def _rail_expressions(self, act: Activation) -> list[str]:
-        """+v_unit g_i of every neuron as a B-source expression; a softmax block's normaliser
-        (its tail source and one share per neuron) is written on the way (`_softmax`)."""
+    def _rail_expressions(self, act: Activation, ports: dict[str, str]
+                          ) -> tuple[list[str], list[str]]:
+        """(lines written first, +v_unit g_i of every neuron as a B-source expression over the
+        subcircuit's ports); a softmax block's normaliser (its tail source and one share per
+        neuron) is those lines (`_softmax`)."""
         lag = act.lagrangian
         if isinstance(lag, Softmax):
-            return self._softmax(act, lag)
+            return self._softmax(act, lag, ports)
         out = []
         for vin in act.in_nets:
-            v = f"v({self.net(vin)})"
+            v = f"v({ports[vin]},ref)"
             out.append(f"{num(lag.spice_gain)}*{v}" if lag.spice_gain is not None
                        else lag.spice_activation(v, act.v_unit, num))
-        return out
+        return [], out
 
-    def _softmax(self, act: Activation, lag: Softmax) -> list[str]:
+    def _softmax(self, act: Activation, lag: Softmax, ports: dict[str, str]
+                 ) -> tuple[list[str], list[str]]:
         """The translinear normaliser of va_primitives.DAM_SOFTMAX_CELL with B-sources: the tail
         current i_tail into the common node s, neuron i drawing its share (i_tail/N) exp(-beta
         (V(in_i) - V(s))/v_unit) out of s, so V(s) = -(v_unit/beta) ln mean_j exp(beta x_j)
         and every share is i_tail softmax_i; returns out_p_i = v_unit share_i / i_tail."""
-        s = self.net(f"{act.name}_s")
         i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0.0)))
-        self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))
+        lines = [f"it ref s dc {num(i_tail)}"]
         out = []
         for i, vin in enumerate(act.in_nets):
-            share = (lag.spice_exponent(f"v({self.net(vin)})", f"v({s})", act.v_unit, num)
+            share = (lag.spice_exponent(f"v({ports[vin]})", "v(s)", act.v_unit, num)
                      + f"/{integer(len(act.in_nets))}")
-            self.add(self.inst("bi", f"{act.name}_{i}"), s, "0", f"i = {num(i_tail)}*{share}")
+            lines.append(f"bi_{i} s ref i = {num(i_tail)}*{share}")
             out.append(f"{num(act.v_unit)}*{share}")
-        return out
+        return lines, out
 
     # -- selected crossbars ---------------------------------------------------------------------
     def write_switch_model(self) -> None:

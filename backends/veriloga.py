@@ -44,7 +44,7 @@ from denseamc.backends.base import (
     TRAN_MAX_STEP_DIVISOR,
     TRAN_POINTS,
     NetlistEmitter,
-    cell_initial_voltages,
+    cell_tag,
     energy_probe_terms,
     opamp_settings,
     rail_errors,
@@ -117,8 +117,10 @@ class _TopLevel(NetlistEmitter):
     isource_line = "{name} ({a} {b}) isource dc={value}"
     vsource_line = "{name} ({a} {b}) vsource dc={value}"
     switch_line = "{name} ({a} {b} {ctl}) dam_switch vt={value}"
-    cells_title = "integrator cells (dam_opamp with R_F || C_F from the summing node to out)"
-    activations_title = ("activation blocks, x = -V(in)/v_unit, out_p = v_unit g, "
+    cells_title = ("integrator cells, one subcircuit per layer (dam_opamp with R_F || C_F "
+                   "from the summing node to out)")
+    activations_title = ("activation blocks, one subcircuit each, x = -V(in)/v_unit, "
+                         "out_p = v_unit g, "
                          "out_n = -v_unit g")
     isources_title = "bias currents into the summing nodes (flowing from 0 into the node)"
     resistor_line = "{0} ({1} {2}) resistor r={3}"
@@ -127,10 +129,6 @@ class _TopLevel(NetlistEmitter):
     include_line = 'include "{path}"'
     include_ext = ".scs"
     continues_suffix = " \\"
-
-    def format(self) -> str:
-        self.ics: list[tuple[str, float]] = []
-        return super().format()
 
     def modules(self) -> list[str]:
         """The modules this netlist loads or includes (`modules_used`)."""
@@ -166,58 +164,58 @@ class _TopLevel(NetlistEmitter):
         r_on, r_off = switch_ohms(self.circuit)
         return f"{super().switch_value()} ron={num(r_on)} roff={num(r_off)}"
 
-    def instance(self, prefix: str, ir_name: str, nodes: list[str], master: str,
-                 **params: str) -> None:
-        fields = [self.inst(prefix, ir_name), "(" + " ".join(nodes) + ")", master]
-        fields += [f"{k}={v}" for k, v in params.items()]
-        self.lines.append(" ".join(fields))
-
-    def write_cell(self, cell: IntegratorCell) -> None:
-        """`dam_opamp` (in+ = reference, in- = summing node) with R_F and C_F from the summing
-        node to the output; a capacitor cell's initial state goes to `self.ics`."""
-        s, out = self.net(cell.sum_net), self.net(cell.out_net)
+    def cell_lines(self, cell: IntegratorCell, s: str, out: str) -> list[str]:
+        """`dam_opamp` (in+ = ref, in- = the summing node `s`) with the circuit's amplifier
+        parameters and the cell's own offset, R_F and C_F from `s` to `out` (local names
+        suffixed by `cell_tag`)."""
+        tag = cell_tag(cell)
         op = opamp_settings(self.circuit)
         params = {k: num(op[k]) for k in ("a0", "gbw", "slew_rate", "r_out")}
         params["sat"] = integer(int(op["sat"]))
         if cell.v_offset:
             params["v_os"] = num(cell.v_offset)
-        self.instance("xop", cell.name, ["0", s, out, self.net("vdd"), self.net("vss")],
-                      "dam_opamp", **params)
-        self.lines.append(self.format_resistor(self.inst("rf", cell.name), s, out,
-                                               num(cell.r_f)))
+        lines = [_instance(f"xop_{tag}", ["ref", s, out, "vdd", "vss"], "dam_opamp", params),
+                 self.format_resistor(f"rf_{tag}", s, out, num(cell.r_f))]
         if cell.c_f > 0:
-            self.lines.append(f"{self.inst('cf', cell.name)} ({s} {out}) capacitor "
-                              f"c={num(cell.c_f)}")
-            v_out, v_sum = cell_initial_voltages(self.circuit, cell, self.cell_v0(cell))
-            self.ics += [(out, v_out), (s, v_sum)]
+            lines.append(f"cf_{tag} ({s} {out}) capacitor c={num(cell.c_f)}")
+        return lines
 
-    def write_activation(self, act: Activation) -> None:
+    def activation_lines(self, act: Activation, ports: dict[str, str]) -> list[str]:
+        """One instance of the Lagrangian's module per neuron (in, [s,] out_p, out_n) with its
+        parameters and a realised draw's rail errors; an unused inverted rail goes to the
+        private node nc_<i>; a coupled kind adds the tail current source `it` into s."""
         lag = act.lagrangian
         problem = lag.va_problem()
         if problem is not None:
             raise DenseAMCError(error(problem, first_span(act.loc)))
         params = {"v_unit": num(act.v_unit), **lag.va_params(num, integer)}
+        i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0)))
         if not lag.elementwise:
-            i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0)))
             params["i_tail"] = num(i_tail)
             params["n"] = integer(len(act.in_nets))
         n_rail = dict(zip(act.out_p_nets, act.out_n_nets, strict=False))
-        s = self.net(f"{act.name}_s")
         # a coupled module (softmax) also connects the layer's common node
-        shared = [] if lag.elementwise else [s]
+        shared = [] if lag.elementwise else ["s"]
+        lines = []
         for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
             vn = n_rail.get(vp)
-            neg = (self.net(vn) if vn is not None and vn not in act.in_nets
-                   else self.net(f"{act.name}_nc_{i}"))
-            nodes = [self.net(vin), *shared, self.net(vp), neg]
+            neg = ports[vn] if vn is not None and vn not in act.in_nets else f"nc_{i}"
             errs = dict(zip(("gain_p", "off_p", "gain_n", "off_n"), rail_errors(act, i),
                             strict=True))
             realised = {k: num(v) for k, v in errs.items()
                         if v != (1.0 if k.startswith("gain") else 0.0)}
-            self.instance("xa", f"{act.name}_{i}", nodes, lag.va_module, **params, **realised)
+            lines.append(_instance(f"xa_{i}", [ports[vin], *shared, ports[vp], neg],
+                                   lag.va_module, {**params, **realised}))
         if not lag.elementwise:
-            i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0)))
-            self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))
+            lines.append(self.isource_line.format(name="it", a="ref", b="s", ctl="",
+                                                  value=num(i_tail)))
+        return lines
+
+
+def _instance(name: str, nodes: list[str], master: str, params: dict[str, str]) -> str:
+    """`name (nodes) master k=v ...`: one instance line."""
+    return " ".join([name, "(" + " ".join(nodes) + ")", master,
+                     *(f"{k}={v}" for k, v in params.items())])
 
 
 class VacaskEmitter(_TopLevel):

@@ -1,5 +1,11 @@
 """Netlist hierarchy and the energy probe in every dialect.
 
+* Every layer's integrator cells are one subcircuit `cells_<layer>` and every activation block
+  one subcircuit `act_<layer>`, in SPICE, Spectre and VACASK: nothing of them is left at the
+  top level, each is instantiated once on the layer's top-level nets plus 0 (ref), vdd and
+  vss, and the nets the initial states and the saves name stay top-level nets.
+* A Monte Carlo draw's netlists carry each cell's own values (op-amp offset, C_F) inside the
+  layer's subcircuit.
 * The energy probe follows the selected weights: parity8's netlists written for its first test
   vector, with only the select sources' values edited to another vector's, give at the readout
   time the circuit backend's energy (backends/circuit_energy.py) of that other vector, on
@@ -16,15 +22,122 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from denseamc.backends import runners
+from denseamc.backends.base import cell_tag
 from denseamc.backends.circuit_energy import circuit_energy
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import stimuli
-from denseamc.backends.veriloga import VacaskEmitter, energy_probe_module, va_modules
+from denseamc.backends.units import num
+from denseamc.backends.veriloga import (
+    SpectreEmitter,
+    VacaskEmitter,
+    energy_probe_module,
+    va_modules,
+)
+from denseamc.compiler.passes.realise import realise
+from denseamc.compiler.pipeline import compile_model
+from denseamc.ir.circuit import CircuitIR
+
+ROOT = Path(__file__).resolve().parent.parent
+EMITTERS = {"ngspice": NgspiceEmitter, "spectre": SpectreEmitter, "vacask": VacaskEmitter}
+
+
+def _joined(text: str) -> list[str]:
+    """The netlist's lines with continued lines joined (SPICE `+`, Spectre/VACASK `\\`)."""
+    return text.replace(" \\\n  ", " ").replace("\n+ ", " ").splitlines()
+
+
+def _split(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """(top-level lines, subcircuit name -> [its header line, its body lines])."""
+    top: list[str] = []
+    subckts: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in _joined(text):
+        m = re.match(r"^\.?subckt (\w+)", line)
+        if m:
+            current = subckts.setdefault(m.group(1), [line])
+        elif re.match(r"^\.?ends\b", line):
+            current = None
+        elif current is not None:
+            current.append(line)
+        else:
+            top.append(line)
+    return top, subckts
+
+
+def _nodes(line: str) -> list[str]:
+    """The nodes of an instance line (SPICE `x... n1 n2 sub`, Spectre `x (n1 n2) sub`)."""
+    if "(" in line:
+        return line.split("(", 1)[1].split(")", 1)[0].split()
+    return line.split()[1:-1]
+
+
+@pytest.mark.parametrize("dialect", sorted(EMITTERS))
+@pytest.mark.parametrize("example", ["xor", "hamming74", "parity8"])
+def test_cells_and_activations_are_subcircuits(
+        example: str, dialect: str, example_circuit: Callable[[str], object]) -> None:
+    _, circuit = example_circuit(example)  # type: ignore[misc]
+    text = EMITTERS[dialect](circuit).format()
+    top, subckts = _split(text)
+    assert not any("global vdd" in ln.lower() or ".global" in ln.lower() for ln in top)
+    # nothing of a cell or an activation at the top level: no op-amp, R_F, C_F, B/E source,
+    # activation module or tail current
+    act_modules = {a.lagrangian.va_module for a in circuit.activations}
+    for line in top:
+        words = line.split()
+        if len(words) < 3 or words[0].startswith(("*", "//", ".", "model")):
+            continue
+        assert not re.match(r"^(xop|rf|cf|ea|en|ba|bn|bi|it|xa)_", words[0]), line
+        master = (line.split(")", 1)[1].split() or [""])[0] if "(" in words[1] else words[-1]
+        assert master not in {"dam_opamp", *act_modules}, line
+    layers = dict.fromkeys(c.layer for c in circuit.cells)
+    for layer in layers:
+        cells = [c for c in circuit.cells if c.layer == layer]
+        header, *body = subckts[f"cells_{layer}"]
+        assert _nodes(header.replace("subckt", "x", 1) + " end")[-3:] == ["ref", "vdd", "vss"]
+        assert sum("dam_opamp" in ln for ln in body) == len(cells)
+        inst = [ln for ln in top if ln.split()[:1] == [f"x_cells_{layer}"]]
+        assert len(inst) == 1
+        nets = {*(c.sum_net for c in cells), *(c.out_net for c in cells)}
+        assert set(_nodes(inst[0])) == nets | {"0", "vdd", "vss"}
+    for act in circuit.activations:
+        inst = [ln for ln in top if ln.split()[:1] == [f"x_{act.name}"]]
+        assert len(inst) == 1 and _nodes(inst[0])[-3:] == ["0", "vdd", "vss"]
+        assert set(act.in_nets) | set(act.out_p_nets) <= set(_nodes(inst[0]))
+    # initial states and saves name nets of the top level (instance nodes there)
+    top_nodes = {n for ln in top for n in _nodes(ln)} | {"energy"}
+    ic_nets = set(re.findall(r"v\((\w+)\)=", text)) | set(re.findall(r"^ic (\w+)=", text, re.M))
+    ic_nets |= set(re.findall(r'"(\w+)", [-0-9]', text))
+    assert ic_nets and ic_nets <= top_nodes
+
+
+def _draw() -> CircuitIR:
+    settings = {"c_sigma": "0.02", "offset_sigma": "1m", "act_gain_sigma": "0.01",
+                "act_offset_sigma": "1m"}
+    comp = compile_model(ROOT / "examples" / "xor.dam", settings=settings)
+    return realise(comp.circuit, comp.hardware, seed=0, draw=1)
+
+
+@pytest.mark.parametrize("dialect", sorted(EMITTERS))
+def test_a_draw_carries_each_cells_own_values(dialect: str) -> None:
+    circuit = _draw()
+    _, subckts = _split(EMITTERS[dialect](circuit).format())
+    offsets = set()
+    for cell in circuit.cells:
+        body = subckts[f"cells_{cell.layer}"][1:]
+        tag = cell_tag(cell)
+        op = [ln for ln in body if ln.startswith(f"xop_{tag} ")]
+        assert len(op) == 1 and f"v_os={num(cell.v_offset)}" in op[0].split()
+        cf = [ln for ln in body if ln.startswith(f"cf_{tag} ")]
+        assert len(cf) == (1 if cell.c_f > 0 else 0)
+        assert all(ln.split()[-1].removeprefix("c=") == num(cell.c_f) for ln in cf)
+        offsets.add(cell.v_offset)
+    assert len(offsets) == len(circuit.cells)  # the draw's offsets differ from cell to cell
 
 #: The select sources of each dialect, with the value to replace (vs_sel_<input>_<j>_<k>).
 SELECT_SOURCE = {
