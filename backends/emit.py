@@ -41,7 +41,8 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
         spice/<model>.cir        ngspice netlist (B-source activations, energy probe)
         spice/crossbars/xb_<crossbar>.inc   each crossbar's subcircuit, its devices
                                  (`.include`d by the .cir)
-        veriloga/<module>.va     the Verilog-A primitives the circuit uses
+        veriloga/<module>.va     the Verilog-A primitives the circuit uses, and dam_energy.va
+                                 (the energy probe generated for it)
         veriloga/<model>.scs     Spectre top level (ahdl_include of the .va files)
         veriloga/<model>.sim     VACASK top level (load of the compiled .osdi files)
         veriloga/crossbars/xb_<crossbar>.scs   each crossbar's subcircuit, `include`d by both

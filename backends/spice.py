@@ -10,8 +10,9 @@ no model text is printed, not even in comments (a comment names only `<legal fil
 
 Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 
-* Integrator cell (also summing stage and inverter): an instance of the op-amp subcircuit
-  `dam_opamp` (ports in+ in- out vdd vss; in+ on the reference 0, in- on the summing node) with
+* Integrator cells (also summing stages and inverters), one subcircuit per layer
+  (`cells_<layer>`, base.write_cells): per cell an instance of the op-amp subcircuit
+  `dam_opamp` (ports in+ in- out vdd vss; in+ on the port ref, in- on the summing node) with
   R_F and C_F from the summing node to the output (C_F = 0 for tau = 0 layers and inverters:
   V(out) = -R_F I_in). `dam_opamp` (`OPAMP_SUBCKT`, written once at the top) is a behavioural
   macro-model: a0, a dominant pole at gbw/a0, slew rate, soft rails at the supply nets vdd and
@@ -23,8 +24,9 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   transient starts from the `Stimulus`'s initial voltages (init inputs, `init=settled` targets,
   otherwise 0 V) rather than from the DC operating point, which would be the settled state of
   every layer.
-* Activations (ideal behavioural blocks, x = -V(in)/v_unit; every expression comes from the
-  layer's Lagrangian class, ir/lagrangians.py): a linear kind (identity) is a VCVS of its
+* Activations, one subcircuit per block (`act_<layer>`; ideal behavioural blocks against the
+  port ref, x = -V(in)/v_unit; every expression comes from the layer's Lagrangian class,
+  ir/lagrangians.py): a linear kind (identity) is a VCVS of its
   `spice_gain`; other elementwise kinds are B-sources of `spice_activation`; softmax is the
   translinear normaliser of the Verilog-A cell: a tail current i_tail (hardware key) into the
   common node s, neuron i drawing (i_tail/N) exp(-beta (V(in_i) - V(s))/v_unit) out of it, so
@@ -42,11 +44,9 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   therefore differs only in source values, initial conditions and these control levels.
 * Biases: DC current sources into the summing nodes. Clamps: DC voltage sources.
 * Energy probe: `b_energy` drives the net `energy` with E(t) in model units (one volt = one
-  unit): per layer the Legendre term (`spice_legendre` of its Lagrangian; softmax: sum x_i g_i
-  + V(s)/v_unit - ln(N)/beta, the log-sum-exp read from the normaliser's common node), plus the
-  interaction and bias energy read back from the realised conductances
-  (netlists.energy_coefficients; pairs of clamped neurons contribute a constant that is left
-  out).
+  unit), the expression of `base.energy_probe_terms` (Legendre terms, interaction and bias
+  energy read back from the realised conductances, a selected crossbar's options weighted by
+  their switch controls v(sel_*)/vdd, so it follows whatever drives the controls).
 * Analysis: `.tran` from 0 to the readout time, print step t/1000, maximum step t/200, with
   tight tolerances; `.save` of every layer's x, gp and gn nets and of `energy`. There is never
   a `.control` block (ngspice -b then reports failures through its exit status).

@@ -3,7 +3,9 @@
 Each module is one string constant holding one complete ``.va`` source file; ``ALL_MODULES`` maps
 the module name to its source. An elementwise activation's module is ``_activation`` filled with
 the fixed lines its Lagrangian class holds (ir/lagrangians.py: ``va_doc``, ``va_decls``,
-``va_body``). The text is fixed: nothing from a user model is ever substituted into it.
+``va_body``). The text is fixed: nothing from a user model is ever substituted into it. The one
+generated module, ``dam_energy`` (``energy_module``), holds only formatted numbers, positional
+port names and the fixed function names of the energy expression.
 Per-instance values (``r_f``, ``gain``, ``v_unit``, ...) are instance parameters
 (``(*type="instance"*)``, so VACASK accepts them on instance lines) and are set in the netlist,
 where the emitter formats them from legalised floats.

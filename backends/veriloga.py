@@ -4,7 +4,8 @@ Files (see `emit.emit_netlists`):
 
 * `<module>.va`: the fixed primitives of backends/va_primitives.py that the circuit needs, and
   only those (`va_modules`). Nothing from the model is substituted into them; every value is an
-  instance parameter set on a netlist line.
+  instance parameter set on a netlist line. Plus `dam_energy.va`, the energy probe generated
+  for the circuit (numbers only; see below).
 * a VACASK netlist (`VacaskEmitter`, run by the `veriloga` check backend through openvaf-r and
   VACASK): `load` of the compiled `.osdi` files and of VACASK's built-in resistor, crossbar
   devices as resistor instances, `abort always` in the control block.
@@ -14,26 +15,30 @@ Files (see `emit.emit_netlists`):
 Both top levels share the instance syntax `name (nodes) master param=value ...`, the walk of
 backends/base.py and these element recipes (nets as in ir/circuit.py):
 
-* integrator cell: `dam_opamp` (0 sum out vdd vss) with the circuit's amplifier parameters
+* integrator cells, one subcircuit `cells_<layer>` per layer (base.write_cells): per cell
+  `dam_opamp` (ref sum out vdd vss) with the circuit's amplifier parameters
   (ideal amplifiers: a0 = 1e8, gbw = 0, sat = 0) and a realised draw's offset `v_os`, plus
   `resistor` R_F and `capacitor` C_F from sum to out; a capacitor cell's initial state is an
   initial condition on both ends of C_F (Spectre: `ic` statements; VACASK: the transient's
   `ic={...}` list, forced during its initial operating point).
-* activation: one instance of the Lagrangian's `va_module` per neuron (in out_p out_n), with its
+* activation block, one subcircuit `act_<layer>` each: one instance of the Lagrangian's
+  `va_module` per neuron (in out_p out_n), with its
   `va_params` (rectpoly(n) is `dam_rectpoly` with the integer power n - 1: g = relu(x)^(n-1))
   and a realised draw's rail gains and offsets (`gain_p off_p gain_n off_n`); a coupled kind
   (softmax) is one `dam_softmax_cell` per neuron sharing the common node `s`, plus the layer's
-  tail current source `it_*` of `i_tail` into `s` (a translinear normaliser: no current above
+  tail current source `it` of `i_tail` into `s` (a translinear normaliser: no current above
   i_tail, V(s) a soft minimum of the inputs). A rail the circuit does not use goes to a private
-  net `<block>_nc_<i>` (identity's inverted rail is the cell output itself).
+  node `nc_<i>` of the subcircuit (identity's inverted rail is the cell output itself).
 * crossbars: `resistor` instances r = 1/G. Selected crossbars: `dam_switch` per (line,
   option) with the hardware's r_on and r_off, controlled by the one-hot select levels, as in
   backends/spice.py.
 * biases: `isource` into the summing node; clamps: `vsource`.
 
-The energy is not computed inside these netlists (VACASK has no behavioural sources); the
-`veriloga` backend evaluates it from the saved node voltages in numpy
-(`netlists.circuit_energy`), with the same formula as the SPICE probe.
+The energy probe (VACASK and Spectre have no behavioural sources) is `dam_energy.va`, generated
+for the circuit (`energy_probe_module`: the expression of `base.energy_probe_terms`, the SPICE
+probe's), instantiated as `xe_energy` on the nets it reads and `energy`. The `veriloga` check
+backend leaves it out (`energy_probe=False`) and evaluates E from the saved node voltages in
+numpy (`circuit_energy`), the same formula.
 """
 
 from __future__ import annotations
