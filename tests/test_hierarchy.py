@@ -28,7 +28,11 @@ import numpy as np
 import pytest
 from denseamc.backends import runners
 from denseamc.backends.base import cell_tag, saved_nets
-from denseamc.backends.circuit_energy import circuit_energy
+from denseamc.backends.circuit_energy import (
+    circuit_energy,
+    energy_coefficients,
+    selected_energy,
+)
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.naming import Namer
 from denseamc.backends.spice import NgspiceEmitter
@@ -224,3 +228,29 @@ def test_vacask_energy_probe_is_the_numpy_energy(
     assert np.ptp(e_numpy) > 1e-3  # the energy moves along the transient
     # V(energy) is a node VACASK solves (reltol 1e-6, vntol 1e-9): measured 1e-8 apart
     np.testing.assert_allclose(np.asarray(res["energy"]), e_numpy, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("switches", ["hardware", "ideal"])
+def test_selected_energy_is_exact_for_every_selection(
+        switches: str, example_circuit: Callable[[str], object]) -> None:
+    """base + the options' deltas equals `energy_coefficients` of every parity8 selection,
+    with the hardware's switches and with ideal ones (r_on = 0, r_off = inf: unselected
+    options drop out of the map entirely)."""
+    comp, circuit = example_circuit("parity8")  # type: ignore[misc]
+    if switches == "ideal":
+        circuit = replace(circuit, selected_crossbars=tuple(
+            replace(sx, r_on=0.0, r_off=np.inf) for sx in circuit.selected_crossbars))
+    sel = selected_energy(circuit)
+    assert sel.options and all(sel.options.values())
+    for stim in stimuli(circuit, comp.graph.tests[0].stacked_inputs()):
+        bits = stim.selects["bits"]
+        want = dict(energy_coefficients(circuit, stim.selects).pairs)
+        got = dict(sel.base.pairs)
+        for j, k in enumerate(bits):
+            for key, d in sel.options.get(("bits", j, k), ()):
+                got[key] = got.get(key, 0.0) + d
+        got = {key: v for key, v in got.items() if abs(v) > 1e-12}
+        want = {key: v for key, v in want.items() if abs(v) > 1e-12}
+        assert got.keys() == want.keys()
+        np.testing.assert_allclose([got[key] for key in want], list(want.values()),
+                                   rtol=1e-12)
