@@ -45,7 +45,8 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
         spice/<model>.cir        ngspice netlist (B-source activations, energy probe)
         spice/crossbars/xb_<crossbar>.inc   each crossbar's subcircuit, its devices
                                  (`.include`d by the .cir)
-        veriloga/<module>.va     the Verilog-A primitives the circuit uses
+        veriloga/<module>.va     the Verilog-A primitives the circuit uses, and dam_energy.va
+                                 (the energy probe generated for it)
         veriloga/<model>.scs     Spectre top level (ahdl_include of the .va files)
         veriloga/<model>.sim     VACASK top level (load of the compiled .osdi files)
         veriloga/<model>_mc.scs  Spectre Monte Carlo top level: the nominal circuit with a
@@ -89,9 +90,13 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
     ]
     values: dict[str, DeviceValues] = {}  # each crossbar's values, formatted once
     for path, emitter, mode in emitters:
-        extra = {"opamp": opamp} if emitter is NgspiceEmitter else {}
-        em = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, includes=mode,
-                     device_values=values, **extra)
+        if emitter is NgspiceEmitter:
+            em: NetlistEmitter = NgspiceEmitter(circuit, stim, namer=namer,
+                                                loc_comments=loc_comments, includes=mode,
+                                                device_values=values, opamp=opamp)
+        else:
+            em = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, includes=mode,
+                         device_values=values)
         text = em.format()
         folder = path.rsplit("/", 1)[0]
         included = {f"{folder}/{rel}": inc for rel, inc in em.include_files.items()}
