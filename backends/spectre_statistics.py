@@ -244,22 +244,21 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
             self.used.add("dam_g_mm")
         return [s.replace(") resistor r=", f") {DEVICE} r=") for s in lines]
 
-    def write_cell(self, cell: IntegratorCell) -> None:
+    def cell_lines(self, cell: IntegratorCell, s: str, out: str) -> list[str]:
         """The cell as `<model>.scs` has it, its C_F a `dam_cap_mm` instance (when c_sigma is
-        set; its op-amp goes through `instance`)."""
-        start = len(self.lines)
-        super().write_cell(cell)
+        set; its op-amp goes through `module_instance`)."""
+        lines = super().cell_lines(cell, s, out)
         if "dam_c_mm" not in self.varied or cell.c_f <= 0:
-            return
-        cf = f"{self.inst('cf', cell.name)} ("
-        hits = [i for i in range(start, len(self.lines)) if self.lines[i].startswith(cf)]
-        if len(hits) != 1 or ") capacitor c=" not in self.lines[hits[0]]:
+            return lines
+        hits = [i for i, line in enumerate(lines) if ") capacitor c=" in line]
+        if len(hits) != 1:
             raise InternalCompilerError(f"cell {cell.name}: no single C_F line to vary")
-        self.lines[hits[0]] = self.lines[hits[0]].replace(") capacitor c=", f") {CAPACITOR} c=")
+        lines[hits[0]] = lines[hits[0]].replace(") capacitor c=", f") {CAPACITOR} c=")
         self.used.add("dam_c_mm")
+        return lines
 
-    def instance(self, prefix: str, ir_name: str, nodes: list[str], master: str,
-                 **params: str) -> None:
+    def module_instance(self, name: str, nodes: list[str], master: str,
+                        params: dict[str, str]) -> str:
         """An op-amp or activation instance, through its mismatch wrapper when one of its
         parameters is varied."""
         varying = self._varied_params(master)
@@ -270,11 +269,11 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
             wrapper = self.wrappers.get(key)
             if wrapper is None:
                 same = sum(k[0] == master for k in self.wrappers)  # other parameter sets
-                name = f"{master}_mm" + (f"_{same + 1}" if same else "")
-                wrapper = self.wrappers[key] = _Wrapper(name, master, len(nodes), dict(params),
-                                                        extra)
+                wrapper_name = f"{master}_mm" + (f"_{same + 1}" if same else "")
+                wrapper = self.wrappers[key] = _Wrapper(wrapper_name, master, len(nodes),
+                                                        dict(params), extra)
             master = wrapper.name
-        super().instance(prefix, ir_name, nodes, master, **params)
+        return super().module_instance(name, nodes, master, params)
 
     def _varied_params(self, master: str) -> list[tuple[str, str, str]]:
         """(module parameter, its expression, the varied parameter in it) of each parameter of a

@@ -169,6 +169,12 @@ class _TopLevel(NetlistEmitter):
         r_on, r_off = switch_ohms(self.circuit)
         return f"{super().switch_value()} ron={num(r_on)} roff={num(r_off)}"
 
+    def module_instance(self, name: str, nodes: list[str], master: str,
+                        params: dict[str, str]) -> str:
+        """One instance of Verilog-A module `master` (an op-amp or an activation cell) inside a
+        subcircuit; the Spectre Monte Carlo netlist wraps it (backends/spectre_statistics.py)."""
+        return _instance(name, nodes, master, params)
+
     def cell_lines(self, cell: IntegratorCell, s: str, out: str) -> list[str]:
         """`dam_opamp` (in+ = ref, in- = the summing node `s`) with the circuit's amplifier
         parameters and the cell's own offset, R_F and C_F from `s` to `out` (local names
@@ -179,7 +185,8 @@ class _TopLevel(NetlistEmitter):
         params["sat"] = integer(int(op["sat"]))
         if cell.v_offset:
             params["v_os"] = num(cell.v_offset)
-        lines = [_instance(f"xop_{tag}", ["ref", s, out, "vdd", "vss"], "dam_opamp", params),
+        lines = [self.module_instance(f"xop_{tag}", ["ref", s, out, "vdd", "vss"], "dam_opamp",
+                                      params),
                  self.format_resistor(f"rf_{tag}", s, out, num(cell.r_f))]
         if cell.c_f > 0:
             lines.append(f"cf_{tag} ({s} {out}) capacitor c={num(cell.c_f)}")
@@ -209,8 +216,8 @@ class _TopLevel(NetlistEmitter):
                             strict=True))
             realised = {k: num(v) for k, v in errs.items()
                         if v != (1.0 if k.startswith("gain") else 0.0)}
-            lines.append(_instance(f"xa_{i}", [ports[vin], *shared, ports[vp], neg],
-                                   lag.va_module, {**params, **realised}))
+            lines.append(self.module_instance(f"xa_{i}", [ports[vin], *shared, ports[vp], neg],
+                                              lag.va_module, {**params, **realised}))
         if not lag.elementwise:
             lines.append(self.isource_line.format(name="it", a="ref", b="s", ctl="",
                                                   value=num(i_tail)))

@@ -211,10 +211,11 @@ def test_the_instances_are_the_nominal_ones_with_the_varied_ones_wrapped(example
     assert kinds["resistor"] == devices > 0  # every crossbar device, no other resistor
     for kind in ("capacitor", "dam_opamp"):
         assert kinds[kind] == sum(1 for m, _ in nominal.instances.values() if m == kind)
-    # and every activation module instance; switches, sources and crossbar instances never
+    # and every activation module instance; switches, sources, the energy probe and the
+    # instances of the netlist's own subcircuits (crossbars, cells, activation blocks) never
     assert set(kinds) == {m for m, _ in nominal.instances.values()
-                          if m not in ("vsource", "isource", "dam_switch")
-                          and not m.startswith("xb_")}
+                          if m not in ("vsource", "isource", "dam_switch", "dam_energy")
+                          and m not in nominal.subckts}
     assert "dam_switch" not in kinds
 
 
