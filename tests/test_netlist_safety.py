@@ -156,8 +156,9 @@ def test_a_large_crossbar_file_with_one_bad_line_is_refused(bad: str, head: str,
     """The scan's fast paths (which characters occur, then only the words they can spell, looked
     for around the few characters a device line does not use; with many of those, in the whole
     text) still find one forbidden construct, in any case, in a file of 20,000 device lines."""
-    lines = [*head.splitlines(), *(f"{name}_{r}_{c} (row_{r} col_{c}) resistor r="
-                                   f"{1e4 / (r + c + 1)!r}" for r in range(200) for c in range(100))]
+    devices = [f"{name}_{r}_{c} (row_{r} col_{c}) resistor r={1e4 / (r + c + 1)!r}"
+               for r in range(200) for c in range(100)]
+    lines = [*head.splitlines(), *devices]
     lines.insert(12_345, bad)
     with pytest.raises(UnsafeNetlistError):
         check_include_file("crossbars/xb_w.scs", "\n".join(lines) + "\n", dialect="vacask")
