@@ -93,11 +93,12 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
             for inc_path, inc_text in included.items():
                 yield scanned(inc_path, inc_text)
         del text, em, included
-    del values
     for name, text in modules.items():
         if wanted(f"veriloga/{name}"):
             yield scanned(f"veriloga/{name}", text)
-    for name, text in conductance_tables(circuit, namer).items():
+    tables = conductance_tables(circuit, namer, values)
+    del values
+    for name, text in tables.items():
         if wanted(f"tables/{name}.csv"):
             yield scanned(f"tables/{name}.csv", text)
     if wanted("names.json"):
