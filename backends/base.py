@@ -198,28 +198,33 @@ def device_values(xb: Crossbar, earlier: Iterable[DeviceValues] = ()) -> DeviceV
 _ROW, _COL, _OHMS = "\x01", "\x02", "\x03"
 
 
-def crossbar_devices(xb: Crossbar, resistor_line: str, values: DeviceValues | None = None
-                     ) -> str:
-    """The body of `xb`'s subcircuit: one resistor R = 1/G per nonzero conductance from port
-    row_r to port col_c, named r_<r>_<c>, row-major, newline-joined.
+#: Where a crossbar subcircuit's devices go among its lines (`NetlistEmitter.crossbar_subckt`).
+_BODY = "\x00devices"
+
+
+def crossbar_devices(xb: Crossbar, resistor_line: str, values: DeviceValues | None = None, *,
+                     head: str = "", tail: str = "") -> str:
+    """`head`, then the body of `xb`'s subcircuit, a newline and `tail`: one resistor R = 1/G per
+    nonzero conductance from port row_r to port col_c, named r_<r>_<c>, row-major, one line
+    each (no line when there is no device).
 
     `resistor_line` is the dialect's resistor template (positional fields name, a, b, ohms);
     `values` the crossbar's `device_values` when another dialect already formatted them.
     Every name is local to the subcircuit, so nothing per device goes through the `Namer`:
     the template, filled with placeholders, splits into fixed text and per-device fields (row
     index, column index, resistance), which `join_fields` concatenates for every device at
-    once (the fast path of a million-weight model).
+    once, between `head` and `tail` (the fast path of a million-weight model).
     """
     v = values if values is not None else device_values(xb)
     if not len(v.rows):
-        return ""
+        return f"{head}\n{tail}"
     n_rows, n_cols = v.conductance.shape
     index_text = np.array([str(k) for k in range(max(n_rows, n_cols))], dtype="S")
     per_device = {_ROW: index_text[v.rows], _COL: index_text[v.cols], _OHMS: v.ohms}
     line = resistor_line.format(f"r_{_ROW}_{_COL}", f"row_{_ROW}", f"col_{_COL}", _OHMS)
     pieces = re.split(f"([{_ROW}{_COL}{_OHMS}])", line + "\n")
     columns = [per_device[p] if p in per_device else p.encode("ascii") for p in pieces if p]
-    return join_fields(columns, drop_last=True)
+    return join_fields(columns, head=head, tail=tail)
 
 
 def wired_crossbar_devices(xb: Crossbar, resistor_line: str) -> str:
@@ -530,23 +535,26 @@ class NetlistEmitter:
             nodes = [self.net(n) for n in (*xb.row_nets, *xb.col_nets)]
             self.lines += self.subckt_instance(self.inst("x", xb.name), nodes, subckt)
 
-    def place_subckt(self, subckt: str, definition: Callable[[], list[str]]) -> None:
+    def place_subckt(self, subckt: str, definition: Callable[[str], list[str]]) -> None:
         """Subcircuit `subckt`'s definition (built by `definition` only when needed) inline, or
         in the include file crossbars/<subckt><include_ext> with an include line here
-        (`includes`)."""
+        (`includes`). `definition(end)`: its lines, the last one ending in `end` (an include
+        file ends with a newline; a plain crossbar's definition is one string, so the file's
+        text is that string, not a copy of it)."""
         if self.includes == "inline":
-            self.lines += definition()
+            self.lines += definition("")
             return
         path = f"{INCLUDE_DIR}/{subckt}{self.include_ext}"
         self.comment(f"its devices: {path} (replace that file to reprogram the weights)")
         self.lines.append(self.include_line.format(path=path))
         if self.includes == "write":
-            self.include_files[path] = "\n".join([*definition(), ""])
+            self.include_files[path] = "\n".join(definition("\n"))
 
-    def crossbar_subckt(self, xb: Crossbar, subckt: str) -> list[str]:
-        """`xb`'s subcircuit `subckt`: what it is, then its definition (ports `crossbar_ports`,
-        devices `crossbar_devices` or, with wire resistance, `wired_crossbar_devices`); the
-        device text is one string (one list item), not a line each."""
+    def crossbar_subckt(self, xb: Crossbar, subckt: str, end: str = "") -> list[str]:
+        """`xb`'s subcircuit `subckt`, ending in `end`: what it is, then its definition (ports
+        `crossbar_ports`, devices `crossbar_devices` or, with wire resistance,
+        `wired_crossbar_devices`). Without wire resistance it is one string (one list item),
+        built with the devices in one go."""
         rows, cols = xb.conductance.shape
         head = [f"{self.comment_prefix} crossbar subcircuit {subckt}: {rows} x {cols}, "
                 f"{xb.devices} devices (resistance in ohm = 1/conductance)",
@@ -556,14 +564,18 @@ class NetlistEmitter:
             head.append(f"{self.comment_prefix} wire resistance {num(xb.r_wire)} ohm per cell "
                         "segment: rows driven at their first column, columns read at their "
                         "last row")
-            body = wired_crossbar_devices(xb, self.resistor_line)
-        else:
-            values = self.device_values.get(xb.name)
-            if values is None:
-                values = device_values(xb, self.device_values.values())
-                self.device_values[xb.name] = values
-            body = crossbar_devices(xb, self.resistor_line, values)
-        return head + self.subckt_lines(subckt, crossbar_ports(xb), body)
+            lines = head + self.subckt_lines(subckt, crossbar_ports(xb),
+                                             wired_crossbar_devices(xb, self.resistor_line))
+            return [*lines[:-1], lines[-1] + end]
+        values = self.device_values.get(xb.name)
+        if values is None:
+            values = device_values(xb, self.device_values.values())
+            self.device_values[xb.name] = values
+        lines = head + self.subckt_lines(subckt, crossbar_ports(xb), _BODY)
+        at = lines.index(_BODY)
+        return [crossbar_devices(xb, self.resistor_line, values,
+                                 head="".join(line + "\n" for line in lines[:at]),
+                                 tail="\n".join(lines[at + 1:]) + end)]
 
     def write_selected_crossbars(self) -> None:
         if not self.circuit.selected_crossbars:
@@ -593,13 +605,16 @@ class NetlistEmitter:
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
                          num(controls[ctl]))
 
-    def selected_subckt(self, subckt: str, ports: list[str], body: list[str]) -> list[str]:
-        """A selected crossbar's subcircuit `subckt`: what it is, then its definition."""
-        return [f"{self.comment_prefix} selected crossbar subcircuit {subckt}: analog switches "
-                "and option devices (resistance in ohm = 1/conductance)",
-                f"{self.comment_prefix} ports: the selected lines, the other nets, the switch "
-                "controls (named as the nets they connect to)",
-                *self.subckt_lines(subckt, ports, "\n".join(body))]
+    def selected_subckt(self, subckt: str, ports: list[str], body: list[str], end: str = ""
+                        ) -> list[str]:
+        """A selected crossbar's subcircuit `subckt`: what it is, then its definition, the last
+        line ending in `end`."""
+        lines = [f"{self.comment_prefix} selected crossbar subcircuit {subckt}: analog switches "
+                 "and option devices (resistance in ohm = 1/conductance)",
+                 f"{self.comment_prefix} ports: the selected lines, the other nets, the switch "
+                 "controls (named as the nets they connect to)",
+                 *self.subckt_lines(subckt, ports, "\n".join(body))]
+        return [*lines[:-1], lines[-1] + end]
 
     def _write_selected(self, sx: SelectedCrossbar, controls: dict[str, float]) -> None:
         """The switches and option devices of one selected crossbar; its control levels go

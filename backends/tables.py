@@ -47,7 +47,7 @@ def conductance_tables(circuit: CircuitIR, namer: Namer | None = None,
         head = [f"# {namer.name(xb.name)}: {UNIT_COMMENT}",
                 ",".join(["row_net", *(namer.net(n) for n in xb.col_nets)]), ""]
         nets = np.array([namer.net(n) + "," for n in xb.row_nets], dtype="S")
-        out[namer.name(xb.name)] = "\n".join(head) + _table_rows(nets, v)
+        out[namer.name(xb.name)] = _table(head="\n".join(head), nets=nets, v=v)
     for sx in circuit.selected_crossbars:
         lines = [f"# {namer.name(sx.name)}: {UNIT_COMMENT}; option = the select value "
                  "(integer, no unit)",
@@ -60,12 +60,13 @@ def conductance_tables(circuit: CircuitIR, namer: Namer | None = None,
     return out
 
 
-def _table_rows(nets: NDArray[np.bytes_], v: DeviceValues) -> str:
-    """One CSV line per crossbar row: `nets` (each with its comma), then the conductance text
-    of every column (`num(0.0)` where there is no device), comma-separated, ending in \\n."""
+def _table(head: str, nets: NDArray[np.bytes_], v: DeviceValues) -> str:
+    """`head`, then one CSV line per crossbar row: `nets` (each with its comma), then the
+    conductance text of every column (`num(0.0)` where there is no device), comma-separated,
+    ending in a newline."""
     n_rows, n_cols = v.conductance.shape
     if n_cols == 0:
-        return "".join(n.decode("ascii")[:-1] + "\n" for n in nets.tolist())
+        return head + "".join(n.decode("ascii")[:-1] + "\n" for n in nets.tolist())
     no_device = num(0.0).encode("ascii")
     width = max(v.siemens.dtype.itemsize, len(no_device)) + 1
     cells = np.full((n_rows, n_cols - 1), no_device + b",", dtype=f"S{width}")
@@ -73,4 +74,4 @@ def _table_rows(nets: NDArray[np.bytes_], v: DeviceValues) -> str:
     in_last = v.cols == n_cols - 1
     cells[v.rows[~in_last], v.cols[~in_last]] = np.char.add(v.siemens[~in_last], b",")
     last[v.rows[in_last]] = np.char.add(v.siemens[in_last], b"\n")
-    return join_fields([nets, cells, last])
+    return join_fields([nets, cells, last], head=head)

@@ -47,23 +47,29 @@ def nums(values: np.ndarray) -> list[str]:
 
 
 def num_texts(values: NDArray[np.float64]) -> NDArray[np.bytes_]:
-    """`nums(values)` as an array of ASCII byte strings (numpy dtype S, for `join_fields`)."""
+    """`nums(values)` (1-D) as an array of ASCII byte strings (numpy dtype S, for
+    `join_fields`)."""
     arr = np.asarray(values, dtype=np.float64)
     if arr.size > _DISTINCT_SAMPLE:
         sample = arr[:_DISTINCT_SAMPLE]
         if 2 * len(np.unique(sample)) <= len(sample):
             distinct, index = np.unique(arr, return_inverse=True)  # -0.0 and 0.0 print alike
-            return np.array(nums(distinct), dtype="S")[index.reshape(-1)]
-    return np.array(nums(arr), dtype="S") if arr.size else np.zeros(0, dtype="S1")
+            return num_texts(distinct)[index.reshape(-1)]
+    if not arr.size or not np.isfinite(arr).all():
+        return np.array(nums(arr), dtype="S")  # the errors of `num`; an empty array
+    # the repr of the list of Python floats is each float's repr, ", "-separated: the same
+    # text as `nums`, without a Python string per value (+ 0.0 prints -0.0 as 0.0)
+    text = repr((arr + 0.0).tolist())[1:-1].encode("ascii")
+    return np.array(text.split(b", "), dtype="S")
 
 
-def join_fields(columns: Sequence[bytes | NDArray[np.bytes_]], drop_last: bool = False) -> str:
-    """Row by row, the concatenation of every column's field: `"".join` over rows i of
-    `column[0][i] + column[1][i] + ...`, built in numpy (one packed record per row, its NUL
-    padding dropped) instead of one Python string per field. A column is a byte string (the
-    same in every row), an S array of one field per row, or an S array of shape (rows, k):
-    k fields per row. ASCII text only; no field may hold NUL. `drop_last`: without the last
-    character (the last row's line end, when each row ends with one)."""
+def join_fields(columns: Sequence[bytes | NDArray[np.bytes_]], *, head: str = "",
+                tail: str = "") -> str:
+    """`head`, then row by row the concatenation of every column's field, then `tail`: the
+    rows are `"".join` over i of `column[0][i] + column[1][i] + ...`, built in numpy (one
+    packed record per row, its NUL padding dropped) instead of one Python string per field.
+    A column is a byte string (the same in every row), an S array of one field per row, or an
+    S array of shape (rows, k): k fields per row. ASCII text only; no field may hold NUL."""
     rows = next((len(c) for c in columns if isinstance(c, np.ndarray)), 1)
     fields: list[tuple[str, str, tuple[int, ...]]] = []
     for i, c in enumerate(columns):
@@ -72,17 +78,20 @@ def join_fields(columns: Sequence[bytes | NDArray[np.bytes_]], drop_last: bool =
         elif c.size:
             fields.append((f"f{i}", f"S{c.dtype.itemsize}", c.shape[1:]))
     dtype = np.dtype(fields)
-    # the records live in a bytearray, which `translate` reads without a copy (fresh memory is
-    # expensive here: every copy of a 30 MB include file costs its page faults)
-    buffer = bytearray(rows * dtype.itemsize)
-    packed = np.frombuffer(buffer, dtype=dtype)
+    start, end = len(head), len(head) + rows * dtype.itemsize
+    # head, records and tail in one bytearray, which `translate` reads without a copy (fresh
+    # memory is expensive: each copy of a 30 MB include file costs its page faults)
+    buffer = bytearray(end + len(tail))
+    buffer[:start] = head.encode("ascii")
+    buffer[end:] = tail.encode("ascii")
+    packed = np.frombuffer(buffer, dtype=dtype, count=rows, offset=start)
     for i, c in enumerate(columns):
         if isinstance(c, bytes) or c.size:
             packed[f"f{i}"] = c
     del packed
     text = buffer.translate(None, b"\0")
     del buffer
-    return str(memoryview(text)[:len(text) - 1] if drop_last and text else text, "ascii")
+    return text.decode("ascii")
 
 
 def integer(k: int) -> str:
