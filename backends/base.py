@@ -149,7 +149,8 @@ def saved_nets(circuit: CircuitIR) -> list[str]:
         out += [net(layer.name, "x", i) for i in range(layer.size)]
     for act in circuit.activations:
         out += list(act.out_p_nets)
-        out += [n for n in act.out_n_nets if n not in act.in_nets]
+        inputs = set(act.in_nets)
+        out += [n for n in act.out_n_nets if n not in inputs]
     if not circuit.amplifier.ideal:
         out += [c.sum_net for c in circuit.cells]
     return out
