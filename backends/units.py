@@ -69,7 +69,8 @@ def join_fields(columns: Sequence[bytes | NDArray[np.bytes_]], *, head: str = ""
     rows are `"".join` over i of `column[0][i] + column[1][i] + ...`, built in numpy (one
     packed record per row, its NUL padding dropped) instead of one Python string per field.
     A column is a byte string (the same in every row), an S array of one field per row, or an
-    S array of shape (rows, k): k fields per row. ASCII text only; no field may hold NUL."""
+    S array of shape (rows, k): k fields per row (ASCII). No field may hold NUL (NUL bytes
+    are the padding that is dropped; UTF-8 never uses them in a multi-byte character)."""
     rows = next((len(c) for c in columns if isinstance(c, np.ndarray)), 1)
     fields: list[tuple[str, str, tuple[int, ...]]] = []
     for i, c in enumerate(columns):
@@ -78,12 +79,14 @@ def join_fields(columns: Sequence[bytes | NDArray[np.bytes_]], *, head: str = ""
         elif c.size:
             fields.append((f"f{i}", f"S{c.dtype.itemsize}", c.shape[1:]))
     dtype = np.dtype(fields)
-    start, end = len(head), len(head) + rows * dtype.itemsize
+    # UTF-8, not ASCII: a non-ASCII name would reach the netlist scan, which refuses it
+    head_bytes, tail_bytes = head.encode("utf-8"), tail.encode("utf-8")
+    start, end = len(head_bytes), len(head_bytes) + rows * dtype.itemsize
     # head, records and tail in one bytearray, which `translate` reads without a copy (fresh
     # memory is expensive: each copy of a 30 MB include file costs its page faults)
-    buffer = bytearray(end + len(tail))
-    buffer[:start] = head.encode("ascii")
-    buffer[end:] = tail.encode("ascii")
+    buffer = bytearray(end + len(tail_bytes))
+    buffer[:start] = head_bytes
+    buffer[end:] = tail_bytes
     packed = np.frombuffer(buffer, dtype=dtype, count=rows, offset=start)
     for i, c in enumerate(columns):
         if isinstance(c, bytes) or c.size:
@@ -91,7 +94,7 @@ def join_fields(columns: Sequence[bytes | NDArray[np.bytes_]], *, head: str = ""
     del packed
     text = buffer.translate(None, b"\0")
     del buffer
-    return text.decode("ascii")
+    return text.decode("utf-8")
 
 
 def integer(k: int) -> str:

@@ -48,6 +48,12 @@ def test_join_fields_concatenates_rows_between_head_and_tail() -> None:
                    for x, row in zip(a.tolist(), b.tolist(), strict=True))
     assert join_fields([b"<", a, b"|", b, b">\n"], head="H\n", tail="T") == f"H\n{want}T"
     assert join_fields([b"x", a[:0]], head="H", tail="T") == "HT"
+    # a non-ASCII head or tail survives (the netlist scan, not this, refuses it)
+    assert join_fields([a[:2]], head="\u00e9", tail="\u00e8") == f"\u00e9{want_ab(a[:2])}\u00e8"
+
+
+def want_ab(a: np.ndarray) -> str:
+    return "".join(x.decode() for x in a.tolist())
 
 
 def _crossbar(g: np.ndarray, name: str = "w") -> Crossbar:
