@@ -536,22 +536,22 @@ class NetlistEmitter:
             nodes = [self.net(n) for n in (*xb.row_nets, *xb.col_nets)]
             self.lines += self.subckt_instance(self.inst("x", xb.name), nodes, subckt)
 
-    def place_subckt(self, subckt: str, definition: Callable[[str], list[str]]) -> None:
+    def place_subckt(self, subckt: str, definition: Callable[..., list[str]]) -> None:
         """Subcircuit `subckt`'s definition (built by `definition` only when needed) inline, or
         in the include file crossbars/<subckt><include_ext> with an include line here
-        (`includes`). `definition(end)`: its lines, the last one ending in `end` (an include
-        file ends with a newline; a plain crossbar's definition is one string, so the file's
-        text is that string, not a copy of it)."""
+        (`includes`). `definition()`: its lines; `definition(end="\\n")`: the same with the
+        last line ending in a newline, as a file's does (a plain crossbar's definition is one
+        string, so the file's text is that string, not a copy of it)."""
         if self.includes == "inline":
-            self.lines += definition("")
+            self.lines += definition()
             return
         path = f"{INCLUDE_DIR}/{subckt}{self.include_ext}"
         self.comment(f"its devices: {path} (replace that file to reprogram the weights)")
         self.lines.append(self.include_line.format(path=path))
         if self.includes == "write":
-            self.include_files[path] = "\n".join(definition("\n"))
+            self.include_files[path] = "\n".join(definition(end="\n"))
 
-    def crossbar_subckt(self, xb: Crossbar, subckt: str, end: str = "") -> list[str]:
+    def crossbar_subckt(self, xb: Crossbar, subckt: str, *, end: str = "") -> list[str]:
         """`xb`'s subcircuit `subckt`, ending in `end`: what it is, then its definition (ports
         `crossbar_ports`, devices `crossbar_devices` or, with wire resistance,
         `wired_crossbar_devices`). Without wire resistance it is one string (one list item),
@@ -606,8 +606,8 @@ class NetlistEmitter:
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
                          num(controls[ctl]))
 
-    def selected_subckt(self, subckt: str, ports: list[str], body: list[str], end: str = ""
-                        ) -> list[str]:
+    def selected_subckt(self, subckt: str, ports: list[str], body: list[str], *,
+                        end: str = "") -> list[str]:
         """A selected crossbar's subcircuit `subckt`: what it is, then its definition, the last
         line ending in `end`."""
         lines = [f"{self.comment_prefix} selected crossbar subcircuit {subckt}: analog switches "
