@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import ClassVar, TypeVar
@@ -41,7 +41,7 @@ import numpy as np
 from denseamc.backends.circuit_energy import selected_energy
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.stimulus import Stimulus, default_stimulus
-from denseamc.backends.units import num, nums
+from denseamc.backends.units import join_fields, num, num_texts
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import (
     Activation,
@@ -54,6 +54,7 @@ from denseamc.ir.circuit import (
 from denseamc.ir.hardware import KEYS
 from denseamc.ir.lagrangians import Softmax
 from denseamc.ir.loc import Loc, Located
+from numpy.typing import NDArray
 
 __all__ = [
     "ENERGY_PROBE_MAX_DEVICES",
@@ -195,7 +196,8 @@ def saved_nets(circuit: CircuitIR) -> list[str]:
         out += [net(layer.name, "x", i) for i in range(layer.size)]
     for act in circuit.activations:
         out += list(act.out_p_nets)
-        out += [n for n in act.out_n_nets if n not in act.in_nets]
+        inputs = set(act.in_nets)
+        out += [n for n in act.out_n_nets if n not in inputs]
     if not circuit.amplifier.ideal:
         out += [c.sum_net for c in circuit.cells]
     return out
@@ -203,47 +205,74 @@ def saved_nets(circuit: CircuitIR) -> list[str]:
 
 @dataclass(frozen=True)
 class DeviceValues:
-    """A crossbar's devices, row-major, formatted once for every dialect: row r's devices are
-    items starts[r] .. starts[r + 1] - 1 of `cols` (column indices as text) and `ohms`
-    (R = 1/G, `nums`)."""
+    """A crossbar's devices, one per conductance > 0, row-major, formatted once for every
+    dialect and the conductance tables: device k is at row `rows[k]`, column `cols[k]`; its
+    conductance's text (siemens) is `siemens[k]` and its resistance's (ohm = 1/G) `ohms[k]`
+    (`units.num_texts`, ASCII byte strings). `conductance` is the crossbar's matrix they were
+    made from (so another crossbar with the same or the transposed matrix can reuse them)."""
 
-    starts: list[int]
-    cols: list[str]
-    ohms: list[str]
+    conductance: NDArray[np.float64]
+    rows: NDArray[np.intp]
+    cols: NDArray[np.intp]
+    siemens: NDArray[np.bytes_]
+    ohms: NDArray[np.bytes_]
 
 
-def device_values(xb: Crossbar) -> DeviceValues:
-    """`xb`'s `DeviceValues` (one per nonzero conductance), vectorised."""
+def device_values(xb: Crossbar, earlier: Iterable[DeviceValues] = ()) -> DeviceValues:
+    """`xb`'s `DeviceValues`, vectorised. When one of `earlier` was made from the same matrix or
+    its transpose (a symmetric interaction h @ W @ v lowers to crossbars W and W^T), its texts
+    are reused: every distinct device value is formatted once."""
     g = np.asarray(xb.conductance, dtype=np.float64)
     rr, cc = np.nonzero(g > 0)
+    for other in earlier:
+        if other.conductance.shape == g.shape and np.array_equal(other.conductance, g):
+            return DeviceValues(g, rr, cc, other.siemens, other.ohms)
+        if other.conductance.shape == g.shape[::-1] and np.array_equal(other.conductance.T, g):
+            # device (r, c) here is the other's device (c, r): its position in their order
+            position = np.zeros(other.conductance.shape, dtype=np.intp)
+            position[other.rows, other.cols] = np.arange(len(other.rows))
+            k = position[cc, rr]
+            return DeviceValues(g, rr, cc, other.siemens[k], other.ohms[k])
+    values = g[rr, cc]
     with np.errstate(divide="ignore", over="ignore"):
-        ohms = 1.0 / g[rr, cc]
+        ohms = 1.0 / values
     if not np.isfinite(ohms).all():
         raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
-    col_text = np.array([str(c) for c in range(g.shape[1])] or [""])
-    return DeviceValues(np.searchsorted(rr, np.arange(g.shape[0] + 1)).tolist(),
-                        col_text[cc].tolist(), nums(ohms))
+    return DeviceValues(g, rr, cc, num_texts(values), num_texts(ohms))
 
 
-def crossbar_devices(xb: Crossbar, resistor_line: str, values: DeviceValues | None = None
-                     ) -> str:
-    """The body of `xb`'s subcircuit: one resistor R = 1/G per nonzero conductance from port
-    row_r to port col_c, named r_<r>_<c>, row-major, newline-joined.
+#: Placeholders for a device line's row index, column index and resistance in a dialect's
+#: resistor template (`crossbar_devices`); no template contains them.
+_ROW, _COL, _OHMS = "\x01", "\x02", "\x03"
+
+
+#: Where a crossbar subcircuit's devices go among its lines (`NetlistEmitter.crossbar_subckt`).
+_BODY = "\x00devices"
+
+
+def crossbar_devices(xb: Crossbar, resistor_line: str, values: DeviceValues | None = None, *,
+                     head: str = "", tail: str = "") -> str:
+    """`head`, then the body of `xb`'s subcircuit, a newline and `tail`: one resistor R = 1/G per
+    nonzero conductance from port row_r to port col_c, named r_<r>_<c>, row-major, one line
+    each (no line when there is no device).
 
     `resistor_line` is the dialect's resistor template (positional fields name, a, b, ohms);
     `values` the crossbar's `device_values` when another dialect already formatted them.
     Every name is local to the subcircuit, so nothing per device goes through the `Namer`:
-    per row, one template with the row baked in, `str.format`ted over the columns and values
-    (the fast path of a million-weight model).
+    the template, filled with placeholders, splits into fixed text and per-device fields (row
+    index, column index, resistance), which `join_fields` concatenates for every device at
+    once, between `head` and `tail` (the fast path of a million-weight model).
     """
     v = values if values is not None else device_values(xb)
-    rows = []
-    for r in range(len(v.starts) - 1):
-        a, b = v.starts[r], v.starts[r + 1]
-        if a < b:
-            line = resistor_line.format(f"r_{r}_{{0}}", f"row_{r}", "col_{0}", "{1}").format
-            rows.append("\n".join(map(line, v.cols[a:b], v.ohms[a:b])))
-    return "\n".join(rows)
+    if not len(v.rows):
+        return f"{head}\n{tail}"
+    n_rows, n_cols = v.conductance.shape
+    index_text = np.array([str(k) for k in range(max(n_rows, n_cols))], dtype="S")
+    per_device = {_ROW: index_text[v.rows], _COL: index_text[v.cols], _OHMS: v.ohms}
+    line = resistor_line.format(f"r_{_ROW}_{_COL}", f"row_{_ROW}", f"col_{_COL}", _OHMS)
+    pieces = re.split(f"([{_ROW}{_COL}{_OHMS}])", line + "\n")
+    columns = [per_device[p] if p in per_device else p.encode("ascii") for p in pieces if p]
+    return join_fields(columns, head=head, tail=tail)
 
 
 def wired_crossbar_devices(xb: Crossbar, resistor_line: str) -> str:
@@ -667,10 +696,12 @@ class NetlistEmitter:
             nodes = [self.net(n) for n in (*xb.row_nets, *xb.col_nets)]
             self.lines += self.subckt_instance(self.inst("x", xb.name), nodes, subckt)
 
-    def place_subckt(self, subckt: str, definition: Callable[[], list[str]]) -> None:
+    def place_subckt(self, subckt: str, definition: Callable[..., list[str]]) -> None:
         """Subcircuit `subckt`'s definition (built by `definition` only when needed) inline, or
         in the include file crossbars/<subckt><include_ext> with an include line here
-        (`includes`)."""
+        (`includes`). `definition()`: its lines; `definition(end="\\n")`: the same with the
+        last line ending in a newline, as a file's does (a plain crossbar's definition is one
+        string, so the file's text is that string, not a copy of it)."""
         if self.includes == "inline":
             self.lines += definition()
             return
@@ -678,12 +709,13 @@ class NetlistEmitter:
         self.comment(f"its devices: {path} (replace that file to reprogram the weights)")
         self.lines.append(self.include_line.format(path=path))
         if self.includes == "write":
-            self.include_files[path] = "\n".join(definition()) + "\n"
+            self.include_files[path] = "\n".join(definition(end="\n"))
 
-    def crossbar_subckt(self, xb: Crossbar, subckt: str) -> list[str]:
-        """`xb`'s subcircuit `subckt`: what it is, then its definition (ports `crossbar_ports`,
-        devices `crossbar_devices` or, with wire resistance, `wired_crossbar_devices`); the
-        device text is one string (one list item), not a line each."""
+    def crossbar_subckt(self, xb: Crossbar, subckt: str, *, end: str = "") -> list[str]:
+        """`xb`'s subcircuit `subckt`, ending in `end`: what it is, then its definition (ports
+        `crossbar_ports`, devices `crossbar_devices` or, with wire resistance,
+        `wired_crossbar_devices`). Without wire resistance it is one string (one list item),
+        built with the devices in one go."""
         rows, cols = xb.conductance.shape
         head = [f"{self.comment_prefix} crossbar subcircuit {subckt}: {rows} x {cols}, "
                 f"{xb.devices} devices (resistance in ohm = 1/conductance)",
@@ -693,13 +725,18 @@ class NetlistEmitter:
             head.append(f"{self.comment_prefix} wire resistance {num(xb.r_wire)} ohm per cell "
                         "segment: rows driven at their first column, columns read at their "
                         "last row")
-            body = wired_crossbar_devices(xb, self.resistor_line)
-        else:
-            values = self.device_values.get(xb.name)
-            if values is None:
-                values = self.device_values[xb.name] = device_values(xb)
-            body = crossbar_devices(xb, self.resistor_line, values)
-        return head + self.subckt_lines(subckt, crossbar_ports(xb), body)
+            lines = head + self.subckt_lines(subckt, crossbar_ports(xb),
+                                             wired_crossbar_devices(xb, self.resistor_line))
+            return [*lines[:-1], lines[-1] + end]
+        values = self.device_values.get(xb.name)
+        if values is None:
+            values = device_values(xb, self.device_values.values())
+            self.device_values[xb.name] = values
+        lines = head + self.subckt_lines(subckt, crossbar_ports(xb), _BODY)
+        at = lines.index(_BODY)
+        return [crossbar_devices(xb, self.resistor_line, values,
+                                 head="".join(line + "\n" for line in lines[:at]),
+                                 tail="\n".join(lines[at + 1:]) + end)]
 
     def write_selected_crossbars(self) -> None:
         if not self.circuit.selected_crossbars:
@@ -729,13 +766,16 @@ class NetlistEmitter:
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
                          num(controls[ctl]))
 
-    def selected_subckt(self, subckt: str, ports: list[str], body: list[str]) -> list[str]:
-        """A selected crossbar's subcircuit `subckt`: what it is, then its definition."""
-        return [f"{self.comment_prefix} selected crossbar subcircuit {subckt}: analog switches "
-                "and option devices (resistance in ohm = 1/conductance)",
-                f"{self.comment_prefix} ports: the selected lines, the other nets, the switch "
-                "controls (named as the nets they connect to)",
-                *self.subckt_lines(subckt, ports, "\n".join(body))]
+    def selected_subckt(self, subckt: str, ports: list[str], body: list[str], *,
+                        end: str = "") -> list[str]:
+        """A selected crossbar's subcircuit `subckt`: what it is, then its definition, the last
+        line ending in `end`."""
+        lines = [f"{self.comment_prefix} selected crossbar subcircuit {subckt}: analog switches "
+                 "and option devices (resistance in ohm = 1/conductance)",
+                 f"{self.comment_prefix} ports: the selected lines, the other nets, the switch "
+                 "controls (named as the nets they connect to)",
+                 *self.subckt_lines(subckt, ports, "\n".join(body))]
+        return [*lines[:-1], lines[-1] + end]
 
     def _write_selected(self, sx: SelectedCrossbar, controls: dict[str, float]) -> None:
         """The switches and option devices of one selected crossbar; its control levels go

@@ -111,11 +111,12 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
                                  device_values=values)
         if mc is not None:
             yield scanned(mc_path, mc)
-    del values
     for name, text in modules.items():
         if wanted(f"veriloga/{name}"):
             yield scanned(f"veriloga/{name}", text)
-    for name, text in conductance_tables(circuit, namer).items():
+    tables = conductance_tables(circuit, namer, values)
+    del values
+    for name, text in tables.items():
         if wanted(f"tables/{name}.csv"):
             yield scanned(f"tables/{name}.csv", text)
     if wanted("names.json"):

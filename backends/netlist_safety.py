@@ -125,24 +125,57 @@ _COMMON_CHARS = b"0123456789 \n_.()=+-ecilorstw"
 class _Words:
     """Substring tests on a text's lowercase copy. A word is looked for only when each of its
     characters occurs in the text: which ones do (beyond `_COMMON_CHARS`, assumed) is found
-    in one pass over the bytes, and every word of the scan has a character outside
-    `_COMMON_CHARS`, so a crossbar file of millions of devices needs no word search (and no
-    lowercase copy) at all."""
+    in one pass over the bytes. Every word of the scan has a character outside `_COMMON_CHARS`
+    (a "rare" one), so an occurrence of a word lies within `_LONGEST_WORD` characters of a rare
+    character: when the text has few of them (a crossbar file of millions of devices has its
+    rare characters only in a few header lines), the words are looked for in the excerpts
+    around them only, not in a lowercase copy of the whole text."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._low: str | None = None
         self.present: set[str] | None = None
         if text.isascii():
-            rare = text.encode("ascii").translate(None, _COMMON_CHARS)
-            self.present = set(rare.decode("ascii").lower()) | set(_COMMON_CHARS.decode())
+            rare = text.encode("ascii").translate(None, _COMMON_CHARS).decode("ascii")
+            self.present = set(rare.lower()) | set(_COMMON_CHARS.decode())
+            if len(rare) <= _MAX_EXCERPTS:
+                self._low = _excerpts(text, set(rare))
 
     def has(self, word: str) -> bool:
         if self.present is not None and not set(word) <= self.present:
             return False
-        if self._low is None:
+        if self._low is None or set(word) <= _COMMON:  # (no excerpt holds an all-common word)
             self._low = self.text.lower()
         return word in self._low
+
+
+#: The longest word `_Words.has` is asked for, and the most rare characters a text may have
+#: for its words to be looked for in excerpts (beyond that, in the whole lowercase text).
+_LONGEST_WORD = max(len(w) for w in (*(w for _, w, _ in _FORBIDDEN_ANYWHERE), *_LINE_START_WORDS,
+                                     "load", *_OTHER_BREAK_CHARS))
+_MAX_EXCERPTS = 10_000
+_COMMON = set(_COMMON_CHARS.decode())
+
+
+def _excerpts(text: str, rare: set[str]) -> str:
+    """The lowercase text within `_LONGEST_WORD` - 1 characters of each rare character, the
+    (merged) excerpts joined by NUL: a word with a rare character occurs in `text` exactly when
+    it occurs in this string (NUL is in no word)."""
+    positions = []
+    for ch in rare:  # each `find` is a memchr; the rare characters are few
+        at = text.find(ch)
+        while at >= 0:
+            positions.append(at)
+            at = text.find(ch, at + 1)
+    positions.sort()
+    reach = _LONGEST_WORD - 1
+    spans: list[list[int]] = []
+    for at in positions:
+        if spans and at - reach <= spans[-1][1]:
+            spans[-1][1] = at + reach + 1
+        else:
+            spans.append([max(0, at - reach), at + reach + 1])
+    return "\0".join(text[a:b] for a, b in spans).lower()
 
 
 def _anywhere_problems(text: str, low: _Words) -> list[str]:

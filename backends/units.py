@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 from denseamc.ir import InternalCompilerError
+from numpy.typing import NDArray
 
-__all__ = ["integer", "num", "nums"]
+__all__ = ["integer", "join_fields", "num", "num_texts", "nums"]
+
+#: `num_texts` formats each distinct value once when a sample of this many values holds at
+#: most half as many distinct ones (quantised conductances, `levels`); else it formats them
+#: all (continuous values: the sort that finds the distinct ones would cost more than it saves).
+_DISTINCT_SAMPLE = 4096
 
 
 def num(x: float) -> str:
@@ -37,6 +44,57 @@ def nums(values: np.ndarray) -> list[str]:
         return [num(x) for x in arr.tolist()]  # the checks (and their messages) of `num`
     # x + 0.0 turns -0.0 into 0.0; tolist() gives Python floats, whose repr is what num prints
     return list(map(repr, (arr.astype(np.float64) + 0.0).tolist()))
+
+
+def num_texts(values: NDArray[np.float64]) -> NDArray[np.bytes_]:
+    """`nums(values)` (1-D) as an array of ASCII byte strings (numpy dtype S, for
+    `join_fields`)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size > _DISTINCT_SAMPLE:
+        sample = arr[:_DISTINCT_SAMPLE]
+        if 2 * len(np.unique(sample)) <= len(sample):
+            distinct, index = np.unique(arr, return_inverse=True)  # -0.0 and 0.0 print alike
+            return num_texts(distinct)[index.reshape(-1)]
+    if not arr.size or not np.isfinite(arr).all():
+        return np.array(nums(arr), dtype="S")  # the errors of `num`; an empty array
+    # the repr of the list of Python floats is each float's repr, ", "-separated: the same
+    # text as `nums`, without a Python string per value (+ 0.0 prints -0.0 as 0.0)
+    text = repr((arr + 0.0).tolist())[1:-1].encode("ascii")
+    return np.array(text.split(b", "), dtype="S")
+
+
+def join_fields(columns: Sequence[bytes | NDArray[np.bytes_]], *, head: str = "",
+                tail: str = "") -> str:
+    """`head`, then row by row the concatenation of every column's field, then `tail`: the
+    rows are `"".join` over i of `column[0][i] + column[1][i] + ...`, built in numpy (one
+    packed record per row, its NUL padding dropped) instead of one Python string per field.
+    A column is a byte string (the same in every row), an S array of one field per row, or an
+    S array of shape (rows, k): k fields per row (ASCII). No field may hold NUL (NUL bytes
+    are the padding that is dropped; UTF-8 never uses them in a multi-byte character)."""
+    rows = next((len(c) for c in columns if isinstance(c, np.ndarray)), 1)
+    fields: list[tuple[str, str, tuple[int, ...]]] = []
+    for i, c in enumerate(columns):
+        if isinstance(c, bytes):
+            fields.append((f"f{i}", f"S{max(len(c), 1)}", ()))
+        elif c.size:
+            fields.append((f"f{i}", f"S{c.dtype.itemsize}", c.shape[1:]))
+    dtype = np.dtype(fields)
+    # UTF-8, not ASCII: a non-ASCII name would reach the netlist scan, which refuses it
+    head_bytes, tail_bytes = head.encode("utf-8"), tail.encode("utf-8")
+    start, end = len(head_bytes), len(head_bytes) + rows * dtype.itemsize
+    # head, records and tail in one bytearray, which `translate` reads without a copy (fresh
+    # memory is expensive: each copy of a 30 MB include file costs its page faults)
+    buffer = bytearray(end + len(tail_bytes))
+    buffer[:start] = head_bytes
+    buffer[end:] = tail_bytes
+    packed = np.frombuffer(buffer, dtype=dtype, count=rows, offset=start)
+    for i, c in enumerate(columns):
+        if isinstance(c, bytes) or c.size:
+            packed[f"f{i}"] = c
+    del packed
+    text = buffer.translate(None, b"\0")
+    del buffer
+    return text.decode("utf-8")
 
 
 def integer(k: int) -> str:

@@ -42,7 +42,7 @@ def write_output_dir(out_dir: Path, files: Iterable[tuple[str, str | bytes]]) ->
             if isinstance(content, bytes):
                 target.write_bytes(content)
             else:
-                target.write_text(content, encoding="utf-8", newline="\n")
+                _write_text(target, content)
         old = None
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
@@ -58,6 +58,18 @@ def write_output_dir(out_dir: Path, files: Iterable[tuple[str, str | bytes]]) ->
         _discard(tmp, created)
         raise
     return written
+
+
+#: Characters per write: a large text is encoded and written a slice at a time, so no copy of a
+#: 30 MB file is ever made (fresh memory is slow: each new page is a page fault).
+_WRITE_CHUNK = 1 << 20
+
+
+def _write_text(target: Path, content: str) -> None:
+    """`target.write_text(content, encoding="utf-8", newline="\\n")`, in slices."""
+    with open(target, "wb") as f:
+        for at in range(0, len(content), _WRITE_CHUNK):
+            f.write(content[at:at + _WRITE_CHUNK].encode("utf-8"))
 
 
 def _umask() -> int:

@@ -46,7 +46,8 @@ class _Nets:
             self.drivers[src.net] += 1
         for act in circuit.activations:
             self.drivers.update(act.out_p_nets)
-            self.drivers.update(n for n in act.out_n_nets if n not in act.in_nets)
+            inputs = set(act.in_nets)  # (a tuple's `in` made this quadratic in the layer size)
+            self.drivers.update(n for n in act.out_n_nets if n not in inputs)
 
     def driven(self, nets: Iterable[str], who: str, loc: Loc) -> list[Diagnostic]:
         return [_bad(f"{who}: net {n!r} is not driven by anything", loc)

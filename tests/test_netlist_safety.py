@@ -139,13 +139,26 @@ def test_only_the_emitted_include_files_may_be_included(line: str) -> None:
         check_include_file("../xb_a.inc", "r1 a b 1.0\n", dialect="ngspice")
 
 
+#: A crossbar file's head: comments and a subcircuit line that use every letter (so the scan
+#: cannot skip a word because one of its letters is missing from the file).
+HEADER_WITH_EVERY_LETTER = (
+    "// crossbar subcircuit xb_w: 200 x 100 devices, the quick brown fox jumps over the lazy dog\n"
+    "subckt xb_w (row_0 row_1 col_0 col_1)\n")
+
+
 @pytest.mark.parametrize("bad", ["SHELL x", ".INCLUDE b", "x\rsource y", '  Load "x.osdi"',
-                                 "a`b", "PostProcess", "r1 a b 1 ; c", "\u00e9"])
-def test_a_large_crossbar_file_with_one_bad_line_is_refused(bad: str) -> None:
-    """The scan's fast path (which characters occur, then only the words they can spell) still
-    finds one forbidden construct, in any case, in a file of 20,000 device lines."""
-    lines = [f"r_{r}_{c} (row_{r} col_{c}) resistor r={1e4 / (r + c + 1)!r}"
-             for r in range(200) for c in range(100)]
+                                 "a`b", "PostProcess", "r1 a b 1 ; c", "\u00e9", "she ll shell",
+                                 "r_1_2 (row_1 col_2) resistor r=1.0 embed"])
+@pytest.mark.parametrize("head, name", [("", "r"), (HEADER_WITH_EVERY_LETTER, "r"),
+                                        (HEADER_WITH_EVERY_LETTER, "dev_xb_hv")])
+def test_a_large_crossbar_file_with_one_bad_line_is_refused(bad: str, head: str,
+                                                            name: str) -> None:
+    """The scan's fast paths (which characters occur, then only the words they can spell, looked
+    for around the few characters a device line does not use; with many of those, in the whole
+    text) still find one forbidden construct, in any case, in a file of 20,000 device lines."""
+    devices = [f"{name}_{r}_{c} (row_{r} col_{c}) resistor r={1e4 / (r + c + 1)!r}"
+               for r in range(200) for c in range(100)]
+    lines = [*head.splitlines(), *devices]
     lines.insert(12_345, bad)
     with pytest.raises(UnsafeNetlistError):
         check_include_file("crossbars/xb_w.scs", "\n".join(lines) + "\n", dialect="vacask")
