@@ -228,11 +228,12 @@ class SpectreMonteCarloEmitter(SpectreEmitter):
         return out
 
     # -- the varied elements ------------------------------------------------------------------
-    def crossbar_subckt(self, xb: Crossbar, subckt: str) -> list[str]:
-        return self._varied_devices(super().crossbar_subckt(xb, subckt))
+    def crossbar_subckt(self, xb: Crossbar, subckt: str, *, end: str = "") -> list[str]:
+        return self._varied_devices(super().crossbar_subckt(xb, subckt, end=end))
 
-    def selected_subckt(self, subckt: str, ports: list[str], body: list[str]) -> list[str]:
-        return self._varied_devices(super().selected_subckt(subckt, ports, body))
+    def selected_subckt(self, subckt: str, ports: list[str], body: list[str], *,
+                        end: str = "") -> list[str]:
+        return self._varied_devices(super().selected_subckt(subckt, ports, body, end=end))
 
     def _varied_devices(self, lines: list[str]) -> list[str]:
         """A crossbar subcircuit's lines with its devices `dam_gdev` instances (when g_sigma is
