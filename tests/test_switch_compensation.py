@@ -1,11 +1,13 @@
 """Lowering compensates the select switches' on and off resistance (issue #12).
 
-* every selected crossbar of a generated parity-like model with signed, sparse weights is
+* every selected crossbar of a generated parity-like model (parity8's architecture) is
   programmed so that, through its switches (`ir_drop.switched`, the exact reduction every
   backend agrees with), each line realises the target conductances |coef w| / R_F within
   1e-9 relative, for several r_on and r_off (a target of 0, no device, keeps the open
   options' leakage); the largest programmed device is within 1% under g_max (r_f = auto
-  leaves the headroom, not much more);
+  leaves the headroom, not much more); the same with signed, sparse tables in the dual_rail
+  and differential schemes (both rails, both axes);
+* with levels, the compensated devices are levels and realise their targets within half a step;
 * parity8 with r_on = 500 ohm passes all 52 vectors on the circuit backend (38/52 without the
   compensation, measured);
 * with r_f set too small for the compensated devices, they are clipped to g_max with a located
@@ -75,10 +77,10 @@ def test_switched_devices_realise_the_targets(r_on: float, r_off: float) -> None
         assert np.all(sx.table[want > 0] > want[want > 0])
 
 
-def test_signed_sparse_table_both_rails() -> None:
+@pytest.mark.parametrize("scheme", ["dual_rail", "differential"])
+def test_signed_sparse_table_both_rails(scheme: str) -> None:
     g = parity_like_graph(5, signed=True)
-    r_off = 1e8
-    hw = resolve_hardware(g.hardware, {"r_on": 700.0, "r_off": r_off})
+    hw = resolve_hardware(g.hardware, {"r_on": 700.0, "r_off": 1e8, "scheme": scheme})
     c = lower(g, hw)
     assert {(sx.polarity, sx.axis) for sx in c.selected_crossbars} == {
         ("pos", "rows"), ("neg", "rows"), ("pos", "cols"), ("neg", "cols")}
@@ -120,3 +122,22 @@ def test_no_room_for_the_compensation_is_a_located_warning(tmp_path: Path) -> No
     assert len(ctx) == 2 and all(w["clipped"] == 8 for w in ctx)
     for w in ctx:
         assert w["max_abs_error"] == pytest.approx(3.0 * 100 * 1e-4 / (1 + 100 * 1e-4), rel=1e-6)
+
+
+def test_levels_quantise_the_compensated_devices() -> None:
+    """With levels, the programmed devices are levels (the circuit verifier's invariant) and
+    each realises its target within half a level step."""
+    g = parity_like_graph(6)
+    hw = resolve_hardware(g.hardware, {"r_on": 1000.0, "levels": 32})
+    c = lower(g, hw)
+    levels = np.linspace(hw.g_min, hw.g_max, hw.levels)
+    step = levels[1] - levels[0]
+    sel = random_inputs(g, 4, 3)["bits"].astype(np.int64)
+    for sx in c.selected_crossbars:
+        dev = sx.table[sx.table > 0]
+        assert np.all(np.min(np.abs(dev[:, None] - levels[None, :]), axis=1) < 1e-18)
+        want = targets(g, c, sx, hw)
+        got, _ = switched(sx, sel)
+        ideal = replace(sx, table=want, r_on=0.0, r_off=np.inf).conductance(sel)
+        assert np.abs(got - ideal).max() <= step / 2 * (1 + 1e-9)
+        assert np.abs(got - ideal).max() > 0  # quantised: not exact (the test can tell)
