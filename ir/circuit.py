@@ -309,7 +309,8 @@ class SelectedCrossbar(CrossbarBase):
     @property
     def effective(self) -> Array:
         """(n_options, n_other): row k is what a line realises with option k connected
-        (`switch_effective` of `table`); the lowering's target conductances."""
+        (`switch_effective` of the nominal `table`, not of a draw's `line_tables`): the
+        lowering's target conductances, up to levels and clipping."""
         return switch_effective(self.table, self.r_on, self.r_off)
 
     def conductance(self, select_values: NDArray[np.int64]) -> Array:
@@ -364,7 +365,8 @@ def switch_compensated(target: Array, r_on: float, r_off: float) -> Array:
     (<= sum_j table[j] / (1 + r_off T_j), ~1e-10 S at 10 Gohm); the coupling of the summing
     nodes through a star (`switched`'s W, rows axis) and the load on the drivers (cols axis),
     which carry no current while the summing nodes sit at one potential and the drivers are
-    ideal; and input offsets or finite gain that break that. Entries of inf: not reachable.
+    ideal; and input offsets or finite gain that break that. A nonzero target below the
+    leakage (only with r_off under ~1 / g_min) gets no device. Entries of inf: not reachable.
     """
     t = np.asarray(target, dtype=np.float64)
     prog = _series_inverse(t, r_on)

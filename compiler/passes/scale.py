@@ -19,9 +19,9 @@ Rules (the one place they are written; docs/hardware.md repeats them, regenerate
   non-ideal switches (r_on > 0) gets the headroom their compensation needs: option k's devices
   are programmed to G / (1 - r_on sum G_k), so R_F(L) >= max_o |w_ko| / g_max + r_on sum_o |w_ko|
   for every option k of each sign (`switch_headroom_r_f`); its largest programmed device is
-  then g_max. With `r_f` set, every layer uses it and a
-  weight with |w| / r_f > g_max is clipped to g_max (a warning, located at the energy term); a
-  compensated device above g_max is an error (lower-crossbars).
+  then g_max. With `r_f` set, every layer uses it and a weight with |w| / r_f > g_max, or a
+  compensated device above g_max, is clipped to g_max (a warning, located at the energy term or
+  the r_f setting).
 - **Weights -> conductances**: G = |w| / R_F(target), on the rail (dual_rail) or array
   (differential) of the weight's sign. Below g_min a device cannot be programmed: G is rounded to
   the nearer of 0 (no device, the weight is *lost*) and g_min (*raised*); both are reported.
