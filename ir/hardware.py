@@ -115,8 +115,10 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         "R_on ~ 1/(mu Cox (W/L) (V_GS - V_TH)) per device, NMOS || PMOS (Razavi, Design of "
         "Analog CMOS Integrated Circuits, 2nd ed., MOS switches): a few hundred ohm to ~1 kohm "
         "at minimum width in a 65 nm-class process at 1.8 V, ~100 ohm at W/L ~ 30-50 (a few um "
-        "wide, inside area_switch). 100 ohm: the option's devices realise G / (1 + r_on sum G) "
-        "(the `scale` pass does not compensate), and parity8 passes up to ~240 ohm",
+        "wide, inside area_switch). Through it the option's devices realise G / (1 + r_on sum "
+        "G): lowering programs G / (1 - r_on sum G) instead, and r_f = auto leaves the headroom "
+        "(docs/robustness.md, select switches); parity8 passes 52/52 up to 1 kohm (240 ohm "
+        "uncompensated)",
         lo=1e-3, hi=1e7),
     Key("r_off", "float", 1e10, "ohm",
         "off resistance of one select switch: the leakage path of an unselected option "

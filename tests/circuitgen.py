@@ -32,7 +32,7 @@ from denseamc.ir import (
     WeightsOp,
     frozen_array,
 )
-from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.circuit import CircuitIR, read_only
 from denseamc.ir.lagrangians import BOUNDED
 from scipy.integrate import solve_ivp
 
@@ -89,11 +89,15 @@ def hamming_graph() -> ModelGraph:
     return finish(g)
 
 
-def parity_like_graph(seed: int = 0, scale: float = 0.3) -> ModelGraph:
-    """The parity8 architecture with random non-negative weights (not trained)."""
+def parity_like_graph(seed: int = 0, scale: float = 0.3, signed: bool = False) -> ModelGraph:
+    """The parity8 architecture with random non-negative weights (not trained); `signed`: the
+    selected table has both signs and zeros."""
     rng = np.random.default_rng(seed)
     g = ModelGraph("parity_like", readout_t=1.0)
     embed = rng.uniform(0, 1, (2, 16)) ** 2 * scale
+    if signed:
+        embed = np.where(rng.uniform(0, 1, embed.shape) < 0.25, 0.0,
+                         embed * rng.choice([-1.0, 1.0], embed.shape))
     mem = rng.uniform(0, 1, (16, 16)) ** 2 * scale * 0.3
     g.add(WeightsOp("embed", (2, 16), value=frozen_array(embed), loc=at(3)))
     g.add(InputOp("bits", 8, "select", loc=at(4)))
@@ -239,7 +243,9 @@ def reference_simulate(graph: ModelGraph, inputs: Mapping[str, np.ndarray],
 
 def ideal_switches(circuit: CircuitIR, r_on: float = 0.0, r_off: float = math.inf) -> CircuitIR:
     """`circuit` with ideal select switches (r_on = 0, r_off = inf: the connected devices as
-    they are; a netlist needs them finite), for tests of what lowering preserves;
-    tests/test_switches.py covers the switches."""
+    they are; a netlist needs them finite) programmed to the conductances lowering's
+    compensated ones realise (`effective`), for tests of what lowering preserves;
+    tests/test_switches.py and tests/test_switch_compensation.py cover the switches."""
     return replace(circuit, selected_crossbars=tuple(
-        replace(sx, r_on=r_on, r_off=r_off) for sx in circuit.selected_crossbars))
+        replace(sx, table=read_only(sx.effective), r_on=r_on, r_off=r_off)
+        for sx in circuit.selected_crossbars))

@@ -177,7 +177,8 @@ def _fan_in_rf(circuit: CircuitIR) -> dict[str, float]:
         for col, n in enumerate(xb.col_nets):
             g_in[n] = g_in.get(n, 0.0) + float(xb.conductance[:, col].sum())
     for sx in circuit.selected_crossbars:
-        per_option = sx.table.sum(axis=1).max() if sx.axis == "cols" else sx.table.max(axis=0)
+        g = sx.effective  # through the switch: what the summing node sees (not the devices)
+        per_option = g.sum(axis=1).max() if sx.axis == "cols" else g.max(axis=0)
         for col, n in enumerate(sx.col_nets):
             extra = per_option if sx.axis == "cols" else per_option[col] * len(sx.row_nets)
             g_in[n] = g_in.get(n, 0.0) + float(extra)

@@ -12,7 +12,12 @@ from denseamc.compiler.passes.circuit_builder import (
     drive_table,
     free_neurons,
 )
-from denseamc.compiler.passes.scale import map_to_devices
+from denseamc.compiler.passes.scale import (
+    has_switch_loss,
+    map_to_devices,
+    quantise,
+    switch_headroom_r_f,
+)
 from denseamc.ir import (
     DenseAMCError,
     Diagnostic,
@@ -31,6 +36,8 @@ from denseamc.ir.circuit import (
     WeightMapping,
     net,
     read_only,
+    switch_compensated,
+    switch_effective,
 )
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.loc import fuse_locs
@@ -59,7 +66,12 @@ class LowerCrossbars:
     - nonnegative: one array; a negative entry is a located error (all of them raised at once).
 
     Selected weights (`TABLE[INPUT]`) become `SelectedCrossbar`s: columns selected in the W
-    direction, rows in the W^T direction. Crossbars with no device are not emitted. Every drive
+    direction, rows in the W^T direction. Behind non-ideal switches (r_on > 0 or r_off finite)
+    the table is programmed so that each option, through its switch, realises the mapped
+    conductances (`ir.circuit.switch_compensated`), then quantised to the levels; a programmed
+    device above g_max is clipped and warned about like a clipped weight (`scale` leaves the
+    headroom with r_f = auto, so only a user-set r_f can).
+    Crossbars with no device are not emitted. Every drive
     adds one `WeightMapping` and warnings for lost or clipped weights. Biases: one
     `CurrentSource` `ibias_{T}_{i}` of sum(coef * w_i) * v_unit / R_F(T) per free neuron with a
     nonzero bias.
@@ -108,22 +120,33 @@ class LowerCrossbars:
             ideal = ideal[:, list(cols_free)]
         if w_op.is_selected:
             copies = len(rows_all) if d.transpose else len(cols_free)
-        g_pos, st_p = map_to_devices(np.maximum(ideal, 0.0) / r_f, hw)
-        g_neg, st_n = map_to_devices(np.maximum(-ideal, 0.0) / r_f, hw)
-        real = (g_pos - g_neg) * r_f
+        switches = w_op.is_selected and has_switch_loss(hw)
+        g_pos, st_p = map_to_devices(np.maximum(ideal, 0.0) / r_f, hw, levels=not switches)
+        g_neg, st_n = map_to_devices(np.maximum(-ideal, 0.0) / r_f, hw, levels=not switches)
         base = f"xb{k}_{d.weights}_{d.source}_{target}"
+        real = (g_pos - g_neg) * r_f
+        clipped = st_p.clipped + st_n.clipped
+        fits = None  # behind switches: the r_f at which every compensated device fits
+        if switches:
+            (g_pos, clip_p), (g_neg, clip_n) = (self._behind_switches(hw, g_pos),
+                                                self._behind_switches(hw, g_neg))
+            clipped = clip_p + clip_n
+            real = (switch_effective(g_pos, hw.r_on, hw.r_off)
+                    - switch_effective(g_neg, hw.r_on, hw.r_off)) * r_f
+            fits = max(switch_headroom_r_f(np.maximum(ideal, 0.0), hw),
+                       switch_headroom_r_f(np.maximum(-ideal, 0.0), hw))
         err = np.abs(real - ideal)
         mapping = WeightMapping(
             crossbar=base, weights=d.weights, entries=int(ideal.size) * copies,
             devices=(st_p.devices + st_n.devices) * copies,
             lost=(st_p.lost + st_n.lost) * copies, raised=(st_p.raised + st_n.raised) * copies,
-            clipped=(st_p.clipped + st_n.clipped) * copies,
+            clipped=clipped * copies,
             max_abs_error=float(err.max()) if err.size else 0.0,
             rms_error=float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
             max_abs_weight=float(np.abs(ideal).max()) if ideal.size else 0.0, loc=d.loc,
         )
         circuit.mappings.append(mapping)
-        self._mapping_warnings(circuit, hw, mapping, w_op.loc, r_f)
+        self._mapping_warnings(circuit, hw, mapping, r_f, fits)
 
         neg_used = bool(np.any(g_neg > 0))
         for pol, g in (("pos", g_pos), ("neg", g_neg)):
@@ -158,6 +181,18 @@ class LowerCrossbars:
         return neg_used and hw.scheme == "differential"
 
     @staticmethod
+    def _behind_switches(hw: Hardware, target: Array) -> tuple[Array, int]:
+        """The devices to program so that each option, through its switch, realises `target`
+        (`switch_compensated`), on the levels, and how many were clipped to g_max: with
+        r_f = auto none is (`scale` leaves the headroom); with r_f set, a clip as for any
+        weight above g_max * r_f, reported the same way (it also moves the option's other
+        devices a little: they share the switch's drop)."""
+        prog = switch_compensated(target, hw.r_on, hw.r_off)
+        over = ~(prog <= hw.g_max * (1 + 1e-9))
+        prog[over] = hw.g_max
+        return quantise(prog, hw), int(over.sum())
+
+    @staticmethod
     def _nets(graph: ModelGraph, hw: Hardware, src: str, tgt: str, pol: Polarity,
               rows: tuple[int, ...], cols: tuple[int, ...]) -> tuple[tuple[str, ...], ...]:
         if pol == "neg" and hw.scheme == "dual_rail":
@@ -189,22 +224,36 @@ class LowerCrossbars:
         )
 
     @staticmethod
-    def _mapping_warnings(circuit: CircuitBuilder, hw: Hardware, m: WeightMapping,
-                          decl_loc: object, r_f: float) -> None:
+    def _mapping_warnings(circuit: CircuitBuilder, hw: Hardware, m: WeightMapping, r_f: float,
+                          fits: float | None) -> None:
+        """Lost, raised and clipped weights; `fits` (behind select switches): the r_f at which
+        every compensated device fits below g_max."""
+        loc = m.loc if not isinstance(m.loc, tuple) else m.loc[0]
         if m.lost or m.raised:
             circuit.diagnostics.append(warning(
                 f"'{m.weights}' ({m.crossbar}): {m.lost} weight(s) below g_min/2 are lost "
                 f"(no device) and {m.raised} rounded up to g_min = {hw.g_min!r} S; worst weight "
                 f"error {m.max_abs_error!r}",
-                m.loc if not isinstance(m.loc, tuple) else m.loc[0],
+                loc,
                 f"weights below g_min * R_F = {hw.g_min * r_f!r} cannot be programmed; "
                 "lower g_min or raise r_f",
             ))
-        if m.clipped:
+        if m.clipped and fits is not None:
+            circuit.diagnostics.append(warning(
+                f"'{m.weights}' ({m.crossbar}): {m.clipped} device(s) behind select switches "
+                f"need more than g_max = {hw.g_max!r} S and are clipped to it; worst weight "
+                f"error {m.max_abs_error!r}",
+                hw.locs.get("r_f") or loc,
+                (f"an option's devices share one switch (r_on = {hw.r_on!r} ohm) and realise "
+                 "G / (1 + r_on sum G); lowering programs G / (1 - r_on sum G) to compensate"),
+                (f"use r_f = auto (it leaves this headroom), or r_f >= {fits!r} ohm, or a "
+                 "smaller r_on"),
+            ))
+        elif m.clipped:
             circuit.diagnostics.append(warning(
                 f"'{m.weights}' ({m.crossbar}): {m.clipped} weight(s) above g_max * r_f = "
                 f"{hw.g_max * r_f!r} are clipped to g_max = {hw.g_max!r} S",
-                hw.locs.get("r_f") or (m.loc if not isinstance(m.loc, tuple) else m.loc[0]),
+                hw.locs.get("r_f") or loc,
                 "use r_f = auto, or a larger r_f",
             ))
 

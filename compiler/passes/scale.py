@@ -15,8 +15,13 @@ Rules (the one place they are written; docs/hardware.md repeats them, regenerate
   records the node, the vector and P; the report states them.
 - **Feedback resistor**: with `r_f = auto` each layer L gets R_F(L) = max|w into L| / g_max, so
   its largest weight maps exactly to g_max and the rest of the window is used for the smaller
-  ones (10 kohm for a layer that no weight drives). With `r_f` set, every layer uses it and a
-  weight with |w| / r_f > g_max is clipped to g_max (a warning, located at the energy term).
+  ones (10 kohm for a layer that no weight drives). A layer driven by selected weights through
+  non-ideal switches (r_on > 0) gets the headroom their compensation needs: option k's devices
+  are programmed to G / (1 - r_on sum G_k), so R_F(L) >= max_o |w_ko| / g_max + r_on sum_o |w_ko|
+  for every option k of each sign (`switch_headroom_r_f`); its largest programmed device is
+  then g_max. With `r_f` set, every layer uses it and a weight with |w| / r_f > g_max, or a
+  compensated device above g_max, is clipped to g_max (a warning, located at the energy term or
+  the r_f setting).
 - **Weights -> conductances**: G = |w| / R_F(target), on the rail (dual_rail) or array
   (differential) of the weight's sign. Below g_min a device cannot be programmed: G is rounded to
   the nearer of 0 (no device, the weight is *lost*) and g_min (*raised*); both are reported.
@@ -42,11 +47,12 @@ from typing import ClassVar, Literal
 import numpy as np
 from denseamc.compiler.passes.circuit_builder import (
     CircuitBuilder,
+    drive_table,
     fan_in,
     free_neurons,
     max_abs_drive_weight,
 )
-from denseamc.ir import ModelGraph, warning
+from denseamc.ir import Drive, ModelGraph, warning
 from denseamc.ir.circuit import net
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.model import Array
@@ -151,6 +157,26 @@ def amplifier_bound(fanin: float, tau_margin: float, given: float) -> float:
     return float(tau_margin * (1.0 + fanin) / (2.0 * math.pi * given))
 
 
+def selected_device_table(graph: ModelGraph, d: Drive, target: str) -> Array:
+    """The (options, other) table of a selected drive (coef included) restricted to the nets
+    its crossbar has: W^T direction (transpose), the other axis is the target's free neurons."""
+    table = drive_table(graph, d)
+    return table[:, list(free_neurons(graph, target))] if d.transpose else table
+
+
+def _switch_headroom(graph: ModelGraph, hw: Hardware, layer: str) -> float:
+    """The R_F that fits every selected drive into `layer` behind its switches (0: none)."""
+    if not has_switch_loss(hw):
+        return 0.0
+    need = 0.0
+    for d in graph.dynamics[layer].drives:
+        if graph.weights(d.weights).is_selected:
+            t = selected_device_table(graph, d, layer)
+            need = max(need, switch_headroom_r_f(np.maximum(t, 0.0), hw),
+                       switch_headroom_r_f(np.maximum(-t, 0.0), hw))
+    return need
+
+
 @dataclass(frozen=True)
 class ScaleToHardware:
     """Choose R_F per layer and tau_unit; record them as the circuit's `Scaling`.
@@ -172,7 +198,8 @@ class ScaleToHardware:
                 continue
             wmax = max((max_abs_drive_weight(graph, d) for d in graph.dynamics[layer.name].drives),
                        default=0.0)
-            r_f.append((layer.name, wmax / hw.g_max if wmax > 0 else DEFAULT_R_F))
+            r_f.append((layer.name, max(wmax / hw.g_max, _switch_headroom(graph, hw, layer.name))
+                        if wmax > 0 else DEFAULT_R_F))
 
         taus = [lay.tau for lay in graph.layers() if lay.tau > 0]
         tau_fast = min(taus, default=1.0)
@@ -219,8 +246,11 @@ class DeviceMapStats:
     clipped: int
 
 
-def map_to_devices(g_ideal: Array, hw: Hardware) -> tuple[Array, DeviceMapStats]:
-    """Map ideal conductances (>= 0) onto the device window and levels (see module rules)."""
+def map_to_devices(g_ideal: Array, hw: Hardware, *, levels: bool = True
+                   ) -> tuple[Array, DeviceMapStats]:
+    """Map ideal conductances (>= 0) onto the device window and, unless `levels` is False (a
+    target that switch compensation still moves: then `quantise` after it), onto the levels
+    (see module rules)."""
     g = np.asarray(g_ideal, dtype=np.float64)
     out = g.copy()
     nz = g > 0
@@ -231,13 +261,51 @@ def map_to_devices(g_ideal: Array, hw: Hardware) -> tuple[Array, DeviceMapStats]
     out[clipped] = hw.g_max
     out[lost] = 0.0
     out[raised] = hw.g_min
-    if hw.levels > 0:
-        levels = np.linspace(hw.g_min, hw.g_max, hw.levels)
-        keep = out > 0
-        idx = np.abs(out[keep][:, None] - levels[None, :]).argmin(axis=1)
-        out[keep] = levels[idx]
+    if levels:
+        out = quantise(out, hw)
     stats = DeviceMapStats(
         entries=int(g.size), devices=int(np.count_nonzero(out)), lost=int(lost.sum()),
         raised=int(raised.sum()), clipped=int(clipped.sum()),
     )
     return out, stats
+
+
+def quantise(g: Array, hw: Hardware) -> Array:
+    """Every device (g > 0) moved to the nearest of `levels` evenly spaced values in [g_min,
+    g_max] (levels = 0: unchanged)."""
+    if hw.levels == 0:
+        return g
+    out = np.array(g, dtype=np.float64)
+    levels = np.linspace(hw.g_min, hw.g_max, hw.levels)
+    keep = out > 0
+    idx = np.abs(out[keep][:, None] - levels[None, :]).argmin(axis=1)
+    out[keep] = levels[idx]
+    return out
+
+
+def has_switch_loss(hw: Hardware) -> bool:
+    """Whether select switches are not ideal (r_on > 0 or r_off finite): lowering then programs
+    every device behind one with the compensation of `ir.circuit.switch_compensated`."""
+    return hw.r_on > 0 or math.isfinite(hw.r_off)
+
+
+def switch_headroom_r_f(table: Array, hw: Hardware) -> float:
+    """The smallest R_F (ohm) at which a selected table (one sign: |w| >= 0 in model units,
+    (options, other)) fits the device window once compensated for its switches.
+
+    Option k's devices are programmed to G / (1 - r_on T_k) (T_k = sum of its G = |w| / R_F),
+    which stays <= g_max iff R_F >= max_o |w_ko| / g_max + r_on R_F T_k. R_F T_k is sum |w_k|,
+    except that weights raised to g_min add to it: so iterate on the mapped sums until R_F
+    stops growing (the leakage compensation only lowers devices: it needs no headroom)."""
+    t = np.abs(np.asarray(table, dtype=np.float64))
+    if t.size == 0 or not np.any(t > 0):
+        return 0.0
+    peak = t.max(axis=1) / hw.g_max
+    r_f = float(np.max(peak + hw.r_on * t.sum(axis=1)))
+    for _ in range(20):
+        mapped, _ = map_to_devices(t / r_f, hw, levels=False)
+        need = float(np.max(peak + hw.r_on * r_f * mapped.sum(axis=1)))
+        if need <= r_f:
+            break
+        r_f = need
+    return r_f
