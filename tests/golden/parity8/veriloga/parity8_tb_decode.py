@@ -62,11 +62,12 @@ def main():
             v = np.array([raw[n][-1] for n in ro["nets"]])
             volts += [f"{n}={x:g}" for n, x in zip(ro["nets"], v, strict=True)]
             out = decode(ro, v / DATA["v_unit"])
+            got.append(ro["name"] + "=" + ",".join(f"{o:g}" for o in out))
+            if exp is None:  # the vector gives no value for this output: not judged
+                continue
             exact = ro["kind"] != "value"
             slack = 0.5 if exact else vec["tol"]
-            ok = ok and len(exp) == len(out) and all(
-                abs(o - e) <= slack for o, e in zip(out, exp, strict=True))
-            got.append(ro["name"] + "=" + ",".join(f"{o:g}" for o in out))
+            ok = ok and all(abs(o - e) <= slack for o, e in zip(out, exp, strict=True))
             expected.append(ro["name"] + "=" + ",".join(text(e, exact) for e in exp))
         head = f"tb block {vec['block']} vector {vec['index']}"
         print(f"{head}: {' '.join(got)} expected {' '.join(expected)} "
