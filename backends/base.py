@@ -501,13 +501,6 @@ class NetlistEmitter:
     def model_name(self) -> str:
         return self.namer.name(self.circuit.name)
 
-    def cell_v0(self, cell: IntegratorCell) -> float:
-        """The initial output voltage of a capacitor cell, from the stimulus."""
-        try:
-            return self.stimulus.cell_v0[cell.name]
-        except KeyError:
-            raise InternalCompilerError(f"no initial value for cell {cell.name}") from None
-
     def tran_times(self) -> tuple[float, float, float]:
         """(print step, stop time, maximum internal step) in seconds."""
         t = self.circuit.readout_time_s
