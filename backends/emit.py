@@ -12,6 +12,7 @@ from denseamc.backends.base import INCLUDE_DIR, DeviceValues, NetlistEmitter
 from denseamc.backends.naming import Namer
 from denseamc.backends.netlist_safety import (
     UnsafeNetlistError,
+    check_decode_script,
     check_include_file,
     check_netlist,
     check_testbench,
@@ -20,7 +21,7 @@ from denseamc.backends.netlist_safety import (
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import default_stimulus
 from denseamc.backends.tables import conductance_tables
-from denseamc.backends.testbench import testbench_files
+from denseamc.backends.testbench import DECODE_SCRIPT, testbench_files
 from denseamc.backends.veriloga import SpectreEmitter, VacaskEmitter, va_modules
 from denseamc.ir.circuit import CircuitIR
 
@@ -134,7 +135,9 @@ def scan_emitted(files: Mapping[str, str], modules: set[str] | None = None,
             continue
         text = without_generated_includes(
             full, [p[len(folder) + 1:] for p in includes if p.startswith(f"{folder}/")])
-        if path.endswith("_tb.cir"):
+        if path.endswith("_tb_decode.py"):
+            check_decode_script(full, DECODE_SCRIPT)
+        elif path.endswith("_tb.cir"):
             check_testbench(text, dialect="ngspice", netlist=rel.replace("_tb.cir", ".cir"))
         elif path.endswith("_tb.sim"):
             check_testbench(text, dialect="vacask", allowed_loads=osdi)

@@ -13,11 +13,13 @@ exactly those lines before the scan; ``check_include_file`` scans the file itsel
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
-__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_include_file",
-           "check_netlist", "check_testbench", "check_va_source", "without_generated_includes"]
+__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_decode_script",
+           "check_include_file", "check_netlist", "check_testbench", "check_va_source",
+           "without_generated_includes"]
 
 #: The netlist dialects ``check_netlist`` knows.
 DIALECTS = ("ngspice", "vacask")
@@ -218,7 +220,8 @@ def check_va_source(name: str, text: str) -> None:
 
 _TB_NAME = r"[a-z][a-z0-9_]{0,68}"  # a legal netlist name, or one behind a p_/p_ic_ prefix
 _TB_NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
-_TB_VEC = r"tb__[a-z0-9_]+"  # the testbench's own vectors (no legal name holds "__")
+#: the testbench's own vectors (no legal name holds "__"), in the current plot or `const`
+_TB_VEC = r"(?:const\.)?tb__[a-z0-9_]+"
 _TB_FACTOR = rf"(?:{_TB_NUM}|{_TB_VEC}|v\({_TB_NAME}\)\[tb__n\]|time\[tb__n\]|length\(time\))"
 _TB_TERM = rf"{_TB_FACTOR}(?:\*{_TB_FACTOR})?"
 _TB_EXPR = rf"{_TB_TERM}(?: [-+/] {_TB_TERM})*"
@@ -320,3 +323,40 @@ def _vacask_tb_problems(text: str) -> list[str]:
     if blocks != 1 or inside:
         problems.append("not exactly one complete control block")
     return problems
+
+
+def check_decode_script(text: str, template: str) -> None:
+    """Raise ``UnsafeNetlistError`` unless ``text`` is ``template`` (the VACASK testbench's
+    decoding script, backends/testbench.py) with its one ``@DATA@`` replaced by one line of
+    JSON whose strings are all legal names: nothing else of a generated script may vary."""
+    head, _, tail = template.partition("@DATA@")
+    problems = []
+    if not (text.isascii() and text.startswith(head) and text.endswith(tail)
+            and len(text) >= len(head) + len(tail)):
+        problems.append("the script differs from its template")
+    else:
+        data = text[len(head):len(text) - len(tail)]
+        try:
+            strings = _json_strings(json.loads(data)) if "\n" not in data else None
+        except ValueError:
+            strings = None
+        if strings is None:
+            problems.append("its data are not one line of JSON")
+        else:
+            problems += [f"string {s[:40]!r} in its data" for s in strings
+                         if not re.fullmatch(r"[a-z][a-z0-9_]{0,68}", s)]
+    if problems:
+        raise UnsafeNetlistError("internal error: emitted decoding script is unsafe: "
+                                 + "; ".join(problems[:5])
+                                 + " (this is an emitter bug, please report it)")
+
+
+def _json_strings(value: object) -> list[str]:
+    """Every string (keys included) in a parsed JSON value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value.keys(), *(s for v in value.values() for s in _json_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _json_strings(v)]
+    return []

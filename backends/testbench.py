@@ -41,7 +41,7 @@ from denseamc.backends.veriloga import SpectreEmitter, VacaskEmitter
 from denseamc.ir.circuit import CircuitIR, Readout
 from denseamc.ir.model import OutputOp
 
-__all__ = ["LINE_FORMAT", "SpectreTestbench", "TestbenchVector", "VacaskTestbench",
+__all__ = ["DECODE_SCRIPT", "LINE_FORMAT", "SpectreTestbench", "TestbenchVector", "VacaskTestbench",
            "decode_script", "ngspice_testbench", "testbench_files", "testbench_vectors"]
 
 #: The line every testbench prints per vector (ngspice's echo, the VACASK decoding script):
@@ -116,15 +116,24 @@ def ngspice_testbench(circuit: CircuitIR, emitter: NgspiceEmitter, netlist: str,
              "denseamc does and print",
              "* tb block B vector K: OUT=decoded ... expected OUT=expected ... pass or FAIL",
              "* tb block B vector K readout: NET=volts at t_read ... V",
+             "* and per block: tb block B: N of M vectors passed",
              f".include {netlist}",
              ".control",
-             "option noinit"]
-    for vec in vectors:
+             "option noinit",
+             # the per-block counts live in the `const` plot (current here), which runs keep
+             "let tb__pass = 0", "let tb__all = 0"]
+    for k, vec in enumerate(vectors):
+        if vec.index == 1:
+            lines += ["let const.tb__pass = 0", "let const.tb__all = 0"]
         lines += [f"alterparam {name}={num(value)}"
                   for name, value in emitter.input_parameters(vec.stimulus)]
         lines += ["reset", "run", "let tb__n = length(time) - 1"]
         lines += _ngspice_decode(circuit, emitter, vec)
-        lines.append("destroy all")
+        lines += ["let const.tb__all = const.tb__all + 1", "if tb__ok > 0.5",
+                  "let const.tb__pass = const.tb__pass + 1", "end", "destroy all"]
+        if k + 1 == len(vectors) or vectors[k + 1].block != vec.block:
+            lines += ["let tb__pass = const.tb__pass", "let tb__all = const.tb__all",
+                      f'echo "tb block {vec.block}: $&tb__pass of $&tb__all vectors passed"']
     lines += ["quit", ".endc", ".end"]
     return "\n".join(lines) + "\n"
 
@@ -245,10 +254,11 @@ def decode_script(circuit: CircuitIR, em: NetlistEmitter,
                                       if ro.op.name in v.expected else None
                                       for ro in circuit.readouts]}
                         for v in vectors]}
-    return _DECODE_SCRIPT.replace("@DATA@", json.dumps(data, sort_keys=True))
+    return DECODE_SCRIPT.replace("@DATA@", json.dumps(data, sort_keys=True))
 
 
-_DECODE_SCRIPT = '''\
+#: The decoding script, its data (`decode_script`) in place of @DATA@.
+DECODE_SCRIPT = '''\
 """denseamc: decode the VACASK testbench's raw files (tb_B_K.raw), one line per test vector.
 
 Run after `vacask <model>_tb.sim` in the same folder: python3 <model>_tb_decode.py [FOLDER]
@@ -328,7 +338,7 @@ def main():
         n_pass, n_all = passed.get(vec["block"], (0, 0))
         passed[vec["block"]] = (n_pass + ok, n_all + 1)
     for block, (n_pass, n_all) in sorted(passed.items()):
-        print(f"tb block {block}: {n_pass}/{n_all} vectors passed")
+        print(f"tb block {block}: {n_pass} of {n_all} vectors passed")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,13 @@ import pytest
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.cosim import run_spice
 from denseamc.backends.emit import emit_netlists
-from denseamc.backends.netlist_safety import UnsafeNetlistError, check_testbench
+from denseamc.backends.netlist_safety import (
+    UnsafeNetlistError,
+    check_decode_script,
+    check_testbench,
+)
 from denseamc.backends.runners import NGSPICE_INSTALL, VACASK_INSTALL, compile_va
+from denseamc.backends.testbench import DECODE_SCRIPT
 from denseamc.backends.testbench import testbench_vectors as vectors_of
 from denseamc.compiler.pipeline import compile_model, lower
 from denseamc.compiler.verdicts import judge
@@ -138,6 +143,8 @@ def test_mixed_model_on_both_testbenches(mixed_tb: CircuitIR, tmp_path: Path) ->
     log = _run([_ngspice(), "-b", "mixedtb_tb.cir"], tmp_path / "spice")
     _assert_equals_circuit_backend(mixed_tb, log)
     assert "pass" in log and "FAIL" in log  # the expected values above fail some vectors
+    assert re.findall(r"^tb block (\d+): (\d+) of (\d+) vectors passed$", log, re.M) == [
+        ("1", "2", "2"), ("2", "0", "1")]
     _assert_equals_circuit_backend(mixed_tb, _run_vacask_testbench(files, tmp_path, "mixedtb"))
 
 
@@ -149,6 +156,9 @@ def test_ngspice_testbench_decodes_every_vector_as_the_circuit_backend(
     log = _run([_ngspice(), "-b", f"{example}_tb.cir"], tmp_path / "spice")
     assert "stopped before t_read" not in log
     _assert_equals_circuit_backend(circuit, log)
+    n = len(circuit.tests[0].vectors)  # every example's vectors all pass on the circuit backend
+    assert re.findall(r"^tb block 1: (\d+) of (\d+) vectors passed$", log, re.M) == [
+        (str(n), str(n))]
 
 
 def test_ngspice_testbench_nodes_agree_with_check_backend_spice(
@@ -199,7 +209,7 @@ def test_vacask_testbench_decodes_every_vector_as_the_circuit_backend(
     log = _run_vacask_testbench(files, tmp_path, example)
     assert len(list((tmp_path / "veriloga").glob("tb_*.raw"))) == len(vectors_of(circuit))
     _assert_equals_circuit_backend(circuit, log)
-    blocks = re.findall(r"^tb block 1: (\d+)/(\d+) vectors passed$", log, re.M)
+    blocks = re.findall(r"^tb block 1: (\d+) of (\d+) vectors passed$", log, re.M)
     assert blocks == [(str(len(circuit.tests[0].vectors)),) * 2]
 
 
@@ -220,7 +230,7 @@ HOSTILE_NGSPICE_CONTROL = [
 def xor_testbenches() -> dict[str, str]:
     root = Path(__file__).resolve().parent.parent / "examples"
     files = emit_netlists(lower(compile_model(root / "xor.dam").graph))
-    return {k: v for k, v in files.items() if "_tb." in k}
+    return {k: v for k, v in files.items() if "_tb" in k}
 
 
 def test_emitted_testbenches_pass_the_scan(xor_testbenches: dict[str, str]) -> None:
@@ -285,3 +295,15 @@ def test_every_per_vector_value_is_a_parameter(example_circuit: Callable[[str], 
     assert "vs_sel_bits_0_0 (sel_bits_0_0 0) vsource dc=p_vs_sel_bits_0_0" in sim
     assert "  var p_ic_hop_x_0=-0.02240617839499044" in sim
     assert '"hop_x_0", p_ic_hop_x_0' in sim
+
+
+def test_decode_script_scan_allows_only_its_data(xor_testbenches: dict[str, str]) -> None:
+    script = xor_testbenches["veriloga/xor_tb_decode.py"]
+    check_decode_script(script, DECODE_SCRIPT)
+    for bad in (script.replace("import json\n", "import json\nimport os\n"),
+                script.replace('"name": "y"', '"name": "y; rm -rf x"'),
+                script.replace('"kind": "sign"', '"kind": "sign\\u0027\\u0027\\u0027"'),
+                script + "print(1)\n"):
+        assert bad != script
+        with pytest.raises(UnsafeNetlistError):
+            check_decode_script(bad, DECODE_SCRIPT)

@@ -77,7 +77,7 @@ def main():
         n_pass, n_all = passed.get(vec["block"], (0, 0))
         passed[vec["block"]] = (n_pass + ok, n_all + 1)
     for block, (n_pass, n_all) in sorted(passed.items()):
-        print(f"tb block {block}: {n_pass}/{n_all} vectors passed")
+        print(f"tb block {block}: {n_pass} of {n_all} vectors passed")
 
 
 if __name__ == "__main__":
