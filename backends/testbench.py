@@ -7,8 +7,9 @@ those parameters, vector by vector, and runs the transient again:
 * ngspice, `spice/<model>_tb.cir` (`ngspice_testbench`): `.include <model>.cir` and a
   `.control` block: per vector `alterparam` of every input parameter, `reset`, `run`, then the
   decoding of backends/sim/energy.py in ngspice's control language (g = V(gp)/v_unit at the
-  last point, which is the readout time; sign, value or argmax(decoder g + offset)) and one
-  `echo` line per vector (`LINE_FORMAT`); `quit` at the end. Run: `ngspice -b <model>_tb.cir`.
+  last point, which is the readout time; sign, value or argmax(decoder g + offset)), one
+  `echo` line per vector (`LINE_FORMAT`) and its readout volts, a count per block; `quit` at
+  the end. Run: `ngspice -b <model>_tb.cir`.
 * VACASK, `veriloga/<model>_tb.sim` (`VacaskTestbench`): the top level again with another
   control block: per vector `alter instance("__topinst__") ...` of the circuit parameters, `var`
   of the initial states, and one transient `tb_<block>_<vector>` (one raw file each).

@@ -148,12 +148,29 @@ def test_mixed_model_on_both_testbenches(mixed_tb: CircuitIR, tmp_path: Path) ->
     _assert_equals_circuit_backend(mixed_tb, _run_vacask_testbench(files, tmp_path, "mixedtb"))
 
 
+@pytest.fixture(scope="module")
+def ngspice_log(example_circuit: Callable[[str], object],
+                tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    """`ngspice_log("xor")`: what `ngspice -b xor_tb.cir` printed (run once per example)."""
+    logs: dict[str, str] = {}
+
+    def get(example: str) -> str:
+        if example not in logs:
+            _, circuit = example_circuit(example)  # type: ignore[misc]
+            root = tmp_path_factory.mktemp(example)
+            _write(emit_netlists(circuit), root)
+            logs[example] = _run([_ngspice(), "-b", f"{example}_tb.cir"], root / "spice")
+        return logs[example]
+
+    return get
+
+
 @pytest.mark.parametrize("example", ["xor", "hamming74", "parity8"])
 def test_ngspice_testbench_decodes_every_vector_as_the_circuit_backend(
-        example: str, example_circuit: Callable[[str], object], tmp_path: Path) -> None:
+        example: str, example_circuit: Callable[[str], object],
+        ngspice_log: Callable[[str], str]) -> None:
     _, circuit = example_circuit(example)  # type: ignore[misc]
-    _write(emit_netlists(circuit), tmp_path)
-    log = _run([_ngspice(), "-b", f"{example}_tb.cir"], tmp_path / "spice")
+    log = ngspice_log(example)
     assert "stopped before t_read" not in log
     _assert_equals_circuit_backend(circuit, log)
     n = len(circuit.tests[0].vectors)  # every example's vectors all pass on the circuit backend
@@ -161,22 +178,29 @@ def test_ngspice_testbench_decodes_every_vector_as_the_circuit_backend(
         (str(n), str(n))]
 
 
+@pytest.mark.parametrize(("example", "vectors"), [
+    ("hamming74", None),  # every vector
+    ("parity8", [1, 5, 26, 52]),  # 5 and 26: a select level the alterparam changes (and 26
+])                                # the vector the last session's .ic {param} failed on)
 def test_ngspice_testbench_nodes_agree_with_check_backend_spice(
-        example_circuit: Callable[[str], object], tmp_path: Path) -> None:
-    """The readout volts of every hamming74 vector against one `check --backend spice` netlist
-    per vector (`cosim.run_spice`): within 1 % of v_unit."""
-    _, circuit = example_circuit("hamming74")  # type: ignore[misc]
+        example: str, vectors: list[int] | None, example_circuit: Callable[[str], object],
+        ngspice_log: Callable[[str], str]) -> None:
+    """The printed readout volts against one `check --backend spice` netlist per vector
+    (`cosim.run_spice`, each with that vector's values as its parameters' defaults): within 1 %
+    of v_unit."""
+    _, circuit = example_circuit(example)  # type: ignore[misc]
     assert isinstance(circuit, CircuitIR)
-    _write(emit_netlists(circuit), tmp_path)
-    printed = _readouts(_run([_ngspice(), "-b", "hamming74_tb.cir"], tmp_path / "spice"))
+    printed = _readouts(ngspice_log(example))
     block = circuit.tests[0]
-    ref = run_spice(circuit, block.stacked_inputs())
+    ks = list(range(1, len(block.vectors) + 1)) if vectors is None else vectors
+    ref = run_spice(circuit, {n: v[[k - 1 for k in ks]]
+                              for n, v in block.stacked_inputs().items()})
     readout_nets = [n for ro in circuit.readouts for n in ro.nets]
-    for k in range(len(block.vectors)):
-        got = printed[(1, k + 1)]
-        assert sorted(got) == sorted(readout_nets)  # hamming74's IR nets are legal names
+    for row, k in enumerate(ks):
+        got = printed[(1, k)]
+        assert sorted(got) == sorted(readout_nets)  # the examples' IR nets are legal names
         for n in readout_nets:
-            assert abs(got[n] - ref.voltages[n][k]) <= 0.01 * circuit.scaling.v_unit, n
+            assert abs(got[n] - ref.voltages[n][row]) <= 0.01 * circuit.scaling.v_unit, (k, n)
 
 
 def _vacask() -> str:
