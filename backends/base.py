@@ -15,8 +15,13 @@ legalises its names and formats its numbers, then hands them to the dialect:
   per crossbar (`includes`, `place_subckt`), so each device is written once per dialect. A
   plain crossbar's devices have local names (ports row_*, col_*; `crossbar_devices`) and are
   formatted in bulk, without the `Namer`;
-* cells and activations, which each dialect realises its own way, go to `write_cell` and
-  `write_activation`;
+* every layer's integrator cells are one subcircuit `cells_<layer>` (ports `cell_ports`, then
+  ref, vdd, vss) and every activation block one subcircuit `act_<layer>` (`activation_ports`,
+  then ref, vdd, vss), defined inline and instantiated once on the top-level nets (their names
+  do not change, so initial conditions and saves name them); each dialect writes the bodies,
+  `cell_lines` per cell with its own values and `activation_lines`;
+* the energy probe's expression (`energy_probe_terms`) is the same for every dialect, over the
+  dialect's voltage probes;
 * `write_prologue` and `write_epilogue` add what comes before and after the components.
 
 Names are registered with the `Namer` in the walk's order, so a file set that shares one `Namer`
@@ -25,6 +30,7 @@ Names are registered with the `Namer` in the walk's order, so a file set that sh
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +38,7 @@ from functools import partial
 from typing import ClassVar, TypeVar
 
 import numpy as np
+from denseamc.backends.circuit_energy import selected_energy
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.stimulus import Stimulus, default_stimulus
 from denseamc.backends.units import num, nums
@@ -45,19 +52,25 @@ from denseamc.ir.circuit import (
     net,
 )
 from denseamc.ir.hardware import KEYS
+from denseamc.ir.lagrangians import Softmax
 from denseamc.ir.loc import Loc, Located
 
 __all__ = [
+    "ENERGY_PROBE_MAX_DEVICES",
     "IDEAL_OPAMP_A0",
     "INCLUDE_DIR",
     "TRAN_MAX_STEP_DIVISOR",
     "TRAN_POINTS",
     "DeviceValues",
     "NetlistEmitter",
+    "activation_ports",
     "cell_initial_voltages",
+    "cell_ports",
+    "cell_tag",
     "crossbar_devices",
     "crossbar_ports",
     "device_values",
+    "energy_probe_terms",
     "initial_node_voltages",
     "opamp_settings",
     "rail_errors",
@@ -135,6 +148,40 @@ def rail_errors(act: Activation, i: int) -> tuple[float, float, float, float]:
     g, o = act.rail_gain, act.rail_offset
     return ((g[i] if g else 1.0), (o[i] if o else 0.0),
             (g[n + i] if g else 1.0), (o[n + i] if o else 0.0))
+
+
+def cell_tag(cell: IntegratorCell) -> str:
+    """The suffix of a cell's local names in its layer's subcircuit: the neuron index, or
+    inv_<index> for the differential scheme's inverter."""
+    return f"inv_{cell.index}" if cell.role == "inverter" else str(cell.index)
+
+
+def cell_ports(cells: Sequence[IntegratorCell]) -> dict[str, str]:
+    """IR net -> port of a layer's cell subcircuit: each neuron cell's summing node sum_<i> and
+    output x_<i>, each inverter's inv_sum_<i> and inv_out_<i> (a net shared by two cells is one
+    port, named by the first); summing nodes first, then outputs."""
+    ports: dict[str, str] = {}
+    for end in ("sum", "out"):
+        for cell in cells:
+            ir_net = cell.sum_net if end == "sum" else cell.out_net
+            inv = cell.role == "inverter"
+            name = (f"inv_{end}_{cell.index}" if inv
+                    else f"{'sum' if end == 'sum' else 'x'}_{cell.index}")
+            ports.setdefault(ir_net, name)
+    return ports
+
+
+def activation_ports(act: Activation) -> dict[str, str]:
+    """IR net -> port of an activation block's subcircuit: in_<i> (the cell outputs it reads),
+    out_p_<i>, out_n_<i> (its own inverted rails only: identity's is the cell output itself)
+    and, for a coupled kind (softmax), the normaliser's common node s."""
+    ports = {n: f"in_{i}" for i, n in enumerate(act.in_nets)}
+    ports.update({n: f"out_p_{i}" for i, n in enumerate(act.out_p_nets)})
+    for i, n in enumerate(act.out_n_nets):
+        ports.setdefault(n, f"out_n_{i}")
+    if not act.lagrangian.elementwise:
+        ports[f"{act.name}_s"] = "s"
+    return ports
 
 
 def select_control_net(select: str, element: int, option: int) -> str:
@@ -278,6 +325,59 @@ def unwritable(circuit: CircuitIR) -> list[str]:
     return out
 
 
+#: Above this many crossbar devices the energy probe (one term per device pair) is left out of
+#: every dialect: an expression of millions of terms costs the simulator more than the rest of
+#: the circuit, and `check` evaluates E from the saved node voltages in numpy anyway.
+ENERGY_PROBE_MAX_DEVICES = 20_000
+
+
+def _no_block() -> tuple[str, str]:
+    raise InternalCompilerError("only a softmax layer has a normaliser block")
+
+
+def energy_probe_terms(circuit: CircuitIR, probe: Callable[[str], str]
+                       ) -> list[tuple[float, str]]:
+    """(coefficient, factor expression) whose sum is E(t) in model units, the same in every
+    dialect: `probe` turns an IR net into the dialect's voltage expression (`v(net)` in SPICE,
+    `V(in_3)` in a Verilog-A module); the functions are those SPICE B-sources and Verilog-A
+    share (ln, exp, cosh, pow, max).
+
+    Per layer the Legendre term (`spice_legendre` of its Lagrangian; softmax: sum x_i g_i +
+    V(s)/v_unit - ln(N)/beta, the log-sum-exp read from the normaliser's common node s), then
+    the interaction and bias energy read back from the realised conductances. A selected
+    crossbar's part follows the switch controls (`circuit_energy.selected_energy`): the pairs of
+    the all-option-0 selection, plus per element j and option k >= 1 what that option changes,
+    times V(sel_<input>_<j>_<k>)/vdd (1 when the switch is closed, 0 when open), so the probe
+    is right whatever drives the controls. Pairs of clamped neurons (a constant) are left out.
+    """
+    vu = circuit.scaling.v_unit
+    terms: list[tuple[float, str]] = []
+    acts = {a.layer: a for a in circuit.activations}
+    for layer in circuit.layers:
+        xs = [probe(net(layer.name, "x", i)) for i in range(layer.size)]
+        gs = [probe(net(layer.name, "gp", i)) for i in range(layer.size)]
+        if isinstance(layer.lagrangian, Softmax):
+            # L* = sum x_i g_i - L with L = ln(sum_j exp(beta x_j))/beta
+            # = ln(N)/beta - V(s)/v_unit, read from the normaliser's common node
+            s = probe(f"{acts[layer.name].name}_s")
+            terms += [(-1.0 / vu**2, f"{x}*{g}") for x, g in zip(xs, gs, strict=True)]
+            terms += [(1.0 / vu, s), (-math.log(layer.size) / layer.lagrangian.p, "1.0")]
+            continue
+        terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, _no_block)
+    gp = {(k, i): probe(net(layer.name, "gp", i))
+          for k, layer in enumerate(circuit.layers) for i in range(layer.size)}
+    sel = selected_energy(circuit)
+    for (a, b), w in sel.base.pairs:
+        terms.append((w / vu**2, f"{gp[a]}*{gp[b]}"))
+    for a, w in sel.base.bias:
+        terms.append((w / vu, gp[a]))
+    on = 1.0 / circuit.amplifier.v_rail  # a closed switch's control sits at vdd
+    for (select, j, k), pairs in sel.options.items():
+        ctl = probe(select_control_net(select, j, k))
+        terms += [(w * on / vu**2, f"{gp[a]}*{gp[b]}*{ctl}") for (a, b), w in pairs]
+    return terms
+
+
 def _natural(text: str) -> tuple[str, ...]:
     """Sort key: digit runs compare as numbers (zero-padded), so sel_x_10 follows sel_x_9."""
     return tuple(t.zfill(12) if t.isdigit() else t for t in re.split(r"(\d+)", text))
@@ -315,10 +415,12 @@ class NetlistEmitter:
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
-                 includes: str = "inline",
+                 energy_probe: bool = True, includes: str = "inline",
                  device_values: dict[str, DeviceValues] | None = None) -> None:
-        """`includes`: where each crossbar's subcircuit goes: "inline" in the netlist itself
-        (one self-contained text, what the runners simulate), "write" in an include file
+        """`energy_probe`: drive the net `energy` with E(t) (`energy_probe_terms`; left out,
+        with a comment, above `ENERGY_PROBE_MAX_DEVICES`). `includes`: where each crossbar's
+        subcircuit goes: "inline" in the netlist itself (one self-contained text, what the
+        runners simulate), "write" in an include file
         (`include_files`, path relative to the netlist: crossbars/<subckt><include_ext>) that
         the netlist includes, "refer" the same include line without building the file (it is
         another emitter's: Spectre and VACASK share theirs). `device_values`: crossbar name ->
@@ -329,6 +431,9 @@ class NetlistEmitter:
         self.stimulus = stimulus if stimulus is not None else default_stimulus(circuit)
         self.namer = namer if namer is not None else Namer()
         self.loc_comments = loc_comments
+        self.probe_omitted = energy_probe and (circuit.counts()["conductance_devices"]
+                                               > ENERGY_PROBE_MAX_DEVICES)
+        self.energy_probe = energy_probe and not self.probe_omitted
         self.includes = includes
         self.device_values = device_values if device_values is not None else {}
         self.lines: list[str] = []
@@ -435,10 +540,14 @@ class NetlistEmitter:
         """The lines of instance `inst` of subcircuit `subckt` on `nodes`."""
         raise NotImplementedError
 
-    def write_cell(self, cell: IntegratorCell) -> None:
+    def cell_lines(self, cell: IntegratorCell, s: str, out: str) -> list[str]:
+        """The lines of `cell` inside its layer's subcircuit: op-amp, R_F, C_F between the
+        local nets `s` (summing node) and `out`, in+ on `ref`, supplies `vdd`, `vss`."""
         raise NotImplementedError
 
-    def write_activation(self, act: Activation) -> None:
+    def activation_lines(self, act: Activation, ports: dict[str, str]) -> list[str]:
+        """The body of `act`'s subcircuit; `ports` maps each IR net it connects to its port
+        (`activation_ports`); the reference is the port `ref`."""
         raise NotImplementedError
 
     def write_switch_model(self) -> None:
@@ -491,6 +600,13 @@ class NetlistEmitter:
         self.lines.append("")
         self.comment(f"--- {title}")
 
+    def located_all(self, locs: Sequence[Loc]) -> None:
+        """One `from file.dam:12,...` comment for several components (each place once)."""
+        if self.loc_comments:
+            where = ",".join(dict.fromkeys(w for w in map(provenance, locs) if w))
+            if where:
+                self.comment(f"from {where}")
+
     def located(self, loc: Loc) -> None:
         """`from file.dam:12` before a component's lines, when provenance comments are on."""
         if self.loc_comments:
@@ -541,7 +657,7 @@ class NetlistEmitter:
 
     def write_supplies(self) -> None:
         """The op-amps' supply rails vdd = +v_rail and vss = -v_rail around the reference (0)."""
-        if not self.circuit.cells:
+        if not self.circuit.cells and not self.circuit.activations:
             return
         self.section("op-amp supplies: vdd and vss around the reference 0")
         rail = self.circuit.amplifier.v_rail
@@ -549,14 +665,52 @@ class NetlistEmitter:
         self.element(self.vsource_line, self.inst("v", "vss"), self.net("vss"), "0", num(-rail))
 
     def write_cells(self) -> None:
-        for cell in self.components(self.cells_title, self.circuit.cells):
-            self.write_cell(cell)
+        """Per layer: one subcircuit of its integrator cells (neurons, and the differential
+        scheme's inverters), defined here and instantiated once on the layer's top-level nets.
+        Ports: every cell's summing node and output (`cell_ports`), then ref (the op-amps' in+,
+        the reference 0), vdd and vss; each cell inside is the dialect's `cell_lines` with its
+        own values (R_F, C_F, a draw's op-amp offset). Initial states stay on the top-level
+        nets (`initial_states`)."""
+        by_layer: dict[str, list[IntegratorCell]] = {}
+        for cell in self.circuit.cells:
+            by_layer.setdefault(cell.layer, []).append(cell)
+        if by_layer:
+            self.section(self.cells_title)
+        for layer, cells in by_layer.items():
+            subckt = self.namer.name(f"cells_{layer}")
+            self.lines.append("")
+            self.comment(f"layer {self.namer.name(layer)}, cells: {len(cells)}, subcircuit "
+                         f"{subckt} (ports: summing nodes, outputs, ref, vdd, vss)")
+            self.located_all([c.loc for c in cells])
+            ports = cell_ports(cells)
+            body: list[str] = []
+            for cell in cells:
+                body += self.cell_lines(cell, ports[cell.sum_net], ports[cell.out_net])
+            self.lines += self.subckt_lines(subckt, [*ports.values(), "ref", "vdd", "vss"],
+                                            "\n".join(body))
+            nodes = [self.net(n) for n in ports] + ["0", self.net("vdd"), self.net("vss")]
+            self.lines += self.subckt_instance(self.inst("x", f"cells_{layer}"), nodes, subckt)
 
     def write_activations(self) -> None:
+        """Per activation block: one subcircuit, defined here and instantiated once. Ports: its
+        inputs (in_i, the cell outputs), its rails (out_p_i, and out_n_i where the block drives
+        its own), a coupled block's common node s (read by the energy probe), then ref, vdd and
+        vss (`activation_ports`); the body is the dialect's `activation_lines`."""
         self.section(self.activations_title)
         for act in self.circuit.activations:
+            subckt = self.namer.name(f"act_{act.layer}")
+            self.lines.append("")
+            ports = activation_ports(act)
+            kinds = dict.fromkeys(re.sub(r"_\d+$", "_*", p) for p in ports.values())
+            self.comment(f"block {self.namer.name(act.name)}, {act.lagrangian.kind}, neurons: "
+                         f"{len(act.in_nets)}, subcircuit {subckt} (ports: "
+                         f"{', '.join([*kinds, 'ref', 'vdd', 'vss'])})")
             self.located(act.loc)
-            self.write_activation(act)
+            body = self.activation_lines(act, ports)
+            self.lines += self.subckt_lines(subckt, [*ports.values(), "ref", "vdd", "vss"],
+                                            "\n".join(body))
+            nodes = [self.net(n) for n in ports] + ["0", self.net("vdd"), self.net("vss")]
+            self.lines += self.subckt_instance(self.inst("x", act.name), nodes, subckt)
 
     def write_crossbars(self) -> None:
         """Per crossbar: its subcircuit (ports row_*, col_*; `crossbar_subckt`), inline or in an

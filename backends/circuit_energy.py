@@ -139,3 +139,46 @@ def circuit_energy(circuit: CircuitIR, volts: Mapping[str, Array],
     for p, c in coef.bias:
         total = total + c * g[p]
     return np.asarray(total, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SelectedEnergy:
+    """The interaction energy as a function of the select levels, for a probe that reads them:
+
+        E_interaction = base + sum over (select, element j, option k) of
+                        on(select, j, k) * options[(select, j, k)]
+
+    `base` is `energy_coefficients` with every select element on option 0; `options[(s, j,
+    k)]` (k >= 1) is what switching element j of select input s from option 0 to option k adds
+    (pairs only, zero entries left out), and on(s, j, k) is 1 when switch k of element j is
+    closed. Exact whenever each selected line's devices depend on its own element only (they
+    do: one star per line, `ir_drop.switched`) and a pair's set of coupling directions does
+    not change with the selection (finite r_off keeps every option's devices in the map).
+    """
+
+    base: EnergyCoefficients
+    options: dict[tuple[str, int, int], tuple[tuple[tuple[NeuronKey, NeuronKey], float], ...]]
+
+
+def selected_energy(circuit: CircuitIR) -> SelectedEnergy:
+    """`SelectedEnergy` of `circuit`: one `energy_coefficients` per (element, option >= 1),
+    each against the all-zero selection."""
+    elements: dict[str, int] = {}
+    n_options: dict[str, int] = {}
+    for sx in circuit.selected_crossbars:
+        elements[sx.select] = max(elements.get(sx.select, 0), max(sx.lines) + 1)
+        n_options[sx.select] = max(n_options.get(sx.select, 0), sx.n_options)
+    zero = {s: [0] * n for s, n in elements.items()}
+    base = energy_coefficients(circuit, zero)
+    base_pairs = dict(base.pairs)
+    options: dict[tuple[str, int, int], tuple[tuple[tuple[NeuronKey, NeuronKey], float], ...]]
+    options = {}
+    for s in sorted(elements):
+        for j in range(elements[s]):
+            for k in range(1, n_options[s]):
+                sel = {**zero, s: [k if e == j else 0 for e in range(elements[s])]}
+                pairs = dict(energy_coefficients(circuit, sel).pairs)
+                delta = tuple((key, pairs.get(key, 0.0) - base_pairs.get(key, 0.0))
+                              for key in sorted(set(pairs) | set(base_pairs)))
+                options[(s, j, k)] = tuple((key, d) for key, d in delta if d != 0.0)
+    return SelectedEnergy(base, options)

@@ -141,13 +141,14 @@ def run_veriloga(circuit: CircuitIR, inputs: Mapping[str, object],
                  timeout_s: float = 60.0) -> NetlistRun:
     """Simulate every batch element of `inputs` with openvaf-r + VACASK."""
     nets = saved_nets(circuit)
-    va = va_modules(circuit)
+    va = va_modules(circuit, energy_probe=False)  # E from the saved voltages (`_energy`)
     for name, text in va.items():  # compile once, outside the timed runs
         compile_va(name, text, timeout_s)
 
     def one(stim: Stimulus) -> tuple[str, _ElementRun]:
         namer = Namer()
-        text = VacaskEmitter(circuit, stim, namer=namer, loc_comments=False).format()
+        text = VacaskEmitter(circuit, stim, namer=namer, loc_comments=False,
+                             energy_probe=False).format()
         names = {n: namer.net(n) for n in nets}
         t0 = time.perf_counter()
         res = run_vacask(text, va, timeout_s, expect=list(names.values()))

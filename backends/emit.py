@@ -18,25 +18,29 @@ from denseamc.backends.netlist_safety import (
     check_testbench,
     without_generated_includes,
 )
+from denseamc.backends.spectre_statistics import monte_carlo_netlist
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import default_stimulus
 from denseamc.backends.tables import conductance_tables
 from denseamc.backends.testbench import DECODE_SCRIPT, testbench_files
 from denseamc.backends.veriloga import SpectreEmitter, VacaskEmitter, va_modules
 from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.hardware import Hardware
 
 __all__ = ["emit_netlists", "iter_netlists", "scan_emitted"]
 
 
 def emit_netlists(circuit: CircuitIR, loc_comments: bool = True, *,
-                  opamp: str | None = None) -> dict[str, str]:
+                  opamp: str | None = None, mismatch: Hardware | None = None
+                  ) -> dict[str, str]:
     """Every netlist file for `circuit`: relative path -> text (see `iter_netlists`)."""
-    return dict(iter_netlists(circuit, loc_comments, opamp=opamp))
+    return dict(iter_netlists(circuit, loc_comments, opamp=opamp, mismatch=mismatch))
 
 
 def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
                   prefixes: tuple[str, ...] = ("",), *,
-                  opamp: str | None = None) -> Iterator[tuple[str, str]]:
+                  opamp: str | None = None, mismatch: Hardware | None = None
+                  ) -> Iterator[tuple[str, str]]:
     """The netlist files for `circuit`, one (relative path, text) at a time, each scanned for
     forbidden constructs before it is yielded. Only paths starting with one of `prefixes` are
     built; one file in memory at a time keeps a million-weight model's peak memory down.
@@ -44,9 +48,13 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
         spice/<model>.cir        ngspice netlist (B-source activations, energy probe)
         spice/crossbars/xb_<crossbar>.inc   each crossbar's subcircuit, its devices
                                  (`.include`d by the .cir)
-        veriloga/<module>.va     the Verilog-A primitives the circuit uses
+        veriloga/<module>.va     the Verilog-A primitives the circuit uses, and dam_energy.va
+                                 (the energy probe generated for it)
         veriloga/<model>.scs     Spectre top level (ahdl_include of the .va files)
         veriloga/<model>.sim     VACASK top level (load of the compiled .osdi files)
+        veriloga/<model>_mc.scs  Spectre Monte Carlo top level: the nominal circuit with a
+                                 statistics block of `mismatch`'s variation settings (only
+                                 when it has some; backends/spectre_statistics.py)
         veriloga/crossbars/xb_<crossbar>.scs   each crossbar's subcircuit, `include`d by both
                                  the .scs and the .sim (the same syntax in both simulators)
         spice/<model>_tb.cir, veriloga/<model>_tb.sim (+ <model>_tb_decode.py),
@@ -57,7 +65,8 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
 
     `opamp`: the user's `dam_opamp` subcircuit text (`spice.user_opamp`, `--set opamp=FILE`)
     for the ngspice netlist; None: the built-in macro-model. Input-dependent values are those
-    of `default_stimulus` (each netlist's header says which).
+    of `default_stimulus` (each netlist's header says which). `mismatch`: the hardware whose
+    variation settings `<model>_mc.scs` varies (None: no such file; never with a draw).
     Identifiers are registered in this order whatever `prefixes` asks for, so every file is the
     same whether it is emitted alone or with the others.
 
@@ -87,9 +96,13 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
     ]
     values: dict[str, DeviceValues] = {}  # each crossbar's values, formatted once
     for path, emitter, mode in emitters:
-        extra = {"opamp": opamp} if emitter is NgspiceEmitter else {}
-        em = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, includes=mode,
-                     device_values=values, **extra)
+        if emitter is NgspiceEmitter:
+            em: NetlistEmitter = NgspiceEmitter(circuit, stim, namer=namer,
+                                                loc_comments=loc_comments, includes=mode,
+                                                device_values=values, opamp=opamp)
+        else:
+            em = emitter(circuit, stim, namer=namer, loc_comments=loc_comments, includes=mode,
+                         device_values=values)
         text = em.format()
         folder = path.rsplit("/", 1)[0]
         included = {f"{folder}/{rel}": inc for rel, inc in em.include_files.items()}
@@ -99,6 +112,11 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
             for inc_path, inc_text in included.items():
                 yield scanned(inc_path, inc_text)
         del text, em, included
+    if mismatch is not None and wanted(mc_path := f"veriloga/{model}_mc.scs"):
+        mc = monte_carlo_netlist(circuit, stim, namer, mismatch, loc_comments=loc_comments,
+                                 device_values=values)
+        if mc is not None:
+            yield scanned(mc_path, mc)
     del values
     for path, text in testbench_files(circuit, namer, wanted, loc_comments):
         yield scanned(path, text)

@@ -10,8 +10,9 @@ no model text is printed, not even in comments (a comment names only `<legal fil
 
 Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 
-* Integrator cell (also summing stage and inverter): an instance of the op-amp subcircuit
-  `dam_opamp` (ports in+ in- out vdd vss; in+ on the reference 0, in- on the summing node) with
+* Integrator cells (also summing stages and inverters), one subcircuit per layer
+  (`cells_<layer>`, base.write_cells): per cell an instance of the op-amp subcircuit
+  `dam_opamp` (ports in+ in- out vdd vss; in+ on the port ref, in- on the summing node) with
   R_F and C_F from the summing node to the output (C_F = 0 for tau = 0 layers and inverters:
   V(out) = -R_F I_in). `dam_opamp` (`OPAMP_SUBCKT`, written once at the top) is a behavioural
   macro-model: a0, a dominant pole at gbw/a0, slew rate, soft rails at the supply nets vdd and
@@ -24,8 +25,9 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   transient starts from the `Stimulus`'s initial voltages (init inputs, `init=settled` targets,
   otherwise 0 V) rather than from the DC operating point, which would be the settled state of
   every layer.
-* Activations (ideal behavioural blocks, x = -V(in)/v_unit; every expression comes from the
-  layer's Lagrangian class, ir/lagrangians.py): a linear kind (identity) is a VCVS of its
+* Activations, one subcircuit per block (`act_<layer>`; ideal behavioural blocks against the
+  port ref, x = -V(in)/v_unit; every expression comes from the layer's Lagrangian class,
+  ir/lagrangians.py): a linear kind (identity) is a VCVS of its
   `spice_gain`; other elementwise kinds are B-sources of `spice_activation`; softmax is the
   translinear normaliser of the Verilog-A cell: a tail current i_tail (hardware key) into the
   common node s, neuron i drawing (i_tail/N) exp(-beta (V(in_i) - V(s))/v_unit) out of it, so
@@ -44,11 +46,9 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   control levels: `NetlistEmitter.input_parameters`), which a testbench sets per vector.
 * Biases: DC current sources into the summing nodes. Clamps: DC voltage sources.
 * Energy probe: `b_energy` drives the net `energy` with E(t) in model units (one volt = one
-  unit): per layer the Legendre term (`spice_legendre` of its Lagrangian; softmax: sum x_i g_i
-  + V(s)/v_unit - ln(N)/beta, the log-sum-exp read from the normaliser's common node), plus the
-  interaction and bias energy read back from the realised conductances
-  (netlists.energy_coefficients; pairs of clamped neurons contribute a constant that is left
-  out).
+  unit), the expression of `base.energy_probe_terms` (Legendre terms, interaction and bias
+  energy read back from the realised conductances, a selected crossbar's options weighted by
+  their switch controls v(sel_*)/vdd, so it follows whatever drives the controls).
 * Analysis: `.tran` from 0 to the readout time, print step t/1000, maximum step t/200, with
   tight tolerances; `.save` of every layer's x, gp and gn nets and of `energy`. There is never
   a `.control` block (ngspice -b then reports failures through its exit status).
@@ -56,34 +56,31 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
 
 from __future__ import annotations
 
-import math
 import re
 
 from denseamc.backends.base import (
+    ENERGY_PROBE_MAX_DEVICES,
     TRAN_MAX_STEP_DIVISOR,
     TRAN_POINTS,
     DeviceValues,
     NetlistEmitter,
+    cell_tag,
+    energy_probe_terms,
     opamp_settings,
     rail_errors,
     switch_ohms,
 )
-from denseamc.backends.circuit_energy import energy_coefficients
 from denseamc.backends.naming import Namer
 from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
 from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import integer, num
-from denseamc.ir import DenseAMCError, InternalCompilerError, error
-from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell, net
+from denseamc.ir import DenseAMCError, error
+from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
 from denseamc.ir.hardware import KEYS
 from denseamc.ir.lagrangians import Softmax
 
 __all__ = ["NgspiceEmitter", "SpiceEmitter", "user_opamp"]
 
-#: Above this many crossbar devices the energy probe (one B-source term per device pair) is
-#: left out: a B-source of millions of terms costs ngspice more than the rest of the circuit,
-#: and `check --backend spice` evaluates E from the saved node voltages in numpy anyway.
-ENERGY_PROBE_MAX_DEVICES = 20_000
 _TERMS_PER_LINE = 6
 
 #: The op-amp macro-model (fixed text; `{defaults}` and `{sat}` are formatted numbers). Inside:
@@ -149,10 +146,6 @@ def _gained(expr: str, gain: float, offset: float) -> str:
     return f"{num(gain)}*({expr}){' - ' if offset < 0 else ' + '}{num(abs(offset))}"
 
 
-def _no_block() -> tuple[str, str]:
-    raise InternalCompilerError("only a softmax layer has a normaliser block")
-
-
 class SpiceEmitter(NetlistEmitter):
     """Print one SPICE netlist for `circuit` with the input values of `stimulus`.
 
@@ -179,8 +172,10 @@ class SpiceEmitter(NetlistEmitter):
     param_ref = "{{{name}}}"
     save_prefix = ".save "
     save_probe = "v({})"
-    cells_title = "integrator cells (R_F || C_F around an op-amp, inverting)"
-    activations_title = "activation blocks (behavioural), x = -V(in)/v_unit"
+    cells_title = ("integrator cells, one subcircuit per layer (dam_opamp with R_F || C_F, "
+                   "inverting)")
+    activations_title = ("activation blocks (behavioural), one subcircuit each, x = "
+                         "-V(in)/v_unit")
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
@@ -188,12 +183,10 @@ class SpiceEmitter(NetlistEmitter):
                  includes: str = "inline",
                  device_values: dict[str, DeviceValues] | None = None) -> None:
         super().__init__(circuit, stimulus, namer=namer, loc_comments=loc_comments,
-                         includes=includes, device_values=device_values)
+                         energy_probe=energy_probe, includes=includes,
+                         device_values=device_values)
         #: the user's `dam_opamp` subcircuit (`user_opamp`), or None for the built-in one
         self.opamp = opamp
-        devices = circuit.counts()["conductance_devices"]
-        self.probe_omitted = energy_probe and devices > ENERGY_PROBE_MAX_DEVICES
-        self.energy_probe = energy_probe and not self.probe_omitted
 
     def subckt_lines(self, name: str, ports: list[str], body: str) -> list[str]:
         return [*self.wrapped(f".subckt {name}", ports, ""), body, f".ends {name}"]
@@ -217,12 +210,11 @@ class SpiceEmitter(NetlistEmitter):
                          f"{num(op['gbw'])} Hz, slew rate {num(op['slew_rate'])} V/s, r_out = "
                          f"{num(op['r_out'])} ohm, soft rails at vdd and vss")
 
-    def write_cell(self, cell: IntegratorCell) -> None:
-        """`dam_opamp` (in+ = reference, in- = summing node) with R_F and C_F from the summing
-        node to the output; a capacitor cell's initial state on both ends of C_F (`.ic`)."""
-        s, out = self.net(cell.sum_net), self.net(cell.out_net)
-        fields = [self.inst("xop", cell.name), "0", s, out, self.net("vdd"), self.net("vss"),
-                  "dam_opamp"]
+    def cell_lines(self, cell: IntegratorCell, s: str, out: str) -> list[str]:
+        """`dam_opamp` (in+ = ref, in- = the summing node `s`) with R_F and C_F from `s` to
+        `out`; local names suffixed by `cell_tag` (xop_3, rf_3, cf_3)."""
+        tag = cell_tag(cell)
+        fields = [f"xop_{tag}", "ref", s, out, "vdd", "vss", "dam_opamp"]
         if cell.v_offset and self.opamp is not None:
             raise DenseAMCError(error(
                 "a draw's op-amp offsets (offset_sigma) go on the built-in dam_opamp's v_os "
@@ -230,10 +222,10 @@ class SpiceEmitter(NetlistEmitter):
                 "in your own subcircuit)"))
         if cell.v_offset:
             fields.append(f"v_os={num(cell.v_offset)}")
-        self.add(*fields)
-        self.add(self.inst("rf", cell.name), s, out, num(cell.r_f))
+        lines = [" ".join(fields), f"rf_{tag} {s} {out} {num(cell.r_f)}"]
         if cell.c_f > 0:
-            self.add(self.inst("cf", cell.name), s, out, num(cell.c_f))
+            lines.append(f"cf_{tag} {s} {out} {num(cell.c_f)}")
+        return lines
 
     def write_prologue(self) -> None:
         self.write_opamp_subckt()
@@ -254,61 +246,60 @@ class SpiceEmitter(NetlistEmitter):
                                           ).splitlines()
 
     # -- activations ----------------------------------------------------------------------------
-    def write_activation(self, act: Activation) -> None:
+    def activation_lines(self, act: Activation, ports: dict[str, str]) -> list[str]:
         """Every neuron's out_p rail (and its own out_n rail), from the ideal expression of
-        +v_unit g (`_rail_expressions`). Nominal: a linear kind is a VCVS and out_n a VCVS of
-        -1 on out_p; a realised draw's gain and offset errors make each rail a B-source
-        gain * (+-v_unit g) + offset."""
-        exprs = self._rail_expressions(act)
+        +v_unit g (`_rail_expressions`), against the port `ref`. Nominal: a linear kind is a
+        VCVS and out_n a VCVS of -1 on out_p; a realised draw's gain and offset errors make
+        each rail a B-source gain * (+-v_unit g) + offset."""
+        lines, exprs = self._rail_expressions(act, ports)
         n_rail = dict(zip(act.out_p_nets, act.out_n_nets, strict=False))
         for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
-            name = f"{act.name}_{i}"
             gain_p, off_p, gain_n, off_n = rail_errors(act, i)
             nominal = (gain_p, off_p, gain_n, off_n) == (1.0, 0.0, 1.0, 0.0)
             spice_gain = act.lagrangian.spice_gain
             if nominal and spice_gain is not None:
-                self.add(self.inst("ea", name), self.net(vp), "0", self.net(vin), "0",
-                         num(spice_gain))
+                lines.append(f"ea_{i} {ports[vp]} ref {ports[vin]} ref {num(spice_gain)}")
             else:
-                self.add(self.inst("ba", name), self.net(vp), "0",
-                         "v = " + _gained(exprs[i], gain_p, off_p))
+                lines.append(f"ba_{i} {ports[vp]} ref v = {_gained(exprs[i], gain_p, off_p)}")
             vn = n_rail.get(vp)
             if vn is None or vn in act.in_nets:
                 continue  # identity: the inverted rail is the cell output itself
             if nominal:
-                self.add(self.inst("en", name), self.net(vn), "0", self.net(vp), "0", "-1.0")
+                lines.append(f"en_{i} {ports[vn]} ref {ports[vp]} ref -1.0")
             else:
-                self.add(self.inst("bn", name), self.net(vn), "0",
-                         "v = " + _gained(exprs[i], -gain_n, off_n))
+                lines.append(f"bn_{i} {ports[vn]} ref v = {_gained(exprs[i], -gain_n, off_n)}")
+        return lines
 
-    def _rail_expressions(self, act: Activation) -> list[str]:
-        """+v_unit g_i of every neuron as a B-source expression; a softmax block's normaliser
-        (its tail source and one share per neuron) is written on the way (`_softmax`)."""
+    def _rail_expressions(self, act: Activation, ports: dict[str, str]
+                          ) -> tuple[list[str], list[str]]:
+        """(lines written first, +v_unit g_i of every neuron as a B-source expression over the
+        subcircuit's ports); a softmax block's normaliser (its tail source and one share per
+        neuron) is those lines (`_softmax`)."""
         lag = act.lagrangian
         if isinstance(lag, Softmax):
-            return self._softmax(act, lag)
+            return self._softmax(act, lag, ports)
         out = []
         for vin in act.in_nets:
-            v = f"v({self.net(vin)})"
+            v = f"v({ports[vin]},ref)"
             out.append(f"{num(lag.spice_gain)}*{v}" if lag.spice_gain is not None
                        else lag.spice_activation(v, act.v_unit, num))
-        return out
+        return [], out
 
-    def _softmax(self, act: Activation, lag: Softmax) -> list[str]:
+    def _softmax(self, act: Activation, lag: Softmax, ports: dict[str, str]
+                 ) -> tuple[list[str], list[str]]:
         """The translinear normaliser of va_primitives.DAM_SOFTMAX_CELL with B-sources: the tail
         current i_tail into the common node s, neuron i drawing its share (i_tail/N) exp(-beta
         (V(in_i) - V(s))/v_unit) out of s, so V(s) = -(v_unit/beta) ln mean_j exp(beta x_j)
         and every share is i_tail softmax_i; returns out_p_i = v_unit share_i / i_tail."""
-        s = self.net(f"{act.name}_s")
         i_tail = float(self.circuit.meta.get("i_tail", float(KEYS["i_tail"].default or 0.0)))
-        self.element(self.isource_line, self.inst("it", act.name), "0", s, num(i_tail))
+        lines = [f"it ref s dc {num(i_tail)}"]
         out = []
         for i, vin in enumerate(act.in_nets):
-            share = (lag.spice_exponent(f"v({self.net(vin)})", f"v({s})", act.v_unit, num)
+            share = (lag.spice_exponent(f"v({ports[vin]})", "v(s)", act.v_unit, num)
                      + f"/{integer(len(act.in_nets))}")
-            self.add(self.inst("bi", f"{act.name}_{i}"), s, "0", f"i = {num(i_tail)}*{share}")
+            lines.append(f"bi_{i} s ref i = {num(i_tail)}*{share}")
             out.append(f"{num(act.v_unit)}*{share}")
-        return out
+        return lines, out
 
     # -- selected crossbars ---------------------------------------------------------------------
     def write_switch_model(self) -> None:
@@ -324,32 +315,9 @@ class SpiceEmitter(NetlistEmitter):
 
     # -- energy probe ---------------------------------------------------------------------------
     def energy_terms(self) -> list[tuple[float, str]]:
-        """(coefficient, factor expression) whose sum is E in model units."""
-        c = self.circuit
-        vu = c.scaling.v_unit
-        terms: list[tuple[float, str]] = []
-        acts = {a.layer: a for a in c.activations}
-        for layer in c.layers:
-            xs = [f"v({self.net(net(layer.name, 'x', i))})" for i in range(layer.size)]
-            gs = [f"v({self.net(net(layer.name, 'gp', i))})" for i in range(layer.size)]
-
-            if isinstance(layer.lagrangian, Softmax):
-                # L* = sum x_i g_i - L with L = ln(sum_j exp(beta x_j))/beta
-                # = ln(N)/beta - V(s)/v_unit, read from the normaliser's common node (`_softmax`)
-                s = self.net(f"{acts[layer.name].name}_s")
-                terms += [(-1.0 / vu**2, f"{x}*{g}") for x, g in zip(xs, gs, strict=True)]
-                terms += [(1.0 / vu, f"v({s})"),
-                          (-math.log(layer.size) / layer.lagrangian.p, "1.0")]
-                continue
-            terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, _no_block)
-        gp = {(k, i): f"v({self.net(net(layer.name, 'gp', i))})"
-              for k, layer in enumerate(c.layers) for i in range(layer.size)}
-        coef = energy_coefficients(c, self.stimulus.selects)
-        for (a, b), w in coef.pairs:
-            terms.append((w / vu**2, f"{gp[a]}*{gp[b]}"))
-        for a, w in coef.bias:
-            terms.append((w / vu, gp[a]))
-        return terms
+        """(coefficient, factor expression) whose sum is E in model units
+        (`base.energy_probe_terms` on this netlist's v(net) probes)."""
+        return energy_probe_terms(self.circuit, lambda n: f"v({self.net(n)})")
 
     def write_energy_probe(self) -> None:
         self.section("energy probe: V(energy) = E(t) in model units")

@@ -224,9 +224,10 @@ class VacaskTestbench(VacaskEmitter):
                      "each: decode them with the _tb_decode.py script next to this file")
 
     def write_epilogue(self) -> None:
+        self.write_energy_probe()
         self.section("every test vector: its input parameters, then the transient")
         self.lines += self.control_head()
-        self.write_saves()
+        self.write_saves(self.probe_saves())
         nodes = [n for n, _ in initial_node_voltages(self.circuit, self.stimulus)]
         for vec in self.vectors:
             for name, value in self.source_parameters(vec.stimulus):

@@ -3,7 +3,9 @@
 Each module is one string constant holding one complete ``.va`` source file; ``ALL_MODULES`` maps
 the module name to its source. An elementwise activation's module is ``_activation`` filled with
 the fixed lines its Lagrangian class holds (ir/lagrangians.py: ``va_doc``, ``va_decls``,
-``va_body``). The text is fixed: nothing from a user model is ever substituted into it.
+``va_body``). The text is fixed: nothing from a user model is ever substituted into it. The one
+generated module, ``dam_energy`` (``energy_module``), holds only formatted numbers, positional
+port names and the fixed function names of the energy expression.
 Per-instance values (``r_f``, ``gain``, ``v_unit``, ...) are instance parameters
 (``(*type="instance"*)``, so VACASK accepts them on instance lines) and are set in the netlist,
 where the emitter formats them from legalised floats.
@@ -31,6 +33,9 @@ Lessons built into the text (measured with openvaf-r osdi_0.5 and VACASK 0.3.4, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from denseamc.backends.units import num
 from denseamc.ir.lagrangians import LAGRANGIANS
 
 _HEADER = '`include "constants.vams"\n`include "disciplines.vams"\n'
@@ -198,3 +203,42 @@ ALL_MODULES: dict[str, str] = {
     "dam_switch": DAM_SWITCH,
 }
 """Module name -> complete ``.va`` source; the file name is ``<module name>.va``."""
+
+
+#: Terms per statement of `dam_energy` (short lines, one accumulation each).
+_ENERGY_TERMS_PER_LINE = 4
+#: Ports per line of its port list and declarations.
+_ENERGY_PORTS_PER_LINE = 12
+
+
+def energy_module(terms: Sequence[tuple[float, str]], n_ports: int) -> str:
+    """The source of `dam_energy`, the energy probe of the Spectre and VACASK netlists (they
+    have no behavioural sources): ports in_0 .. in_{n_ports-1} (the nodes it reads, in the
+    order the netlist's instance lists them) and `energy`, driven with V(energy) = the sum of
+    `terms` (coefficient, factor over V(in_k); `base.energy_probe_terms`), E(t) in model units.
+    The one generated module: its text is numbers and these port names only, no model text.
+    It reads its inputs without loading them (no current flows into in_k)."""
+    ports = [f"in_{k}" for k in range(n_ports)]
+    body = [f" {'-' if w < 0 else '+'} {num(abs(w))}*{f}" for w, f in terms if w != 0.0]
+    lines = [f"        e = e{''.join(body[k:k + _ENERGY_TERMS_PER_LINE])};"
+             for k in range(0, len(body), _ENERGY_TERMS_PER_LINE)]
+    groups = [", ".join(ports[k:k + _ENERGY_PORTS_PER_LINE])
+              for k in range(0, len(ports), _ENERGY_PORTS_PER_LINE)]
+    head = ",\n        ".join([*groups, "energy"])
+    decl = "".join(f"    input {g};\n    electrical {g};\n" for g in groups)
+    return _HEADER + f"""
+// Energy probe: V(energy) = E(t) in model units (one volt = one unit), the expression of the
+// SPICE netlist's b_energy: the layers' Legendre terms, the interaction and bias energy read
+// back from the realised conductances, a selected crossbar's options weighted by their switch
+// controls V(sel_*)/vdd. Generated for this circuit by denseamc (numbers only).
+module dam_energy({head});
+{decl}    output energy;
+    electrical energy;
+    real e;
+    analog begin
+        e = 0.0;
+{chr(10).join(lines)}
+        V(energy) <+ e;
+    end
+endmodule
+"""

@@ -97,7 +97,9 @@ def _outputs(comp: Compilation, kinds: Sequence[str], draw: tuple[int, int] | No
         from denseamc.compiler.passes.realise import realise
 
         circuit = comp.circuit if draw is None else realise(comp.circuit, comp.hardware, *draw)
-        yield from iter_netlists(circuit, prefixes=paths, opamp=_user_opamp(comp))
+        # a draw's netlists are that draw's; a nominal compile also gets Spectre's Monte Carlo
+        yield from iter_netlists(circuit, prefixes=paths, opamp=_user_opamp(comp),
+                                 mismatch=comp.hardware if draw is None else None)
 
 
 def _user_opamp(comp: Compilation) -> str | None:

@@ -116,7 +116,9 @@ def test_spectre_top_level_structure(example_circuit: Callable[[str], object]) -
     assert not crossbars  # every crossbar file is included
     modules = {Path(p).stem for p in emitted}
     subckts = {f"xb_{x.name}" for x in (*circuit.crossbars, *circuit.selected_crossbars)}
-    assert modules | subckts <= masters  # every included module and crossbar is used
+    subckts |= {f"cells_{c.layer}" for c in circuit.cells}  # one per layer's cells
+    subckts |= {f"act_{a.layer}" for a in circuit.activations}  # one per activation block
+    assert modules | subckts <= masters  # every included module and subcircuit is used
     assert masters - modules - subckts <= {"resistor", "capacitor", "vsource", "isource"}
     assert scs == SpectreEmitter(circuit, includes="write").format()
 
