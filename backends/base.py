@@ -72,10 +72,12 @@ __all__ = [
     "crossbar_ports",
     "device_values",
     "energy_probe_terms",
+    "initial_node_voltages",
     "opamp_settings",
     "rail_errors",
     "saved_nets",
     "select_control_net",
+    "select_levels",
     "switch_ohms",
     "unwritable",
     "wired_crossbar_devices",
@@ -186,6 +188,37 @@ def activation_ports(act: Activation) -> dict[str, str]:
 def select_control_net(select: str, element: int, option: int) -> str:
     """IR-style name of the control net of switch `option` of element `element` of `select`."""
     return f"sel_{select}_{element}_{option}"
+
+
+def select_levels(circuit: CircuitIR, stimulus: Stimulus) -> dict[str, float]:
+    """IR control net -> volts of every select switch's control for `stimulus`: vdd (v_rail)
+    closes switch k of element j when select[j] == k, 0 V opens it (a one-hot decoder)."""
+    out: dict[str, float] = {}
+    for sx in circuit.selected_crossbars:
+        try:
+            sel = stimulus.selects[sx.select]
+        except KeyError:
+            raise InternalCompilerError(f"no select values for {sx.name}") from None
+        for j in sx.lines:
+            for k in range(sx.n_options):
+                out[select_control_net(sx.select, j, k)] = (
+                    circuit.amplifier.v_rail if sel[j] == k else 0.0)
+    return out
+
+
+def initial_node_voltages(circuit: CircuitIR, stimulus: Stimulus) -> list[tuple[str, float]]:
+    """(IR net, volts) of both ends of every capacitor cell's C_F at t = 0 for `stimulus`
+    (`cell_initial_voltages`): output, then summing node, cell by cell."""
+    out: list[tuple[str, float]] = []
+    for cell in circuit.cells:
+        if cell.c_f > 0:
+            try:
+                v0 = stimulus.cell_v0[cell.name]
+            except KeyError:
+                raise InternalCompilerError(f"no initial value for cell {cell.name}") from None
+            v_out, v_sum = cell_initial_voltages(circuit, cell, v0)
+            out += [(cell.out_net, v_out), (cell.sum_net, v_sum)]
+    return out
 
 
 def saved_nets(circuit: CircuitIR) -> list[str]:
@@ -390,6 +423,8 @@ class NetlistEmitter:
     resistor_line: ClassVar[str] = ""
     vsource_line: ClassVar[str] = ""
     switch_line: ClassVar[str] = ""
+    #: The element prefix of a switch instance (ngspice decides a line's element by it).
+    switch_prefix: ClassVar[str] = "s"
     #: A netlist parameter's definition and a reference to it in a value (fields: name, value).
     param_line: ClassVar[str] = ""
     param_ref: ClassVar[str] = "{name}"
@@ -450,8 +485,6 @@ class NetlistEmitter:
         self.lines = []
         self.include_files = {}
         self.params: list[tuple[str, float]] = []
-        #: (top-level net, volts): both ends of every capacitor cell's C_F at t = 0
-        self.ics: list[tuple[str, float]] = []
         self.write_header()
         self.write_prologue()
         params_at = len(self.lines)
@@ -466,9 +499,10 @@ class NetlistEmitter:
 
     def param(self, name: str, value: float) -> str:
         """Define the netlist parameter `name` (a legal identifier) = `value` and return the
-        dialect's reference to it. Clamped inputs and the readout time are parameters, so a
-        designer changes them (or sweeps or alters them) in one place; initial states are the
-        dialect's initial conditions (`.ic`, `ic`), as numbers."""
+        dialect's reference to it. Every input-dependent value (`input_parameters`) and the
+        readout time are parameters, so a designer changes them (or sweeps or alters them) in
+        one place, and a testbench runs every test vector by setting them
+        (backends/testbench.py)."""
         self.params.append((name, value))
         return self.param_ref.format(name=name)
 
@@ -476,9 +510,45 @@ class NetlistEmitter:
         """The parameters section, written after the prologue (before any use)."""
         if not self.params or not self.param_line:
             return []
-        head = ["", f"{self.comment_prefix} --- parameters: input values (p_v_clamp_*), readout "
-                    "time (t_read)"]
+        head = ["", f"{self.comment_prefix} --- parameters: input values (clamps p_v_clamp_*, "
+                    "select levels p_vs_sel_*, initial states p_ic_*), readout time (t_read)"]
         return head + [self.param_line.format(name=n, value=num(v)) for n, v in self.params]
+
+    # -- the input-dependent values as parameters --------------------------------------------------
+    def clamp_param(self, source: str) -> str:
+        """The parameter of clamp source `source` (IR name): its volts."""
+        return f"p_{self.inst('v', source)}"
+
+    def select_param(self, control: str) -> str:
+        """The parameter of the source driving select control net `control` (IR name)."""
+        return f"p_{self.inst('vs', control)}"
+
+    def ic_param(self, node: str) -> str:
+        """The parameter of the initial voltage of node `node` (IR name)."""
+        return f"p_ic_{self.net(node)}"
+
+    def input_parameters(self, stimulus: Stimulus) -> list[tuple[str, float]]:
+        """Every input-dependent value of `stimulus` as (parameter name, value): select levels,
+        clamps, initial states, in the order the netlist defines them. Call it after `format()`
+        (the names are then registered with the `Namer`, in the walk's order)."""
+        return [*self.source_parameters(stimulus),
+                *[(self.ic_param(n), v) for n, v in initial_node_voltages(self.circuit,
+                                                                          stimulus)]]
+
+    def source_parameters(self, stimulus: Stimulus) -> list[tuple[str, float]]:
+        """The select levels and clamps of `stimulus` (`input_parameters` without the initial
+        states): the values of sources."""
+        levels = select_levels(self.circuit, stimulus)
+        return ([(self.select_param(c), levels[c]) for c in sorted(levels, key=_natural)]
+                + [(self.clamp_param(vs.name), stimulus.source_volts[vs.name])
+                   for vs in self.circuit.voltage_sources])
+
+    def initial_states(self) -> list[tuple[str, str]]:
+        """(netlist node, the dialect's reference to its parameter p_ic_<node>) of both ends of
+        every capacitor cell's C_F; the parameters are defined on the way, at the stimulus's
+        values."""
+        return [(self.net(n), self.param(self.ic_param(n), v))
+                for n, v in initial_node_voltages(self.circuit, self.stimulus)]
 
     # -- dialect parts --------------------------------------------------------------------------
     def write_header_details(self) -> None:
@@ -576,13 +646,6 @@ class NetlistEmitter:
     def model_name(self) -> str:
         return self.namer.name(self.circuit.name)
 
-    def cell_v0(self, cell: IntegratorCell) -> float:
-        """The initial output voltage of a capacitor cell, from the stimulus."""
-        try:
-            return self.stimulus.cell_v0[cell.name]
-        except KeyError:
-            raise InternalCompilerError(f"no initial value for cell {cell.name}") from None
-
     def tran_times(self) -> tuple[float, float, float]:
         """(print step, stop time, maximum internal step) in seconds."""
         t = self.circuit.readout_time_s
@@ -636,7 +699,7 @@ class NetlistEmitter:
         Ports: every cell's summing node and output (`cell_ports`), then ref (the op-amps' in+,
         the reference 0), vdd and vss; each cell inside is the dialect's `cell_lines` with its
         own values (R_F, C_F, a draw's op-amp offset). Initial states stay on the top-level
-        nets (`self.ics`)."""
+        nets (`initial_states`)."""
         by_layer: dict[str, list[IntegratorCell]] = {}
         for cell in self.circuit.cells:
             by_layer.setdefault(cell.layer, []).append(cell)
@@ -652,10 +715,6 @@ class NetlistEmitter:
             body: list[str] = []
             for cell in cells:
                 body += self.cell_lines(cell, ports[cell.sum_net], ports[cell.out_net])
-                if cell.c_f > 0:
-                    v_out, v_sum = cell_initial_voltages(self.circuit, cell, self.cell_v0(cell))
-                    self.ics += [(self.net(cell.out_net), v_out),
-                                 (self.net(cell.sum_net), v_sum)]
             self.lines += self.subckt_lines(subckt, [*ports.values(), "ref", "vdd", "vss"],
                                             "\n".join(body))
             nodes = [self.net(n) for n in ports] + ["0", self.net("vdd"), self.net("vss")]
@@ -742,7 +801,6 @@ class NetlistEmitter:
         if not self.circuit.selected_crossbars:
             return
         self.write_switch_model()
-        controls: dict[str, float] = {}
         for sx in self.circuit.selected_crossbars:
             subckt = self.namer.name(f"xb_{sx.name}")
             self.section(f"selected crossbar {self.namer.name(sx.name)}: {sx.n_options} options "
@@ -752,7 +810,7 @@ class NetlistEmitter:
             # its switches and devices, written by the walk, become the subcircuit's body; its
             # ports are the nets they share with the rest (lines, others, switch controls)
             start = len(self.lines)
-            self._write_selected(sx, controls)
+            self._write_selected(sx)
             body = self.lines[start:]
             del self.lines[start:]
             ctls = [select_control_net(sx.select, j, k) for j in sx.lines
@@ -762,9 +820,10 @@ class NetlistEmitter:
             self.place_subckt(subckt, partial(self.selected_subckt, subckt, nodes, body))
             self.lines += self.subckt_instance(self.inst("x", sx.name), nodes, subckt)
         self.section("switch controls: vdd closes switch k of element j when select[j] == k")
-        for ctl in sorted(controls, key=_natural):
+        levels = select_levels(self.circuit, self.stimulus)
+        for ctl in sorted(levels, key=_natural):
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
-                         num(controls[ctl]))
+                         self.param(self.select_param(ctl), levels[ctl]))
 
     def selected_subckt(self, subckt: str, ports: list[str], body: list[str], *,
                         end: str = "") -> list[str]:
@@ -777,21 +836,17 @@ class NetlistEmitter:
                  *self.subckt_lines(subckt, ports, "\n".join(body))]
         return [*lines[:-1], lines[-1] + end]
 
-    def _write_selected(self, sx: SelectedCrossbar, controls: dict[str, float]) -> None:
-        """The switches and option devices of one selected crossbar; its control levels go
-        into `controls` (control net -> volts)."""
-        try:
-            sel = self.stimulus.selects[sx.select]
-        except KeyError:
-            raise InternalCompilerError(f"no select values for {sx.name}") from None
+    def _write_selected(self, sx: SelectedCrossbar) -> None:
+        """The switches and option devices of one selected crossbar (the same for every
+        input: the select levels are the control sources' values)."""
         line_nets = [self.net(n) for n in sx.line_nets]
         for li, (line_net, j) in enumerate(zip(line_nets, sx.lines, strict=True)):
             for k in range(sx.n_options):
                 ctl = select_control_net(sx.select, j, k)
-                controls[ctl] = self.circuit.amplifier.v_rail if sel[j] == k else 0.0
                 node = self.net(f"{sx.name}_l{li}_o{k}")
                 ctl_net = self.net(ctl)
-                self.element(self.switch_line, self.inst("s", f"{sx.name}_{li}_{k}"), line_net,
+                self.element(self.switch_line,
+                             self.inst(self.switch_prefix, f"{sx.name}_{li}_{k}"), line_net,
                              node, ctl=ctl_net, value=self.switch_value())
                 others = [self.net(n) for n in sx.other_nets]
                 table = sx.table if sx.line_tables is None else sx.line_tables[li]
@@ -814,6 +869,6 @@ class NetlistEmitter:
 
     def write_voltage_sources(self) -> None:
         for vs in self.components("clamps: V = -v_unit * input", self.circuit.voltage_sources):
-            inst = self.inst("v", vs.name)
-            self.element(self.vsource_line, inst, self.net(vs.net), "0",
-                         self.param(f"p_{inst}", self.stimulus.source_volts[vs.name]))
+            self.element(self.vsource_line, self.inst("v", vs.name), self.net(vs.net), "0",
+                         self.param(self.clamp_param(vs.name),
+                                    self.stimulus.source_volts[vs.name]))

@@ -12,14 +12,17 @@ from denseamc.backends.base import INCLUDE_DIR, DeviceValues, NetlistEmitter
 from denseamc.backends.naming import Namer
 from denseamc.backends.netlist_safety import (
     UnsafeNetlistError,
+    check_decode_script,
     check_include_file,
     check_netlist,
+    check_testbench,
     without_generated_includes,
 )
 from denseamc.backends.spectre_statistics import monte_carlo_netlist
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import default_stimulus
 from denseamc.backends.tables import conductance_tables
+from denseamc.backends.testbench import DECODE_SCRIPT, testbench_files
 from denseamc.backends.veriloga import SpectreEmitter, VacaskEmitter, va_modules
 from denseamc.ir.circuit import CircuitIR
 from denseamc.ir.hardware import Hardware
@@ -54,6 +57,9 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
                                  when it has some; backends/spectre_statistics.py)
         veriloga/crossbars/xb_<crossbar>.scs   each crossbar's subcircuit, `include`d by both
                                  the .scs and the .sim (the same syntax in both simulators)
+        spice/<model>_tb.cir, veriloga/<model>_tb.sim (+ <model>_tb_decode.py),
+        veriloga/<model>_tb.scs  testbenches that run every test vector (backends/testbench.py;
+                                 none when the model has no test vectors)
         tables/<crossbar>.csv    conductances to program, one file per crossbar
         names.json               IR name -> netlist identifier, for the names legalisation changed
 
@@ -111,6 +117,8 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
                                  device_values=values)
         if mc is not None:
             yield scanned(mc_path, mc)
+    for path, text in testbench_files(circuit, namer, wanted, loc_comments):
+        yield scanned(path, text)
     for name, text in modules.items():
         if wanted(f"veriloga/{name}"):
             yield scanned(f"veriloga/{name}", text)
@@ -146,7 +154,13 @@ def scan_emitted(files: Mapping[str, str], modules: set[str] | None = None,
             continue
         text = without_generated_includes(
             full, [p[len(folder) + 1:] for p in includes if p.startswith(f"{folder}/")])
-        if path.endswith(".cir"):
+        if path.endswith("_tb_decode.py"):
+            check_decode_script(full, DECODE_SCRIPT)
+        elif path.endswith("_tb.cir"):
+            check_testbench(text, dialect="ngspice", netlist=rel.replace("_tb.cir", ".cir"))
+        elif path.endswith("_tb.sim"):
+            check_testbench(text, dialect="vacask", allowed_loads=osdi)
+        elif path.endswith(".cir"):
             check_netlist(text, dialect="ngspice")
         elif path.endswith(".sim"):
             check_netlist(text, dialect="vacask", allowed_loads=osdi)

@@ -13,11 +13,13 @@ exactly those lines before the scan; ``check_include_file`` scans the file itsel
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
-__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_include_file",
-           "check_netlist", "check_va_source", "without_generated_includes"]
+__all__ = ["DIALECTS", "VACASK_BUILTIN_OSDI", "UnsafeNetlistError", "check_decode_script",
+           "check_include_file", "check_netlist", "check_testbench", "check_va_source",
+           "without_generated_includes"]
 
 #: The netlist dialects ``check_netlist`` knows.
 DIALECTS = ("ngspice", "vacask")
@@ -243,3 +245,151 @@ def check_va_source(name: str, text: str) -> None:
             raise UnsafeNetlistError(f"internal error: {name} includes {inc!r}")
     if re.search(r"\$(system|fopen|table_model)\b", text):
         raise UnsafeNetlistError(f"internal error: {name} uses a file or system task")
+
+
+# ------------------------------------------------------------------------------------------------
+# Testbenches (backends/testbench.py): a control block of exactly the commands they emit
+# ------------------------------------------------------------------------------------------------
+
+_TB_NAME = r"[a-z][a-z0-9_]{0,68}"  # a legal netlist name, or one behind a p_/p_ic_ prefix
+_TB_NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
+#: the testbench's own vectors (no legal name holds "__"), in the current plot or `const`
+_TB_VEC = r"(?:const\.)?tb__[a-z0-9_]+"
+_TB_FACTOR = rf"(?:{_TB_NUM}|{_TB_VEC}|v\({_TB_NAME}\)\[tb__n\]|time\[tb__n\]|length\(time\))"
+_TB_TERM = rf"{_TB_FACTOR}(?:\*{_TB_FACTOR})?"
+_TB_EXPR = rf"{_TB_TERM}(?: [-+/] {_TB_TERM})*"
+#: Every line an ngspice testbench's control block may hold (each must match one in full).
+_NGSPICE_TB_CONTROL = re.compile("|".join([
+    r"option noinit", r"reset", r"run", r"quit", r"destroy all", r"else", r"end",
+    rf"alterparam p_{_TB_NAME}={_TB_NUM}",
+    rf"let {_TB_VEC} = {_TB_EXPR}",
+    rf"if {_TB_EXPR} [<>] {_TB_EXPR}",
+    rf"if abs\({_TB_EXPR}\) > {_TB_NUM}",
+    r'echo "(?:[A-Za-z0-9_ =.,:+-]|\$&tb__[a-z0-9_]+)*"',
+]))
+#: Lines outside it: the header comments (no command, quote or substitution characters), the
+#: include of the main netlist, the block's delimiters and `.end`.
+_NGSPICE_TB_COMMENT = re.compile(r"\*(?: [A-Za-z0-9_ =.,:+()/<>-]*)?")
+#: Every line a VACASK testbench's control block may hold.
+_VACASK_TB_CONTROL = re.compile("|".join([
+    r"control", r"endc", r"  abort always",
+    rf'  options(?: [a-z_]+=(?:{_TB_NUM}|"binary"))+',
+    rf"  save(?: v\({_TB_NAME}\))+",
+    rf"  var p_ic_{_TB_NAME}={_TB_NUM}",
+    rf'  alter instance\("__topinst__"\) p_{_TB_NAME}={_TB_NUM}',
+    rf"  analysis tb_\d+_\d+ tran stop={_TB_NUM} step={_TB_NUM} maxstep={_TB_NUM}"
+    rf'(?: ic=\{{"{_TB_NAME}", p_ic_{_TB_NAME}(?:, "{_TB_NAME}", p_ic_{_TB_NAME})*\}})?',
+]))
+
+
+def check_testbench(text: str, *, dialect: str, netlist: str = "",
+                    allowed_loads: Iterable[str] = ()) -> None:
+    """Raise ``UnsafeNetlistError`` unless ``text`` is a testbench as backends/testbench.py
+    writes it: every line of its control block one of the commands it emits (a whitelist:
+    anything else, a shell escape or a file command included, is refused).
+
+    ngspice: header comments, ``.include NETLIST`` (``netlist``, the main netlist's generated
+    file name next to it), one ``.control`` block (``option noinit``, ``alterparam``,
+    ``reset``, ``run``, ``let``/``if``/``else``/``end`` of the decoding, ``echo`` of its
+    vectors, ``destroy all``, ``quit``), ``.endc``, ``.end``. VACASK: a netlist that passes
+    ``check_netlist`` whose control block holds only ``abort always``, the options, ``save``,
+    ``var p_ic_*``, ``alter instance("__topinst__") p_*`` and ``analysis tb_B_K tran``.
+    """
+    if dialect == "ngspice":
+        problems = _ngspice_tb_problems(text, netlist)
+    elif dialect == "vacask":
+        problems = []
+        try:
+            check_netlist(text, dialect="vacask", allowed_loads=allowed_loads)
+        except UnsafeNetlistError as exc:
+            problems.append(str(exc))
+        problems += _vacask_tb_problems(text)
+    else:
+        problems = [f"unknown testbench dialect {dialect!r}"]
+    if problems:
+        raise UnsafeNetlistError(
+            f"internal error: emitted {dialect} testbench is unsafe: " + "; ".join(problems[:5])
+            + " (this is an emitter bug, please report it)")
+
+
+def _ngspice_tb_problems(text: str, netlist: str) -> list[str]:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}\.cir", netlist):
+        return [f"main netlist name {netlist!r}"]
+    problems = [] if text.isascii() else ["non-ASCII characters"]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    state = "head"  # head -> control -> tail
+    for lineno, line in enumerate(lines, start=1):
+        ok = False
+        if state == "head":
+            if line == ".control":
+                state, ok = "control", True
+            else:
+                ok = (line == f".include {netlist}"
+                      or _NGSPICE_TB_COMMENT.fullmatch(line) is not None)
+        elif state == "control":
+            if line == ".endc":
+                state, ok = "tail", True
+            else:
+                ok = _NGSPICE_TB_CONTROL.fullmatch(line) is not None
+        else:
+            ok = line == ".end" and lineno == len(lines)
+        if not ok:
+            problems.append(f"line {lineno} is not a testbench line: {line[:60]!r}")
+    if state != "tail":
+        problems.append("no complete '.control' ... '.endc' block and '.end'")
+    return problems
+
+
+def _vacask_tb_problems(text: str) -> list[str]:
+    problems = []
+    inside = False
+    blocks = 0
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if line == "control":
+            inside, blocks = True, blocks + 1
+        if inside and _VACASK_TB_CONTROL.fullmatch(line) is None:
+            problems.append(f"control line {lineno} is not a testbench line: {line[:60]!r}")
+        if line == "endc":
+            inside = False
+    if blocks != 1 or inside:
+        problems.append("not exactly one complete control block")
+    return problems
+
+
+def check_decode_script(text: str, template: str) -> None:
+    """Raise ``UnsafeNetlistError`` unless ``text`` is ``template`` (the VACASK testbench's
+    decoding script, backends/testbench.py) with its one ``@DATA@`` replaced by one line of
+    JSON whose strings are all legal names: nothing else of a generated script may vary."""
+    head, _, tail = template.partition("@DATA@")
+    problems = []
+    if not (text.isascii() and text.startswith(head) and text.endswith(tail)
+            and len(text) >= len(head) + len(tail)):
+        problems.append("the script differs from its template")
+    else:
+        data = text[len(head):len(text) - len(tail)]
+        try:
+            strings = _json_strings(json.loads(data)) if "\n" not in data else None
+        except ValueError:
+            strings = None
+        if strings is None:
+            problems.append("its data are not one line of JSON")
+        else:
+            problems += [f"string {s[:40]!r} in its data" for s in strings
+                         if not re.fullmatch(r"[a-z][a-z0-9_]{0,68}", s)]
+    if problems:
+        raise UnsafeNetlistError("internal error: emitted decoding script is unsafe: "
+                                 + "; ".join(problems[:5])
+                                 + " (this is an emitter bug, please report it)")
+
+
+def _json_strings(value: object) -> list[str]:
+    """Every string (keys included) in a parsed JSON value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [*value.keys(), *(s for v in value.values() for s in _json_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _json_strings(v)]
+    return []

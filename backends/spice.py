@@ -19,8 +19,9 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   vss (+-v_rail), output resistance r_out, input offset v_os (a realised draw's, per instance).
   Ideal amplifiers: the same subcircuit with a0 = 1e8, no pole, no rails (base.IDEAL_OPAMP_A0).
   `--set opamp=FILE` replaces it with the user's own subcircuit (`user_opamp`).
-* Initial states: `.ic` on both ends of every capacitor cell's C_F (the output at its initial
-  voltage, the summing node where the op-amp holds it, `base.cell_initial_voltages`), so the
+* Initial states: `.ic v(node)={p_ic_node}` on both ends of every capacitor cell's C_F (the
+  output at its initial voltage, the summing node where the op-amp holds it,
+  `base.cell_initial_voltages`; every input-dependent value is a `.param`), so the
   transient starts from the `Stimulus`'s initial voltages (init inputs, `init=settled` targets,
   otherwise 0 V) rather than from the DC operating point, which would be the settled state of
   every layer.
@@ -35,13 +36,14 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   a VCVS of gain -1 on gp.
 * Crossbars: one resistor R = 1/G per nonzero conductance, row net to column (summing) net.
 * Selected crossbars (weights `TABLE[INPUT]`): real analog switches, as in hardware. Every
-  selected line has one switch per option (an `S` element, on r_on, off r_off: hardware keys)
-  from the line's net to a private node that carries that option's resistors (the circuit
-  backend reduces that star exactly: backends/ir_drop.switched); switch k of element j of
-  a select input is controlled by the net `sel_<input>_<j>_<k>`, driven by a DC source at
-  vdd/2 (the supply rail) when input[j] == k and 0 V otherwise (a one-hot decoder; threshold
-  vdd/4). One netlist per input vector
-  therefore differs only in source values, initial conditions and these control levels.
+  selected line has one switch per option (a memoryless B-source switch, `switch_line`: on
+  r_on, off r_off, hardware keys) from the line's net to a private node that carries that
+  option's resistors (the circuit backend reduces that star exactly: backends/ir_drop.switched);
+  switch k of element j of a select input is controlled by the net `sel_<input>_<j>_<k>`,
+  driven by a DC source `vs_sel_<input>_<j>_<k>` of value `{p_vs_sel_<input>_<j>_<k>}`: vdd/2
+  (the supply rail) when input[j] == k and 0 V otherwise (a one-hot decoder; threshold vdd/4).
+  Input vectors therefore differ only in parameter values (clamps, initial states and these
+  control levels: `NetlistEmitter.input_parameters`), which a testbench sets per vector.
 * Biases: DC current sources into the summing nodes. Clamps: DC voltage sources.
 * Energy probe: `b_energy` drives the net `energy` with E(t) in model units (one volt = one
   unit), the expression of `base.energy_probe_terms` (Legendre terms, interaction and bias
@@ -155,7 +157,13 @@ class SpiceEmitter(NetlistEmitter):
     comment_prefix = "*"
     isource_line = "{name} {a} {b} dc {value}"
     vsource_line = "{name} {a} {b} dc {value}"
-    switch_line = "{name} {a} {b} {ctl} 0 dam_switch"
+    #: A memoryless switch: a B-source current V/r_on when the control is above the threshold,
+    #: V/r_off below it (`switch_value`). ngspice's own `S` switch keeps a state that, once its
+    #: control source is changed after the circuit was loaded (`alterparam` + `reset`, or
+    #: `alter`: every testbench vector but the first), can start the transient inconsistent
+    #: with the operating point ("timestep too small" at t = 6.4 ps on parity8 vector 5).
+    switch_line = "{name} {a} {b} i = v({a},{b})/(v({ctl}) > {value})"
+    switch_prefix = "b"
     resistor_line = "{0} {1} {2} {3}"
     include_line = ".include {path}"
     include_ext = ".inc"
@@ -295,10 +303,15 @@ class SpiceEmitter(NetlistEmitter):
 
     # -- selected crossbars ---------------------------------------------------------------------
     def write_switch_model(self) -> None:
-        self.section("analog switches of the selected crossbars")
-        self.add(".model", "dam_switch", "sw", f"vt={num(self.switch_threshold())}", "vh=0.0",
-                 *(f"{k}={num(v)}" for k, v in zip(("ron", "roff"), switch_ohms(self.circuit),
-                                                    strict=True)))
+        r_on, r_off = switch_ohms(self.circuit)
+        self.section(f"analog switches of the selected crossbars: r_on = {num(r_on)} ohm above "
+                     f"the control threshold {num(self.switch_threshold())} V, r_off = "
+                     f"{num(r_off)} ohm below it")
+
+    def switch_value(self) -> str:
+        """The switch's `threshold ? r_on : r_off` (volts, ohm), in `switch_line`."""
+        r_on, r_off = switch_ohms(self.circuit)
+        return f"{num(self.switch_threshold())} ? {num(r_on)} : {num(r_off)}"
 
     # -- energy probe ---------------------------------------------------------------------------
     def energy_terms(self) -> list[tuple[float, str]]:
@@ -326,12 +339,12 @@ class SpiceEmitter(NetlistEmitter):
         elif self.probe_omitted:
             self.section(f"no energy probe: more than {ENERGY_PROBE_MAX_DEVICES} crossbar "
                          "devices (denseamc computes E from the saved voltages instead)")
-        if self.ics:
-            self.section("initial states (.ic holds them during the initial operating point)")
-            for node, v in self.ics:
-                # literal: a `{param}` here let ngspice 39 start some parity8 vectors from
-                # an inconsistent state ("timestep too small"), the numbers never do
-                self.add(".ic", f"v({node})={num(v)}")
+        ics = self.initial_states()
+        if ics:
+            self.section("initial states p_ic_* (.ic holds them during the initial operating "
+                         "point)")
+            for node, ref in ics:
+                self.add(".ic", f"v({node})={ref}")
         self.section("saved vectors")
         self.write_saves(["energy"] if self.energy_probe else [])
         t = self.param("t_read", self.circuit.readout_time_s)
@@ -347,11 +360,5 @@ class NgspiceEmitter(SpiceEmitter):
     dialect = "ngspice"
 
     def write_prologue(self) -> None:
-        # With select switches, a 1e15 ohm shunt from every node to ground: without it ngspice's
-        # steps collapse ("Timestep too small" in the first 15 ps) on some vectors at
-        # knife-edge values (parity8's vector 37 at r_on = 100 ohm but not 100.001 ohm; method
-        # = gear only moves the edge to 250 ohm); with it every r_on from 90 ohm to 1 kohm runs
-        # all 52. 1e-15 S is 1e-11 of g_max and 1e-5 of an open switch's 1e-10 S.
-        shunt = ("rshunt=1e15",) if self.circuit.selected_crossbars else ()
-        self.add(".options", "reltol=1e-06", "abstol=1e-15", "vntol=1e-09", *shunt)
+        self.add(".options", "reltol=1e-06", "abstol=1e-15", "vntol=1e-09")
         super().write_prologue()

@@ -19,8 +19,9 @@ backends/base.py and these element recipes (nets as in ir/circuit.py):
   `dam_opamp` (ref sum out vdd vss) with the circuit's amplifier parameters
   (ideal amplifiers: a0 = 1e8, gbw = 0, sat = 0) and a realised draw's offset `v_os`, plus
   `resistor` R_F and `capacitor` C_F from sum to out; a capacitor cell's initial state is an
-  initial condition on both ends of C_F (Spectre: `ic` statements; VACASK: the transient's
-  `ic={...}` list, forced during its initial operating point).
+  initial condition on both ends of C_F, each a parameter p_ic_<node> (Spectre: `ic`
+  statements of the netlist parameters; VACASK: the transient's `ic={...}` list of control
+  variables, forced during its initial operating point).
 * activation block, one subcircuit `act_<layer>` each: one instance of the Lagrangian's
   `va_module` per neuron (in out_p out_n), with its
   `va_params` (rectpoly(n) is `dam_rectpoly` with the integer power n - 1: g = relu(x)^(n-1))
@@ -51,6 +52,7 @@ from denseamc.backends.base import (
     NetlistEmitter,
     cell_tag,
     energy_probe_terms,
+    initial_node_voltages,
     opamp_settings,
     rail_errors,
     switch_ohms,
@@ -232,8 +234,9 @@ def _instance(name: str, nodes: list[str], master: str, params: dict[str, str]) 
 
 class VacaskEmitter(_TopLevel):
     """The VACASK top level: run with `vacask -sp -se --tomlfile OURS net.sim` (runners.py).
-    Input values are circuit parameters; the control block cannot read those, so the initial
-    states and the readout time there are numbers."""
+    Clamps and select levels are circuit parameters; the control block cannot read those, so
+    the initial states there are control variables (`var p_ic_*`) and the readout time a
+    number."""
 
     dialect = "vacask"
     param_line = "parameters {name}={value}"
@@ -254,21 +257,40 @@ class VacaskEmitter(_TopLevel):
 
     def write_epilogue(self) -> None:
         self.write_energy_probe()
-        step, stop, tmax = self.tran_times()
         self.section("transient to the readout time")
+        self.lines += self.control_head()
+        self.write_saves(self.probe_saves())
+        ics = initial_node_voltages(self.circuit, self.stimulus)
+        self.lines += self.ic_vars(ics)
+        self.lines.append(self.tran_line("tran1", [n for n, _ in ics]))
+        self.lines.append("endc")
+
+    def control_head(self) -> list[str]:
+        """The control block's first lines: `abort always` and the options."""
         # nr_force: the conductance that forces `ic` nodes during the initial operating point;
         # VACASK's default left an ideal (a0 = 1e8) integrator 0.7 % off its initial state,
         # 1e6 S leaves 7e-5 of it; from 1e7 S the operating point of a draw with op-amp
         # offsets no longer converges (tests/test_runners.py, tests/test_draw_netlists.py)
-        self.lines += ["control", "  abort always",
-                       '  options rawfile="binary" reltol=1e-06 vntol=1e-09 nr_force=1000000.0']
-        self.write_saves(self.probe_saves())
+        return ["control", "  abort always",
+                '  options rawfile="binary" reltol=1e-06 vntol=1e-09 nr_force=1000000.0']
+
+    def ic_vars(self, ics: list[tuple[str, float]]) -> list[str]:
+        """One `var p_ic_<node>=volts` line per initial state (IR net, volts): the initial
+        states are control variables, since the control block cannot read circuit
+        parameters."""
+        return [f"  var {self.ic_param(n)}={num(v)}" for n, v in ics]
+
+    def tran_line(self, name: str, ic_nodes: list[str]) -> str:
+        """The transient `name` to the readout time, its `ic` list forcing each of `ic_nodes`
+        (IR nets) to its variable p_ic_<node> during the initial operating point (icmode
+        "op"); VACASK writes <name>.raw."""
+        step, stop, tmax = self.tran_times()
         ic = ""
-        if self.ics:  # forced during the transient's initial operating point (icmode "op")
-            ic = " ic={" + ", ".join(f'"{n}", {num(v)}' for n, v in self.ics) + "}"
-        self.lines.append(f"  analysis tran1 tran stop={num(stop)} step={num(step)} "
-                          f"maxstep={num(tmax)}{ic}")
-        self.lines.append("endc")
+        if ic_nodes:
+            ic = " ic={" + ", ".join(f'"{self.net(n)}", {self.ic_param(n)}'
+                                     for n in ic_nodes) + "}"
+        return (f"  analysis {name} tran stop={num(stop)} step={num(step)} "
+                f"maxstep={num(tmax)}{ic}")
 
 
 class SpectreEmitter(_TopLevel):
@@ -287,10 +309,11 @@ class SpectreEmitter(_TopLevel):
 
     def write_epilogue(self) -> None:
         self.write_energy_probe()
-        if self.ics:
-            self.section("initial states: both ends of every integration capacitor")
-            for node, v in self.ics:
-                self.lines.append(f"ic {node}={num(v)}")
+        ics = self.initial_states()
+        if ics:
+            self.section("initial states p_ic_*: both ends of every integration capacitor")
+            for node, ref in ics:
+                self.lines.append(f"ic {node}={ref}")
         t = self.param("t_read", self.circuit.readout_time_s)
         self.section("transient to the readout time t_read")
         self.lines.append("simulator_options options reltol=1e-06 vabstol=1e-09 iabstol=1e-15")

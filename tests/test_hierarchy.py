@@ -117,7 +117,7 @@ def test_cells_and_activations_are_subcircuits(
     # initial states and saves name nets of the top level (instance nodes there)
     top_nodes = {n for ln in top for n in _nodes(ln)} | {"energy"}
     ic_nets = set(re.findall(r"v\((\w+)\)=", text)) | set(re.findall(r"^ic (\w+)=", text, re.M))
-    ic_nets |= set(re.findall(r'"(\w+)", [-0-9]', text))
+    ic_nets |= set(re.findall(r'"(\w+)", (?:[-0-9]|p_ic_)', text))
     assert ic_nets and ic_nets <= top_nodes
 
 
@@ -145,9 +145,9 @@ def test_a_draw_carries_each_cells_own_values(dialect: str) -> None:
     assert len(offsets) == len(circuit.cells)  # the draw's offsets differ from cell to cell
 
 #: The select sources of each dialect, with the value to replace (vs_sel_<input>_<j>_<k>).
-SELECT_SOURCE = {
-    "ngspice": re.compile(r"^(vs_sel_\w+?_(\d+)_(\d+) \S+ 0 dc )\S+$", re.M),
-    "vacask": re.compile(r"^(vs_sel_\w+?_(\d+)_(\d+) \(\S+ 0\) vsource dc=)\S+$", re.M),
+SELECT_SOURCE = {  # the select levels are parameters p_vs_sel_<input>_<j>_<k>
+    "ngspice": re.compile(r"^(\.param p_vs_sel_\w+?_(\d+)_(\d+)=)\S+$", re.M),
+    "vacask": re.compile(r"^(parameters p_vs_sel_\w+?_(\d+)_(\d+)=)\S+$", re.M),
 }
 
 

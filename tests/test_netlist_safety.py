@@ -76,7 +76,14 @@ def test_emitted_files_hold_no_model_text(tmp_path: Path) -> None:
         assert text.isascii(), rel
         if rel == "names.json":
             continue  # the sidecar maps IR names (identifiers) to netlist names: not a netlist
-        assert ".endc" not in text and "\\" not in text, rel
+        if rel.endswith("_tb.cir"):  # a testbench: its own one control block, nothing else
+            assert text.count(".control") == text.count(".endc") == 1, rel
+            text = text.replace(".endc", "")
+        if rel.endswith("_tb.scs"):  # its paramset's long rows continue with a final backslash
+            text = text.replace(" \\\n", "\n")
+        assert ".endc" not in text, rel
+        if not rel.endswith(".py"):  # the decoding script's own escapes ("\\n") are fixed text
+            assert "\\" not in text, rel
         for line in text.splitlines():
             if line.startswith(("* from", "// from")):
                 # the file name, legalised, is the only model text in a netlist
