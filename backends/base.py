@@ -96,8 +96,12 @@ def switch_ohms(circuit: CircuitIR) -> tuple[float, float]:
 #: `amplifier: ideal` in the netlists: every op-amp is still a `dam_opamp` instance, with this
 #: open-loop gain, no pole (gbw = 0), no slew limit and no rails (sat = 0). A summing node then
 #: sits at -V(out)/a0 instead of 0 V: a relative error of (1 + fan-in) / a0 on a cell's output,
-#: 1e-6 for a fan-in of 99 (a0 = 1e6 left 2e-4 v_unit on hamming74; 1e8 leaves 3e-6).
-IDEAL_OPAMP_A0 = 1e8
+#: 1e-5 for a fan-in of 99 (a0 = 1e6 left 2e-4 v_unit on hamming74). Not higher: ngspice's
+#: Newton test on the gain node (reltol x V(p)) needs the input resolved to about
+#: 1e-6 x 0.1 V / a0, which at a0 = 1e8 is 1e-15 V, the floor of double precision on sub-volt
+#: nodes; the parity8 testbench then stopped ("Timestep too small") on single vectors at
+#: knife-edge settings (vector 32 at r_on = 250 ohm, vector 44 at 1 kohm), and at 1e7 ran all.
+IDEAL_OPAMP_A0 = 1e7
 #: Transient output step and maximum internal step, as fractions of the readout time.
 TRAN_POINTS = 1000
 TRAN_MAX_STEP_DIVISOR = 200

@@ -17,7 +17,7 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   V(out) = -R_F I_in). `dam_opamp` (`OPAMP_SUBCKT`, written once at the top) is a behavioural
   macro-model: a0, a dominant pole at gbw/a0, slew rate, soft rails at the supply nets vdd and
   vss (+-v_rail), output resistance r_out, input offset v_os (a realised draw's, per instance).
-  Ideal amplifiers: the same subcircuit with a0 = 1e8, no pole, no rails (base.IDEAL_OPAMP_A0).
+  Ideal amplifiers: the same subcircuit with a0 = 1e7, no pole, no rails (base.IDEAL_OPAMP_A0).
   `--set opamp=FILE` replaces it with the user's own subcircuit (`user_opamp`).
 * Initial states: `.ic v(node)={p_ic_node}` on both ends of every capacitor cell's C_F (the
   output at its initial voltage, the summing node where the op-amp holds it,

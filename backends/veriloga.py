@@ -17,7 +17,7 @@ backends/base.py and these element recipes (nets as in ir/circuit.py):
 
 * integrator cells, one subcircuit `cells_<layer>` per layer (base.write_cells): per cell
   `dam_opamp` (ref sum out vdd vss) with the circuit's amplifier parameters
-  (ideal amplifiers: a0 = 1e8, gbw = 0, sat = 0) and a realised draw's offset `v_os`, plus
+  (ideal amplifiers: a0 = 1e7, gbw = 0, sat = 0) and a realised draw's offset `v_os`, plus
   `resistor` R_F and `capacitor` C_F from sum to out; a capacitor cell's initial state is an
   initial condition on both ends of C_F, each a parameter p_ic_<node> (Spectre: `ic`
   statements of the netlist parameters; VACASK: the transient's `ic={...}` list of control
@@ -268,7 +268,7 @@ class VacaskEmitter(_TopLevel):
     def control_head(self) -> list[str]:
         """The control block's first lines: `abort always` and the options."""
         # nr_force: the conductance that forces `ic` nodes during the initial operating point;
-        # VACASK's default left an ideal (a0 = 1e8) integrator 0.7 % off its initial state,
+        # VACASK's default left an ideal (then a0 = 1e8) integrator 0.7 % off its initial state,
         # 1e6 S leaves 7e-5 of it; from 1e7 S the operating point of a draw with op-amp
         # offsets no longer converges (tests/test_runners.py, tests/test_draw_netlists.py)
         return ["control", "  abort always",
