@@ -33,9 +33,10 @@ Rules (the one place they are written; docs/hardware.md repeats them, regenerate
   up; on parity8 under rram_cmos (docs/robustness.md) minimising the RMS error passes 52/52
   test vectors, minimising the worst one 43/52 (37/52 at r_min). A larger R_F keeps every RC
   constant (C_F = tau tau_unit / R_F) and every amplifier's noise gain (model units), so the
-  settle time is unchanged in this model; it costs a smaller C_F (closer to the summing node's
-  parasitics) and a smaller signal current per weight (at most 2x). Layers with more than
-  4096 weights to quantise keep r_min (`R_F_SEARCH_MAX_VALUES`).
+  settle time moves only with the realised weights (parity8: 3.11 -> 3.17 us). It costs up to
+  2x less C_F (closer to the summing node's parasitics; kT/C_F noise up to sqrt(2) x larger)
+  and up to 2x less signal current per weight. Layers with more than 4096 weights to quantise
+  (distinct magnitudes; whole tables behind switches) keep r_min (`R_F_SEARCH_MAX_VALUES`).
 - **Weights -> conductances**: G = |w| / R_F(target), on the rail (dual_rail) or array
   (differential) of the weight's sign. Below g_min a device cannot be programmed: G is rounded to
   the nearer of 0 (no device, the weight is *lost*) and g_min (*raised*); both are reported.
