@@ -370,8 +370,9 @@ def device_table(graph: ModelGraph, d: Drive, target: str) -> Array:
 @dataclass(frozen=True)
 class SearchTable:
     """What the scale search quantises for one drive: `values` (signed, model units), each
-    standing for `counts` weights (a constant drive: its distinct magnitudes, one row; behind
-    select switches: the whole table, whose options share a switch), and whether `switches`."""
+    standing for `counts` weights in the RMS (a constant drive: its distinct nonzero
+    magnitudes, one row; behind select switches: the whole table, whose options share a
+    switch, zeros counting 0), and whether `switches`."""
 
     values: Array
     counts: Array
@@ -384,7 +385,7 @@ def layer_tables(graph: ModelGraph, hw: Hardware, layer: str) -> list[SearchTabl
     for d in graph.dynamics[layer].drives:
         t = device_table(graph, d, layer)
         if graph.weights(d.weights).is_selected and has_switch_loss(hw):
-            out.append(SearchTable(t, np.ones(t.shape), True))
+            out.append(SearchTable(t, (t != 0).astype(np.float64), True))
             continue
         mags, counts = np.unique(np.abs(t[t != 0]), return_counts=True)
         out.append(SearchTable(mags[None, :], counts[None, :].astype(np.float64), False))
