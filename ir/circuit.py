@@ -322,7 +322,8 @@ class SelectedCrossbar(CrossbarBase):
 
 
 def switch_effective(table: Array, r_on: float, r_off: float) -> Array:
-    """What one selected line realises, (n_options, n_other): row k with option k connected.
+    """What one selected line realises, (n_options, n_other): row k with option k connected
+    (leading axes: independent tables, e.g. one per candidate scale).
 
     The star law of `backends/ir_drop.switched`: option j's devices (sum T_j) reach the line
     through their own switch, so each realises G / (1 + r_s T_j), r_s = r_on for the connected
@@ -333,12 +334,12 @@ def switch_effective(table: Array, r_on: float, r_off: float) -> Array:
     `switch_compensated`).
     """
     t = np.asarray(table, dtype=np.float64)
-    total = t.sum(axis=1, keepdims=True)
+    total = t.sum(axis=-1, keepdims=True)
     on: Array = t / (1.0 + r_on * total)
     if math.isinf(r_off):
         return on
     off: Array = t / (1.0 + r_off * total)
-    leak: Array = off.sum(axis=0) - off  # every open option's, but k's own
+    leak: Array = off.sum(axis=-2, keepdims=True) - off  # every open option's, but k's own
     return on + leak
 
 
@@ -346,7 +347,7 @@ def _series_inverse(want: Array, r_on: float) -> Array:
     """Devices whose option realises `want` through a closed switch: sum T' = T / (1 - r_on T)
     makes G' / (1 + r_on T') = want for G' = want / (1 - r_on T); inf where r_on T >= 1 (no
     finite device reaches the target)."""
-    headroom = 1.0 - r_on * want.sum(axis=1, keepdims=True)
+    headroom = 1.0 - r_on * want.sum(axis=-1, keepdims=True)
     safe = np.where(headroom > 0, headroom, 1.0)
     return np.where((headroom <= 0) & (want > 0), np.inf, want / safe)
 
@@ -356,7 +357,8 @@ _LEAK_RTOL = 1e-15
 
 
 def switch_compensated(target: Array, r_on: float, r_off: float) -> Array:
-    """The table to program so that `switch_effective` of it is `target` (n_options, n_other).
+    """The table to program so that `switch_effective` of it is `target` (n_options, n_other;
+    leading axes: independent tables).
 
     The closed switch is inverted exactly (`_series_inverse`). The open switches' leakage
     (r_off) depends on the other options' devices: a fixed point subtracts it, contracting by
@@ -373,8 +375,8 @@ def switch_compensated(target: Array, r_on: float, r_off: float) -> Array:
     if math.isinf(r_off) or not np.all(np.isfinite(prog)):
         return prog
     for _ in range(100):
-        off = prog / (1.0 + r_off * prog.sum(axis=1, keepdims=True))
-        leak = off.sum(axis=0) - off  # what the open options add to row k
+        off = prog / (1.0 + r_off * prog.sum(axis=-1, keepdims=True))
+        leak = off.sum(axis=-2, keepdims=True) - off  # what the open options add to row k
         nxt = _series_inverse(np.where(t > 0, np.maximum(t - leak, 0.0), 0.0), r_on)
         done = bool(np.all(np.abs(nxt - prog) <= _LEAK_RTOL * np.abs(prog)))
         prog = nxt

@@ -55,8 +55,9 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         choices=("ideal", "nonideal")),
     Key("r_f", "auto_float", None, "ohm",
         "feedback resistor of every integrator cell. auto: per layer, max|w into it| / g_max "
-        "(the largest weight gets g_max; 10k ohm for a layer without weights). A number: "
-        "used as is; weights above g_max * r_f are clipped and reported",
+        "(the largest weight gets g_max; 10k ohm for a layer without weights); with levels, "
+        "the R_F up to 2x that with the smallest RMS weight error on the level grid. A "
+        "number: used as is; weights above g_max * r_f are clipped and reported",
         lo=1.0, hi=1e9),
     Key("tau_unit", "auto_float", None, "s",
         "seconds per model time unit. auto: the shortest unit the amplifiers' gbw allows, "

@@ -8,14 +8,12 @@ from typing import ClassVar, Literal
 import numpy as np
 from denseamc.compiler.passes.circuit_builder import (
     CircuitBuilder,
-    drive_matrix,
-    drive_table,
     free_neurons,
 )
 from denseamc.compiler.passes.scale import (
+    device_table,
     has_switch_loss,
-    map_to_devices,
-    quantise,
+    program_table,
     switch_headroom_r_f,
 )
 from denseamc.ir import (
@@ -36,8 +34,6 @@ from denseamc.ir.circuit import (
     WeightMapping,
     net,
     read_only,
-    switch_compensated,
-    switch_effective,
 )
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.loc import fuse_locs
@@ -105,34 +101,23 @@ class LowerCrossbars:
         src, tgt = d.source, target
         rows_all = tuple(range(graph.layer(src).size))
         cols_free = free_neurons(graph, tgt)
-        if w_op.is_selected:
-            ideal = drive_table(graph, d)  # (options, other)
-        else:
-            ideal = drive_matrix(graph, d).T  # (source rows, target cols)
+        ideal = device_table(graph, d, tgt)
         if hw.scheme == "nonnegative" and np.any(ideal < 0):
             errors.append(self._negative_error(graph, d, ideal))
             return False
-        # Only what becomes devices: no column into a clamped neuron, and a selected table once
-        # per selected line (each line has its own device set), so the mapping's counts are
-        # the netlists' and the tables' (CircuitIR.counts)
+        # Only what becomes devices (`device_table`: no column into a clamped neuron, and a
+        # selected table once per selected line, each line having its own device set), so the
+        # mapping's counts are the netlists' and the tables' (CircuitIR.counts)
         copies = 1
-        if not w_op.is_selected or d.transpose:
-            ideal = ideal[:, list(cols_free)]
         if w_op.is_selected:
             copies = len(rows_all) if d.transpose else len(cols_free)
         switches = w_op.is_selected and has_switch_loss(hw)
-        g_pos, st_p = map_to_devices(np.maximum(ideal, 0.0) / r_f, hw, levels=not switches)
-        g_neg, st_n = map_to_devices(np.maximum(-ideal, 0.0) / r_f, hw, levels=not switches)
+        prog = program_table(ideal, r_f, hw, switches)
+        g_pos, g_neg, real, st_p, st_n = prog.g_pos, prog.g_neg, prog.real, prog.pos, prog.neg
         base = f"xb{k}_{d.weights}_{d.source}_{target}"
-        real = (g_pos - g_neg) * r_f
-        clipped = st_p.clipped + st_n.clipped
+        clipped = prog.clipped
         fits = None  # behind switches: the r_f at which every compensated device fits
         if switches:
-            (g_pos, clip_p), (g_neg, clip_n) = (self._behind_switches(hw, g_pos),
-                                                self._behind_switches(hw, g_neg))
-            clipped = clip_p + clip_n
-            real = (switch_effective(g_pos, hw.r_on, hw.r_off)
-                    - switch_effective(g_neg, hw.r_on, hw.r_off)) * r_f
             fits = max(switch_headroom_r_f(np.maximum(ideal, 0.0), hw),
                        switch_headroom_r_f(np.maximum(-ideal, 0.0), hw))
         err = np.abs(real - ideal)
@@ -179,18 +164,6 @@ class LowerCrossbars:
         if neg_used and hw.scheme == "dual_rail":
             circuit.neg_rail_layers.add(src)
         return neg_used and hw.scheme == "differential"
-
-    @staticmethod
-    def _behind_switches(hw: Hardware, target: Array) -> tuple[Array, int]:
-        """The devices to program so that each option, through its switch, realises `target`
-        (`switch_compensated`), on the levels, and how many were clipped to g_max: with
-        r_f = auto none is (`scale` leaves the headroom); with r_f set, a clip as for any
-        weight above g_max * r_f, reported the same way (it also moves the option's other
-        devices a little: they share the switch's drop)."""
-        prog = switch_compensated(target, hw.r_on, hw.r_off)
-        over = ~(prog <= hw.g_max * (1 + 1e-9))
-        prog[over] = hw.g_max
-        return quantise(prog, hw), int(over.sum())
 
     @staticmethod
     def _nets(graph: ModelGraph, hw: Hardware, src: str, tgt: str, pol: Polarity,

@@ -22,6 +22,21 @@ Rules (the one place they are written; docs/hardware.md repeats them, regenerate
   then g_max. With `r_f` set, every layer uses it and a weight with |w| / r_f > g_max, or a
   compensated device above g_max, is clipped to g_max (a warning, located at the energy term or
   the r_f setting).
+- **R_F on a level grid**: with `levels > 0` and `r_f = auto`, that R_F is only the smallest
+  one, r_min: a weight w lands on R_F times a level, and which R_F puts the layer's weights
+  near levels depends on the weights. So R_F(L) is the R_F in [r_min, 2 r_min]
+  (`R_F_SEARCH_SPAN`) with the smallest RMS weight error, in model units, over every weight into
+  L as lowering realises it (window, levels, select-switch compensation: `program_table`).
+  The search is a grid of 128 candidates, then twice a grid of 128 spanning two steps around
+  the best so far; the smallest R_F wins ties, so r_min is kept unless a larger one is better.
+  RMS, not the worst error: a state is driven by sum_j dw_ij g_j, where many small errors add
+  up; on parity8 under rram_cmos (docs/robustness.md) minimising the RMS error passes 52/52
+  test vectors, minimising the worst one 43/52 (37/52 at r_min). A larger R_F keeps every RC
+  constant (C_F = tau tau_unit / R_F) and every amplifier's noise gain (model units), so the
+  settle time moves only with the realised weights (parity8: 3.11 -> 3.17 us). It costs up to
+  2x less C_F (closer to the summing node's parasitics; kT/C_F noise up to sqrt(2) x larger)
+  and up to 2x less signal current per weight. Layers with more than 4096 weights to quantise
+  (distinct magnitudes; whole tables behind switches) keep r_min (`R_F_SEARCH_MAX_VALUES`).
 - **Weights -> conductances**: G = |w| / R_F(target), on the rail (dual_rail) or array
   (differential) of the weight's sign. Below g_min a device cannot be programmed: G is rounded to
   the nearer of 0 (no device, the weight is *lost*) and g_min (*raised*); both are reported.
@@ -47,18 +62,30 @@ from typing import ClassVar, Literal
 import numpy as np
 from denseamc.compiler.passes.circuit_builder import (
     CircuitBuilder,
+    drive_matrix,
     drive_table,
     fan_in,
     free_neurons,
     max_abs_drive_weight,
 )
 from denseamc.ir import Drive, ModelGraph, warning
-from denseamc.ir.circuit import net
+from denseamc.ir.circuit import net, switch_compensated, switch_effective
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.model import Array
 from denseamc.ir.scaling import Scaling, SwingBasis
 
 DEFAULT_R_F = 1e4
+#: r_f = auto with levels > 0: the largest R_F the quantisation search may pick, as a multiple
+#: of the smallest that fits the window (module rules).
+R_F_SEARCH_SPAN = 2.0
+#: Candidates per stage of that search; each later stage spans two steps of the one before
+#: around its best.
+R_F_SEARCH_POINTS = 128
+R_F_SEARCH_STAGES = 3
+#: A layer with more weights to quantise (distinct magnitudes; whole tables behind switches)
+#: keeps the smallest R_F: with that many, some weight sits near the middle of a level step at
+#: every scale, so the worst error is about half a step times R_F and the smallest R_F is best.
+R_F_SEARCH_MAX_VALUES = 4096
 #: v_unit = auto without a simulated signal (no test vectors): the former fixed default, volts.
 FALLBACK_V_UNIT = 0.1
 
@@ -198,8 +225,11 @@ class ScaleToHardware:
                 continue
             wmax = max((max_abs_drive_weight(graph, d) for d in graph.dynamics[layer.name].drives),
                        default=0.0)
-            r_f.append((layer.name, max(wmax / hw.g_max, _switch_headroom(graph, hw, layer.name))
-                        if wmax > 0 else DEFAULT_R_F))
+            if wmax == 0:
+                r_f.append((layer.name, DEFAULT_R_F))
+                continue
+            r_min = max(wmax / hw.g_max, _switch_headroom(graph, hw, layer.name))
+            r_f.append((layer.name, quantised_r_f(layer_tables(graph, hw, layer.name), r_min, hw)))
 
         taus = [lay.tau for lay in graph.layers() if lay.tau > 0]
         tau_fast = min(taus, default=1.0)
@@ -272,15 +302,130 @@ def map_to_devices(g_ideal: Array, hw: Hardware, *, levels: bool = True
 
 def quantise(g: Array, hw: Hardware) -> Array:
     """Every device (g > 0) moved to the nearest of `levels` evenly spaced values in [g_min,
-    g_max] (levels = 0: unchanged)."""
+    g_max] (levels = 0: unchanged). The level index is computed, not searched (O(1) memory per
+    device: the scale search quantises many candidate tables at once); a tie goes down."""
     if hw.levels == 0:
         return g
     out = np.array(g, dtype=np.float64)
     levels = np.linspace(hw.g_min, hw.g_max, hw.levels)
     keep = out > 0
-    idx = np.abs(out[keep][:, None] - levels[None, :]).argmin(axis=1)
-    out[keep] = levels[idx]
+    step = (hw.g_max - hw.g_min) / (hw.levels - 1)
+    idx = np.clip(np.ceil((out[keep] - hw.g_min) / step - 0.5), 0, hw.levels - 1)
+    out[keep] = levels[idx.astype(np.int64)]
     return out
+
+
+@dataclass(frozen=True)
+class ProgrammedTable:
+    """One drive's devices at one R_F: `g_pos` / `g_neg` what is programmed (S), `real` the
+    weights they realise (model units, through the select switches if any), `clipped` how many
+    devices were clipped to g_max (behind switches: after compensation)."""
+
+    g_pos: Array
+    g_neg: Array
+    real: Array
+    pos: DeviceMapStats
+    neg: DeviceMapStats
+    clipped: int
+
+
+def program_table(ideal: Array, r_f: float | Array, hw: Hardware, switches: bool
+                  ) -> ProgrammedTable:
+    """The devices realising `ideal` (signed, model units) at feedback resistor `r_f`: split by
+    sign, mapped onto the window (`map_to_devices`), behind select switches (`switches`)
+    compensated for them then quantised. `r_f` may be an array of candidates shaped to
+    broadcast over leading axes of `ideal` (the scale search; stats then count every candidate)."""
+    g_pos, st_p = map_to_devices(np.maximum(ideal, 0.0) / r_f, hw, levels=not switches)
+    g_neg, st_n = map_to_devices(np.maximum(-ideal, 0.0) / r_f, hw, levels=not switches)
+    if not switches:
+        return ProgrammedTable(g_pos, g_neg, (g_pos - g_neg) * r_f, st_p, st_n,
+                               st_p.clipped + st_n.clipped)
+    (g_pos, clip_p), (g_neg, clip_n) = behind_switches(hw, g_pos), behind_switches(hw, g_neg)
+    real = (switch_effective(g_pos, hw.r_on, hw.r_off)
+            - switch_effective(g_neg, hw.r_on, hw.r_off)) * r_f
+    return ProgrammedTable(g_pos, g_neg, real, st_p, st_n, clip_p + clip_n)
+
+
+def behind_switches(hw: Hardware, target: Array) -> tuple[Array, int]:
+    """The devices to program so that each option, through its switch, realises `target`
+    (`switch_compensated`), on the levels, and how many were clipped to g_max: with
+    r_f = auto none is (`scale` leaves the headroom); with r_f set, a clip as for any
+    weight above g_max * r_f, reported the same way (it also moves the option's other
+    devices a little: they share the switch's drop)."""
+    prog = switch_compensated(target, hw.r_on, hw.r_off)
+    over = ~(prog <= hw.g_max * (1 + 1e-9))
+    prog[over] = hw.g_max
+    return quantise(prog, hw), int(over.sum())
+
+
+def device_table(graph: ModelGraph, d: Drive, target: str) -> Array:
+    """The weights (coef included) of drive `d` into `target` that become devices, laid out as
+    lowering programs them: selected, (options, other) (`selected_device_table`); otherwise
+    (source neurons, target's free neurons)."""
+    if graph.weights(d.weights).is_selected:
+        return selected_device_table(graph, d, target)
+    return drive_matrix(graph, d).T[:, list(free_neurons(graph, target))]
+
+
+@dataclass(frozen=True)
+class SearchTable:
+    """What the scale search quantises for one drive: `values` (signed, model units), each
+    standing for `counts` weights in the RMS (a constant drive: its distinct nonzero
+    magnitudes, one row; behind select switches: the whole table, whose options share a
+    switch, zeros counting 0), and whether `switches`."""
+
+    values: Array
+    counts: Array
+    switches: bool
+
+
+def layer_tables(graph: ModelGraph, hw: Hardware, layer: str) -> list[SearchTable]:
+    """Every drive into `layer` as the scale search sees it (`SearchTable`)."""
+    out = []
+    for d in graph.dynamics[layer].drives:
+        t = device_table(graph, d, layer)
+        if graph.weights(d.weights).is_selected and has_switch_loss(hw):
+            out.append(SearchTable(t, (t != 0).astype(np.float64), True))
+            continue
+        mags, counts = np.unique(np.abs(t[t != 0]), return_counts=True)
+        out.append(SearchTable(mags[None, :], counts[None, :].astype(np.float64), False))
+    return out
+
+
+def quantisation_errors(tables: list[SearchTable], r_f: Array, hw: Hardware
+                        ) -> tuple[Array, Array]:
+    """(worst, RMS) |realised - ideal| weight error in model units over every table, for each
+    candidate R_F in the 1-D array `r_f` (RMS: over the nonzero weights)."""
+    cand = np.asarray(r_f, dtype=np.float64)[:, None, None]
+    worst = np.zeros(cand.shape[0])
+    sq = np.zeros(cand.shape[0])
+    n = 0.0
+    for t in tables:
+        err = np.abs(program_table(t.values, cand, hw, t.switches).real - t.values)
+        worst = np.maximum(worst, err.max(axis=(1, 2), initial=0.0))
+        sq += (err**2 * t.counts).sum(axis=(1, 2))
+        n += float(t.counts.sum())
+    return worst, np.sqrt(sq / max(n, 1.0))
+
+
+def quantised_r_f(tables: list[SearchTable], r_min: float, hw: Hardware) -> float:
+    """r_f = auto on a level grid: the R_F in [r_min, R_F_SEARCH_SPAN r_min] with the smallest
+    RMS weight error (module rules); r_min without levels or with too many weights."""
+    size = sum(t.values.size for t in tables)
+    if hw.levels == 0 or R_F_SEARCH_SPAN <= 1 or size == 0 or size > R_F_SEARCH_MAX_VALUES:
+        return r_min
+    lo, hi = r_min, r_min * R_F_SEARCH_SPAN
+    best, best_err = r_min, math.inf
+    for _ in range(R_F_SEARCH_STAGES):
+        cands = np.linspace(lo, hi, R_F_SEARCH_POINTS)
+        cands[0] = lo  # exactly: the first stage's lo is the naive R_F
+        err = quantisation_errors(tables, cands, hw)[1]  # RMS: see the module rules
+        i = int(np.argmin(err))  # the first minimum: the smallest R_F among equals
+        if err[i] < best_err:
+            best, best_err = float(cands[i]), float(err[i])
+        step = (hi - lo) / (R_F_SEARCH_POINTS - 1)
+        lo, hi = max(r_min, best - step), min(r_min * R_F_SEARCH_SPAN, best + step)
+    return best
 
 
 def has_switch_loss(hw: Hardware) -> bool:
