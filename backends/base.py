@@ -30,78 +30,42 @@ Names are registered with the `Namer` in the walk's order, so a file set that sh
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import ClassVar, TypeVar
 
-import numpy as np
-from denseamc.backends.circuit_energy import selected_energy
-from denseamc.backends.naming import Namer, provenance
-from denseamc.backends.stimulus import Stimulus, default_stimulus
-from denseamc.backends.units import join_fields, num, num_texts
-from denseamc.ir import DenseAMCError, InternalCompilerError, error
-from denseamc.ir.circuit import (
-    Activation,
-    CircuitIR,
-    Crossbar,
-    IntegratorCell,
-    SelectedCrossbar,
-    net,
+from denseamc.backends.crossbar_text import (
+    DeviceValues,
+    crossbar_devices,
+    crossbar_ports,
+    device_values,
+    wired_crossbar_devices,
 )
-from denseamc.ir.hardware import KEYS
-from denseamc.ir.lagrangians import Softmax
+from denseamc.backends.energy_probe import ENERGY_PROBE_MAX_DEVICES
+from denseamc.backends.naming import Namer, provenance
+from denseamc.backends.netlist_facts import (
+    activation_ports,
+    cell_ports,
+    initial_node_voltages,
+    saved_nets,
+    select_control_net,
+    select_levels,
+    unwritable,
+)
+from denseamc.backends.stimulus import Stimulus, default_stimulus
+from denseamc.backends.units import num
+from denseamc.ir import DenseAMCError, InternalCompilerError, error
+from denseamc.ir.circuit import Activation, CircuitIR, Crossbar, IntegratorCell, SelectedCrossbar
 from denseamc.ir.loc import Loc, Located
-from numpy.typing import NDArray
 
 __all__ = [
-    "ENERGY_PROBE_MAX_DEVICES",
-    "IDEAL_OPAMP_A0",
     "INCLUDE_DIR",
     "TRAN_MAX_STEP_DIVISOR",
     "TRAN_POINTS",
-    "DeviceValues",
     "NetlistEmitter",
-    "activation_ports",
-    "cell_initial_voltages",
-    "cell_ports",
-    "cell_tag",
-    "crossbar_devices",
-    "crossbar_ports",
-    "device_values",
-    "energy_probe_terms",
-    "initial_node_voltages",
-    "opamp_settings",
-    "rail_errors",
-    "saved_nets",
-    "select_control_net",
-    "select_levels",
-    "switch_ohms",
-    "unwritable",
-    "wired_crossbar_devices",
 ]
 
-
-def switch_ohms(circuit: CircuitIR) -> tuple[float, float]:
-    """(r_on, r_off) of the selected crossbars' switches (the hardware keys `r_on`, `r_off`):
-    every dialect writes one switch model, so the crossbars must agree."""
-    ohms = {(sx.r_on, sx.r_off) for sx in circuit.selected_crossbars}
-    if len(ohms) != 1:
-        raise InternalCompilerError(f"one switch model per netlist, got (r_on, r_off) {ohms}")
-    return ohms.pop()
-
-
-#: `amplifier: ideal` in the netlists: every op-amp is still a `dam_opamp` instance, with this
-#: open-loop gain, no pole (gbw = 0), no slew limit and no rails (sat = 0). A summing node then
-#: sits at -V(out)/a0 instead of 0 V: a relative error of (1 + fan-in) / a0 on a cell's output,
-#: 1e-5 for a fan-in of 99 (a0 = 1e6 left 2e-4 v_unit on hamming74). Not higher: ngspice's
-#: Newton test on the gain node (reltol x V(p)) needs the input resolved to about
-#: 1e-6 x 0.1 V / a0, which at a0 = 1e8 is 1e-15 V, the floor of double precision on sub-volt
-#: nodes; the parity8 testbench then stopped ("Timestep too small") on single vectors at
-#: knife-edge settings (vector 32 at r_on = 250 ohm, vector 44 at 1 kohm), and at 1e7 ran all.
-IDEAL_OPAMP_A0 = 1e7
 #: Transient output step and maximum internal step, as fractions of the readout time.
 TRAN_POINTS = 1000
 TRAN_MAX_STEP_DIVISOR = 200
@@ -117,298 +81,8 @@ INCLUDE_DIR = "crossbars"
 INCLUDE_MODES = ("inline", "write", "refer")
 
 
-def opamp_settings(circuit: CircuitIR) -> dict[str, float]:
-    """The `dam_opamp` parameters every op-amp of `circuit` shares, in SI units (a cell's input
-    offset `v_os` is its own): a0, gbw (Hz, 0 = no pole), slew_rate (V/s), r_out (ohm) and sat (1 =
-    soft saturation at the supply ports, 0 = none). Ideal amplifiers: `IDEAL_OPAMP_A0`."""
-    amp = circuit.amplifier
-    r_out = float(circuit.meta.get("r_out", float(KEYS["r_out"].default or 0.0)))
-    if amp.ideal:
-        return {"a0": IDEAL_OPAMP_A0, "gbw": 0.0, "slew_rate": amp.slew_v_per_s,
-                "r_out": r_out, "sat": 0}
-    return {"a0": amp.a0, "gbw": amp.gbw_hz, "slew_rate": amp.slew_v_per_s, "r_out": r_out,
-            "sat": 1}
-
-
-def cell_initial_voltages(circuit: CircuitIR, cell: IntegratorCell, v0: float
-                          ) -> tuple[float, float]:
-    """(V(out), V(sum)) that start capacitor cell `cell` at output `v0`, as its `dam_opamp`
-    holds them: the op-amp's internal gain node sits at p0 = v0 (no rails) or
-    v0 / (1 - (v0 / v_rail)^8)^(1/8) (the inverse of its soft rails), so its input is p0 / a0
-    and V(sum) = v_os - p0 / a0.
-    Forcing both ends of C_F (and not an internal node) works for any op-amp subcircuit."""
-    op = opamp_settings(circuit)
-    p0 = v0
-    if op["sat"]:
-        rail = circuit.amplifier.v_rail
-        u = max(-0.999, min(0.999, v0 / rail))
-        p0 = v0 / (1 - u**8) ** 0.125
-    return v0, cell.v_offset - p0 / op["a0"]
-
-
-def rail_errors(act: Activation, i: int) -> tuple[float, float, float, float]:
-    """(gain_p, offset_p, gain_n, offset_n) of neuron `i` of `act`: its realised out_p and out_n
-    rails are gain * (+-v_unit g) + offset (volts); (1, 0, 1, 0) when nominal."""
-    n = len(act.in_nets)
-    g, o = act.rail_gain, act.rail_offset
-    return ((g[i] if g else 1.0), (o[i] if o else 0.0),
-            (g[n + i] if g else 1.0), (o[n + i] if o else 0.0))
-
-
-def cell_tag(cell: IntegratorCell) -> str:
-    """The suffix of a cell's local names in its layer's subcircuit: the neuron index, or
-    inv_<index> for the differential scheme's inverter."""
-    return f"inv_{cell.index}" if cell.role == "inverter" else str(cell.index)
-
-
-def cell_ports(cells: Sequence[IntegratorCell]) -> dict[str, str]:
-    """IR net -> port of a layer's cell subcircuit: each neuron cell's summing node sum_<i> and
-    output x_<i>, each inverter's inv_sum_<i> and inv_out_<i> (a net shared by two cells is one
-    port, named by the first); summing nodes first, then outputs."""
-    ports: dict[str, str] = {}
-    for end in ("sum", "out"):
-        for cell in cells:
-            ir_net = cell.sum_net if end == "sum" else cell.out_net
-            inv = cell.role == "inverter"
-            name = (f"inv_{end}_{cell.index}" if inv
-                    else f"{'sum' if end == 'sum' else 'x'}_{cell.index}")
-            ports.setdefault(ir_net, name)
-    return ports
-
-
-def activation_ports(act: Activation) -> dict[str, str]:
-    """IR net -> port of an activation block's subcircuit: in_<i> (the cell outputs it reads),
-    out_p_<i>, out_n_<i> (its own inverted rails only: identity's is the cell output itself)
-    and, for a coupled kind (softmax), the normaliser's common node s."""
-    ports = {n: f"in_{i}" for i, n in enumerate(act.in_nets)}
-    ports.update({n: f"out_p_{i}" for i, n in enumerate(act.out_p_nets)})
-    for i, n in enumerate(act.out_n_nets):
-        ports.setdefault(n, f"out_n_{i}")
-    if not act.lagrangian.elementwise:
-        ports[f"{act.name}_s"] = "s"
-    return ports
-
-
-def select_control_net(select: str, element: int, option: int) -> str:
-    """IR-style name of the control net of switch `option` of element `element` of `select`."""
-    return f"sel_{select}_{element}_{option}"
-
-
-def select_levels(circuit: CircuitIR, stimulus: Stimulus) -> dict[str, float]:
-    """IR control net -> volts of every select switch's control for `stimulus`: vdd (v_rail)
-    closes switch k of element j when select[j] == k, 0 V opens it (a one-hot decoder)."""
-    out: dict[str, float] = {}
-    for sx in circuit.selected_crossbars:
-        try:
-            sel = stimulus.selects[sx.select]
-        except KeyError:
-            raise InternalCompilerError(f"no select values for {sx.name}") from None
-        for j in sx.lines:
-            for k in range(sx.n_options):
-                out[select_control_net(sx.select, j, k)] = (
-                    circuit.amplifier.v_rail if sel[j] == k else 0.0)
-    return out
-
-
-def initial_node_voltages(circuit: CircuitIR, stimulus: Stimulus) -> list[tuple[str, float]]:
-    """(IR net, volts) of both ends of every capacitor cell's C_F at t = 0 for `stimulus`
-    (`cell_initial_voltages`): output, then summing node, cell by cell."""
-    out: list[tuple[str, float]] = []
-    for cell in circuit.cells:
-        if cell.c_f > 0:
-            try:
-                v0 = stimulus.cell_v0[cell.name]
-            except KeyError:
-                raise InternalCompilerError(f"no initial value for cell {cell.name}") from None
-            v_out, v_sum = cell_initial_voltages(circuit, cell, v0)
-            out += [(cell.out_net, v_out), (cell.sum_net, v_sum)]
-    return out
-
-
-def saved_nets(circuit: CircuitIR) -> list[str]:
-    """Every layer's x, gp and own gn nets (IR names), in circuit order; with non-ideal
-    amplifiers also every summing node (ideal ones are held at exactly 0 V)."""
-    out: list[str] = []
-    for layer in circuit.layers:
-        out += [net(layer.name, "x", i) for i in range(layer.size)]
-    for act in circuit.activations:
-        out += list(act.out_p_nets)
-        inputs = set(act.in_nets)
-        out += [n for n in act.out_n_nets if n not in inputs]
-    if not circuit.amplifier.ideal:
-        out += [c.sum_net for c in circuit.cells]
-    return out
-
-
-@dataclass(frozen=True)
-class DeviceValues:
-    """A crossbar's devices, one per conductance > 0, row-major, formatted once for every
-    dialect and the conductance tables: device k is at row `rows[k]`, column `cols[k]`; its
-    conductance's text (siemens) is `siemens[k]` and its resistance's (ohm = 1/G) `ohms[k]`
-    (`units.num_texts`, ASCII byte strings). `conductance` is the crossbar's matrix they were
-    made from (so another crossbar with the same or the transposed matrix can reuse them)."""
-
-    conductance: NDArray[np.float64]
-    rows: NDArray[np.intp]
-    cols: NDArray[np.intp]
-    siemens: NDArray[np.bytes_]
-    ohms: NDArray[np.bytes_]
-
-
-def device_values(xb: Crossbar, earlier: Iterable[DeviceValues] = ()) -> DeviceValues:
-    """`xb`'s `DeviceValues`, vectorised. When one of `earlier` was made from the same matrix or
-    its transpose (a symmetric interaction h @ W @ v lowers to crossbars W and W^T), its texts
-    are reused: every distinct device value is formatted once."""
-    g = np.asarray(xb.conductance, dtype=np.float64)
-    rr, cc = np.nonzero(g > 0)
-    for other in earlier:
-        if other.conductance.shape == g.shape and np.array_equal(other.conductance, g):
-            return DeviceValues(g, rr, cc, other.siemens, other.ohms)
-        if other.conductance.shape == g.shape[::-1] and np.array_equal(other.conductance.T, g):
-            # device (r, c) here is the other's device (c, r): its position in their order
-            position = np.zeros(other.conductance.shape, dtype=np.intp)
-            position[other.rows, other.cols] = np.arange(len(other.rows))
-            k = position[cc, rr]
-            return DeviceValues(g, rr, cc, other.siemens[k], other.ohms[k])
-    values = g[rr, cc]
-    with np.errstate(divide="ignore", over="ignore"):
-        ohms = 1.0 / values
-    if not np.isfinite(ohms).all():
-        raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
-    return DeviceValues(g, rr, cc, num_texts(values), num_texts(ohms))
-
-
-#: Placeholders for a device line's row index, column index and resistance in a dialect's
-#: resistor template (`crossbar_devices`); no template contains them.
-_ROW, _COL, _OHMS = "\x01", "\x02", "\x03"
-
-
 #: Where a crossbar subcircuit's devices go among its lines (`NetlistEmitter.crossbar_subckt`).
 _BODY = "\x00devices"
-
-
-def crossbar_devices(xb: Crossbar, resistor_line: str, values: DeviceValues | None = None, *,
-                     head: str = "", tail: str = "") -> str:
-    """`head`, then the body of `xb`'s subcircuit, a newline and `tail`: one resistor R = 1/G per
-    nonzero conductance from port row_r to port col_c, named r_<r>_<c>, row-major, one line
-    each (no line when there is no device).
-
-    `resistor_line` is the dialect's resistor template (positional fields name, a, b, ohms);
-    `values` the crossbar's `device_values` when another dialect already formatted them.
-    Every name is local to the subcircuit, so nothing per device goes through the `Namer`:
-    the template, filled with placeholders, splits into fixed text and per-device fields (row
-    index, column index, resistance), which `join_fields` concatenates for every device at
-    once, between `head` and `tail` (the fast path of a million-weight model).
-    """
-    v = values if values is not None else device_values(xb)
-    if not len(v.rows):
-        return f"{head}\n{tail}"
-    n_rows, n_cols = v.conductance.shape
-    index_text = np.array([str(k) for k in range(max(n_rows, n_cols))], dtype="S")
-    per_device = {_ROW: index_text[v.rows], _COL: index_text[v.cols], _OHMS: v.ohms}
-    line = resistor_line.format(f"r_{_ROW}_{_COL}", f"row_{_ROW}", f"col_{_COL}", _OHMS)
-    pieces = re.split(f"([{_ROW}{_COL}{_OHMS}])", line + "\n")
-    columns = [per_device[p] if p in per_device else p.encode("ascii") for p in pieces if p]
-    return join_fields(columns, head=head, tail=tail)
-
-
-def wired_crossbar_devices(xb: Crossbar, resistor_line: str) -> str:
-    """The body of `xb`'s subcircuit with wire resistance `r_wire` (names local, as in
-    `crossbar_devices`).
-
-    The network backends/ir_drop.py solves: device r_<r>_<c> between row-wire node wa_<r>_<c>
-    and column-wire node wb_<r>_<c>; a segment of r_wire (rwa_<r>_<c>) from port row_r to
-    wa_<r>_0 and from wa_<r>_<c> to wa_<r>_<c+1>; one (rwb_<r>_<c>) from wb_<r>_<c> to
-    wb_<r+1>_<c> and from wb_<R-1>_<c> to port col_c. Per row: its segments, then its devices;
-    then the column segments.
-    """
-    g = np.asarray(xb.conductance, dtype=np.float64)
-    with np.errstate(divide="ignore", over="ignore"):
-        if not np.isfinite(1.0 / g[g > 0]).all():
-            raise InternalCompilerError(f"crossbar {xb.name}: a conductance too small to invert")
-    n_rows, n_cols = g.shape
-    wire = num(xb.r_wire)
-    out: list[str] = []
-    line = resistor_line.format
-    for r in range(n_rows):
-        for c in range(n_cols):
-            out.append(line(f"rwa_{r}_{c}", f"row_{r}" if c == 0 else f"wa_{r}_{c - 1}",
-                            f"wa_{r}_{c}", wire))
-        for c in np.flatnonzero(g[r] > 0).tolist():
-            out.append(line(f"r_{r}_{c}", f"wa_{r}_{c}", f"wb_{r}_{c}", num(1.0 / g[r, c])))
-    for c in range(n_cols):
-        for r in range(n_rows):
-            out.append(line(f"rwb_{r}_{c}", f"wb_{r}_{c}",
-                            f"wb_{r + 1}_{c}" if r + 1 < n_rows else f"col_{c}", wire))
-    return "\n".join(out)
-
-
-def crossbar_ports(xb: Crossbar) -> list[str]:
-    """The formal ports of `xb`'s subcircuit: row_0 .. row_{R-1}, then col_0 .. col_{C-1}."""
-    n_rows, n_cols = np.shape(xb.conductance)
-    return [f"row_{r}" for r in range(n_rows)] + [f"col_{c}" for c in range(n_cols)]
-
-
-def unwritable(circuit: CircuitIR) -> list[str]:
-    """The non-idealities of a realised `circuit` the netlists do not write yet (their hardware
-    keys, with why), empty when every netlist can carry the draw exactly."""
-    out: list[str] = []
-    if any(sx.r_wire > 0 for sx in circuit.selected_crossbars):
-        out.append("r_wire on a selected crossbar (wires through analog switches)")
-    return out
-
-
-#: Above this many crossbar devices the energy probe (one term per device pair) is left out of
-#: every dialect: an expression of millions of terms costs the simulator more than the rest of
-#: the circuit, and `check` evaluates E from the saved node voltages in numpy anyway.
-ENERGY_PROBE_MAX_DEVICES = 20_000
-
-
-def _no_block() -> tuple[str, str]:
-    raise InternalCompilerError("only a softmax layer has a normaliser block")
-
-
-def energy_probe_terms(circuit: CircuitIR, probe: Callable[[str], str]
-                       ) -> list[tuple[float, str]]:
-    """(coefficient, factor expression) whose sum is E(t) in model units, the same in every
-    dialect: `probe` turns an IR net into the dialect's voltage expression (`v(net)` in SPICE,
-    `V(in_3)` in a Verilog-A module); the functions are those SPICE B-sources and Verilog-A
-    share (ln, exp, cosh, pow, max).
-
-    Per layer the Legendre term (`spice_legendre` of its Lagrangian; softmax: sum x_i g_i +
-    V(s)/v_unit - ln(N)/beta, the log-sum-exp read from the normaliser's common node s), then
-    the interaction and bias energy read back from the realised conductances. A selected
-    crossbar's part follows the switch controls (`circuit_energy.selected_energy`): the pairs of
-    the all-option-0 selection, plus per element j and option k >= 1 what that option changes,
-    times V(sel_<input>_<j>_<k>)/vdd (1 when the switch is closed, 0 when open), so the probe
-    is right whatever drives the controls. Pairs of clamped neurons (a constant) are left out.
-    """
-    vu = circuit.scaling.v_unit
-    terms: list[tuple[float, str]] = []
-    acts = {a.layer: a for a in circuit.activations}
-    for layer in circuit.layers:
-        xs = [probe(net(layer.name, "x", i)) for i in range(layer.size)]
-        gs = [probe(net(layer.name, "gp", i)) for i in range(layer.size)]
-        if isinstance(layer.lagrangian, Softmax):
-            # L* = sum x_i g_i - L with L = ln(sum_j exp(beta x_j))/beta
-            # = ln(N)/beta - V(s)/v_unit, read from the normaliser's common node
-            s = probe(f"{acts[layer.name].name}_s")
-            terms += [(-1.0 / vu**2, f"{x}*{g}") for x, g in zip(xs, gs, strict=True)]
-            terms += [(1.0 / vu, s), (-math.log(layer.size) / layer.lagrangian.p, "1.0")]
-            continue
-        terms += layer.lagrangian.spice_legendre(xs, gs, vu, num, _no_block)
-    gp = {(k, i): probe(net(layer.name, "gp", i))
-          for k, layer in enumerate(circuit.layers) for i in range(layer.size)}
-    sel = selected_energy(circuit)
-    for (a, b), w in sel.base.pairs:
-        terms.append((w / vu**2, f"{gp[a]}*{gp[b]}"))
-    for a, w in sel.base.bias:
-        terms.append((w / vu, gp[a]))
-    on = 1.0 / circuit.amplifier.v_rail  # a closed switch's control sits at vdd
-    for (select, j, k), pairs in sel.options.items():
-        ctl = probe(select_control_net(select, j, k))
-        terms += [(w * on / vu**2, f"{gp[a]}*{gp[b]}*{ctl}") for (a, b), w in pairs]
-    return terms
 
 
 def _natural(text: str) -> tuple[str, ...]:

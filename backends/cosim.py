@@ -30,10 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from denseamc.backends.base import saved_nets
 from denseamc.backends.circuit_energy import circuit_energy
 from denseamc.backends.circuit_sim import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
+from denseamc.backends.netlist_facts import saved_nets
 from denseamc.backends.rawfile import RawResult
 from denseamc.backends.runners import SimulatorError, compile_va, run_ngspice, run_vacask
 from denseamc.backends.spice import NgspiceEmitter

@@ -8,7 +8,8 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-from denseamc.backends.base import INCLUDE_DIR, DeviceValues, NetlistEmitter
+from denseamc.backends.base import INCLUDE_DIR, NetlistEmitter
+from denseamc.backends.crossbar_text import DeviceValues
 from denseamc.backends.naming import Namer
 from denseamc.backends.netlist_safety import (
     UnsafeNetlistError,

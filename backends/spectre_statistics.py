@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from denseamc.backends.base import DeviceValues
+from denseamc.backends.crossbar_text import DeviceValues
 from denseamc.backends.naming import Namer
 from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import num

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from denseamc.backends.base import DeviceValues, device_values
+from denseamc.backends.crossbar_text import DeviceValues, device_values
 from denseamc.backends.naming import Namer
 from denseamc.backends.units import integer, join_fields, num, nums
 from denseamc.ir.circuit import CircuitIR

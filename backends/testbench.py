@@ -33,8 +33,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from denseamc.backends.base import NetlistEmitter, initial_node_voltages
+from denseamc.backends.base import NetlistEmitter
 from denseamc.backends.naming import Namer
+from denseamc.backends.netlist_facts import initial_node_voltages
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import Stimulus, stimuli
 from denseamc.backends.units import num

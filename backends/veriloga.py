@@ -45,13 +45,10 @@ numpy (`circuit_energy`), the same formula.
 from __future__ import annotations
 
 from denseamc.backends import va_primitives
-from denseamc.backends.base import (
-    ENERGY_PROBE_MAX_DEVICES,
-    TRAN_MAX_STEP_DIVISOR,
-    TRAN_POINTS,
-    NetlistEmitter,
+from denseamc.backends.base import TRAN_MAX_STEP_DIVISOR, TRAN_POINTS, NetlistEmitter
+from denseamc.backends.energy_probe import ENERGY_PROBE_MAX_DEVICES, energy_probe_terms
+from denseamc.backends.netlist_facts import (
     cell_tag,
-    energy_probe_terms,
     initial_node_voltages,
     opamp_settings,
     rail_errors,

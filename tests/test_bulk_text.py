@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from denseamc.backends.base import crossbar_devices, device_values
+from denseamc.backends.crossbar_text import crossbar_devices, device_values
 from denseamc.backends.emit import emit_netlists
 from denseamc.backends.spice import SpiceEmitter
 from denseamc.backends.units import join_fields, num, num_texts, nums

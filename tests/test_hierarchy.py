@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from denseamc.backends import runners
-from denseamc.backends.base import cell_tag, saved_nets
 from denseamc.backends.circuit_energy import (
     circuit_energy,
     energy_coefficients,
@@ -35,6 +34,7 @@ from denseamc.backends.circuit_energy import (
 )
 from denseamc.backends.circuit_sim import simulate_circuit
 from denseamc.backends.naming import Namer
+from denseamc.backends.netlist_facts import cell_tag, saved_nets
 from denseamc.backends.spice import NgspiceEmitter
 from denseamc.backends.stimulus import stimuli
 from denseamc.backends.units import num
