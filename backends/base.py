@@ -43,38 +43,24 @@ from denseamc.backends.crossbar_text import (
     wired_crossbar_devices,
 )
 from denseamc.backends.energy_probe import ENERGY_PROBE_MAX_DEVICES
-from denseamc.backends.naming import Namer, provenance
+from denseamc.backends.naming import Namer
 from denseamc.backends.netlist_facts import (
     activation_ports,
     cell_ports,
-    initial_node_voltages,
-    saved_nets,
     select_control_net,
     select_levels,
     unwritable,
 )
+from denseamc.backends.netlist_lines import NetlistLines, natural_key
 from denseamc.backends.stimulus import Stimulus, default_stimulus
 from denseamc.backends.units import num
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
 from denseamc.ir.circuit import Activation, CircuitIR, Crossbar, IntegratorCell, SelectedCrossbar
-from denseamc.ir.loc import Loc, Located
+from denseamc.ir.loc import Located
 
-__all__ = [
-    "INCLUDE_DIR",
-    "TRAN_MAX_STEP_DIVISOR",
-    "TRAN_POINTS",
-    "NetlistEmitter",
-]
+__all__ = ["INCLUDE_DIR", "NetlistEmitter"]
 
-#: Transient output step and maximum internal step, as fractions of the readout time.
-TRAN_POINTS = 1000
-TRAN_MAX_STEP_DIVISOR = 200
-TRAN_MAX_STEP_FRACTION = 1.0 / TRAN_MAX_STEP_DIVISOR
 C = TypeVar("C", bound=Located)
-#: Saved vectors per line.
-_SAVES_PER_LINE = 8
-#: Ports or nodes per line of a subcircuit definition or instance (continued lines after).
-_NODES_PER_LINE = 16
 #: The folder of the crossbar include files, relative to the top-level netlist including them.
 INCLUDE_DIR = "crossbars"
 #: How an emitter places each crossbar's subcircuit (`NetlistEmitter` `includes`).
@@ -85,16 +71,10 @@ INCLUDE_MODES = ("inline", "write", "refer")
 _BODY = "\x00devices"
 
 
-def _natural(text: str) -> tuple[str, ...]:
-    """Sort key: digit runs compare as numbers (zero-padded), so sel_x_10 follows sel_x_9."""
-    return tuple(t.zfill(12) if t.isdigit() else t for t in re.split(r"(\d+)", text))
-
-
-class NetlistEmitter:
+class NetlistEmitter(NetlistLines):
     """The shared walk (module docstring); a dialect sets the templates and writes its parts."""
 
     dialect: ClassVar[str] = ""
-    comment_prefix: ClassVar[str] = "*"
     #: One-line element templates (fields: name, a, b, ctl, value).
     isource_line: ClassVar[str] = ""
     #: A resistor line (positional fields: name, a, b, ohms).
@@ -103,22 +83,13 @@ class NetlistEmitter:
     switch_line: ClassVar[str] = ""
     #: The element prefix of a switch instance (ngspice decides a line's element by it).
     switch_prefix: ClassVar[str] = "s"
-    #: A netlist parameter's definition and a reference to it in a value (fields: name, value).
-    param_line: ClassVar[str] = ""
-    param_ref: ClassVar[str] = "{name}"
-    #: A saves line: `save_prefix` then the saved names, each through `save_probe`.
-    save_prefix: ClassVar[str] = ""
-    save_probe: ClassVar[str] = "{}"
     #: Section titles that differ between dialects.
     cells_title: ClassVar[str] = ""
     activations_title: ClassVar[str] = ""
     isources_title: ClassVar[str] = "bias currents into the summing nodes"
-    #: Subcircuits: the include line (field path), the include files' extension, a
-    #: continued line's prefix and the suffix of the line it continues.
+    #: Subcircuits: the include line (field path) and the include files' extension.
     include_line: ClassVar[str] = ""
     include_ext: ClassVar[str] = ""
-    continued_prefix: ClassVar[str] = "  "
-    continues_suffix: ClassVar[str] = ""
 
     def __init__(self, circuit: CircuitIR, stimulus: Stimulus | None = None, *,
                  namer: Namer | None = None, loc_comments: bool = True,
@@ -175,59 +146,6 @@ class NetlistEmitter:
         self.lines[params_at:params_at] = self.parameter_lines()
         return "\n".join(self.lines) + "\n"
 
-    def param(self, name: str, value: float) -> str:
-        """Define the netlist parameter `name` (a legal identifier) = `value` and return the
-        dialect's reference to it. Every input-dependent value (`input_parameters`) and the
-        readout time are parameters, so a designer changes them (or sweeps or alters them) in
-        one place, and a testbench runs every test vector by setting them
-        (backends/testbench.py)."""
-        self.params.append((name, value))
-        return self.param_ref.format(name=name)
-
-    def parameter_lines(self) -> list[str]:
-        """The parameters section, written after the prologue (before any use)."""
-        if not self.params or not self.param_line:
-            return []
-        head = ["", f"{self.comment_prefix} --- parameters: input values (clamps p_v_clamp_*, "
-                    "select levels p_vs_sel_*, initial states p_ic_*), readout time (t_read)"]
-        return head + [self.param_line.format(name=n, value=num(v)) for n, v in self.params]
-
-    # -- the input-dependent values as parameters --------------------------------------------------
-    def clamp_param(self, source: str) -> str:
-        """The parameter of clamp source `source` (IR name): its volts."""
-        return f"p_{self.inst('v', source)}"
-
-    def select_param(self, control: str) -> str:
-        """The parameter of the source driving select control net `control` (IR name)."""
-        return f"p_{self.inst('vs', control)}"
-
-    def ic_param(self, node: str) -> str:
-        """The parameter of the initial voltage of node `node` (IR name)."""
-        return f"p_ic_{self.net(node)}"
-
-    def input_parameters(self, stimulus: Stimulus) -> list[tuple[str, float]]:
-        """Every input-dependent value of `stimulus` as (parameter name, value): select levels,
-        clamps, initial states, in the order the netlist defines them. Call it after `format()`
-        (the names are then registered with the `Namer`, in the walk's order)."""
-        return [*self.source_parameters(stimulus),
-                *[(self.ic_param(n), v) for n, v in initial_node_voltages(self.circuit,
-                                                                          stimulus)]]
-
-    def source_parameters(self, stimulus: Stimulus) -> list[tuple[str, float]]:
-        """The select levels and clamps of `stimulus` (`input_parameters` without the initial
-        states): the values of sources."""
-        levels = select_levels(self.circuit, stimulus)
-        return ([(self.select_param(c), levels[c]) for c in sorted(levels, key=_natural)]
-                + [(self.clamp_param(vs.name), stimulus.source_volts[vs.name])
-                   for vs in self.circuit.voltage_sources])
-
-    def initial_states(self) -> list[tuple[str, str]]:
-        """(netlist node, the dialect's reference to its parameter p_ic_<node>) of both ends of
-        every capacitor cell's C_F; the parameters are defined on the way, at the stimulus's
-        values."""
-        return [(self.net(n), self.param(self.ic_param(n), v))
-                for n, v in initial_node_voltages(self.circuit, self.stimulus)]
-
     # -- dialect parts --------------------------------------------------------------------------
     def write_header_details(self) -> None:
         """Dialect-specific header lines (none by default)."""
@@ -273,68 +191,6 @@ class NetlistEmitter:
     def switch_threshold(self) -> float:
         """The select switches' control threshold: half way between off (0 V) and on (vdd)."""
         return self.circuit.amplifier.v_rail / 2
-
-    def net(self, ir_net: str) -> str:
-        return self.namer.net(ir_net)
-
-    def inst(self, prefix: str, ir_name: str) -> str:
-        return self.namer.inst(prefix, ir_name)
-
-    def wrapped(self, head: str, items: list[str], tail: str) -> list[str]:
-        """`head items... tail` over as many lines as `_NODES_PER_LINE` items need, each but
-        the last ending in `continues_suffix`, each but the first starting with
-        `continued_prefix`."""
-        chunks = [" ".join(items[k:k + _NODES_PER_LINE])
-                  for k in range(0, len(items), _NODES_PER_LINE)] or [""]
-        chunks[0] = f"{head} {chunks[0]}".rstrip()
-        chunks[-1] = f"{chunks[-1]}{tail}"
-        if len(chunks) == 1:
-            return chunks
-        return ([chunks[0] + self.continues_suffix]
-                + [self.continued_prefix + c + self.continues_suffix for c in chunks[1:-1]]
-                + [self.continued_prefix + chunks[-1]])
-
-    def element(self, template: str, name: str, a: str, b: str, value: str = "",
-                ctl: str = "") -> None:
-        """One element line from one of the dialect's templates."""
-        self.lines.append(template.format(name=name, a=a, b=b, ctl=ctl, value=value))
-
-    def comment(self, text: str) -> None:
-        """A comment line; `text` is always ours (fixed words, legal names, numbers)."""
-        self.lines.append(f"{self.comment_prefix} {text}" if text else self.comment_prefix)
-
-    def section(self, title: str) -> None:
-        self.lines.append("")
-        self.comment(f"--- {title}")
-
-    def located_all(self, locs: Sequence[Loc]) -> None:
-        """One `from file.dam:12,...` comment for several components (each place once)."""
-        if self.loc_comments:
-            where = ",".join(dict.fromkeys(w for w in map(provenance, locs) if w))
-            if where:
-                self.comment(f"from {where}")
-
-    def located(self, loc: Loc) -> None:
-        """`from file.dam:12` before a component's lines, when provenance comments are on."""
-        if self.loc_comments:
-            where = provenance(loc)
-            if where:
-                self.comment(f"from {where}")
-
-    def model_name(self) -> str:
-        return self.namer.name(self.circuit.name)
-
-    def tran_times(self) -> tuple[float, float, float]:
-        """(print step, stop time, maximum internal step) in seconds."""
-        t = self.circuit.readout_time_s
-        return t / TRAN_POINTS, t, t * TRAN_MAX_STEP_FRACTION
-
-    def write_saves(self, extra: Sequence[str] = ()) -> None:
-        """The saves lines: every saved net (`saved_nets`), then `extra` (IR names)."""
-        names = [self.net(n) for n in [*saved_nets(self.circuit), *extra]]
-        for k in range(0, len(names), _SAVES_PER_LINE):
-            chunk = names[k:k + _SAVES_PER_LINE]
-            self.lines.append(self.save_prefix + " ".join(map(self.save_probe.format, chunk)))
 
     # -- the walk -------------------------------------------------------------------------------
     def write_header(self) -> None:
@@ -499,7 +355,7 @@ class NetlistEmitter:
             self.lines += self.subckt_instance(self.inst("x", sx.name), nodes, subckt)
         self.section("switch controls: vdd closes switch k of element j when select[j] == k")
         levels = select_levels(self.circuit, self.stimulus)
-        for ctl in sorted(levels, key=_natural):
+        for ctl in sorted(levels, key=natural_key):
             self.element(self.vsource_line, self.inst("vs", ctl), self.net(ctl), "0",
                          self.param(self.select_param(ctl), levels[ctl]))
 

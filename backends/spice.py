@@ -58,11 +58,12 @@ from __future__ import annotations
 
 import re
 
-from denseamc.backends.base import TRAN_MAX_STEP_DIVISOR, TRAN_POINTS, NetlistEmitter
+from denseamc.backends.base import NetlistEmitter
 from denseamc.backends.crossbar_text import DeviceValues
 from denseamc.backends.energy_probe import ENERGY_PROBE_MAX_DEVICES, energy_probe_terms
 from denseamc.backends.naming import Namer
 from denseamc.backends.netlist_facts import cell_tag, opamp_settings, rail_errors, switch_ohms
+from denseamc.backends.netlist_lines import TRAN_MAX_STEP_DIVISOR, TRAN_POINTS
 from denseamc.backends.netlist_safety import UnsafeNetlistError, check_netlist
 from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import integer, num

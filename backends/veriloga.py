@@ -45,7 +45,7 @@ numpy (`circuit_energy`), the same formula.
 from __future__ import annotations
 
 from denseamc.backends import va_primitives
-from denseamc.backends.base import TRAN_MAX_STEP_DIVISOR, TRAN_POINTS, NetlistEmitter
+from denseamc.backends.base import NetlistEmitter
 from denseamc.backends.energy_probe import ENERGY_PROBE_MAX_DEVICES, energy_probe_terms
 from denseamc.backends.netlist_facts import (
     cell_tag,
@@ -54,6 +54,7 @@ from denseamc.backends.netlist_facts import (
     rail_errors,
     switch_ohms,
 )
+from denseamc.backends.netlist_lines import TRAN_MAX_STEP_DIVISOR, TRAN_POINTS
 from denseamc.backends.units import integer, num
 from denseamc.ir import DenseAMCError, error
 from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
