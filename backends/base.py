@@ -13,16 +13,21 @@ legalises its names and formats its numbers, then hands them to the dialect:
 * every crossbar and selected crossbar is a subcircuit (the dialect's `subckt_lines`),
   instantiated once (`subckt_instance`); its definition goes inline or into an include file
   per crossbar (`includes`, `place_subckt`), so each device is written once per dialect. A
-  plain crossbar's devices have local names (ports row_*, col_*; `crossbar_devices`) and are
-  formatted in bulk, without the `Namer`;
+  plain crossbar's devices have local names (ports row_*, col_*; `crossbar_devices` in
+  backends/crossbar_text.py) and are formatted in bulk, without the `Namer`;
 * every layer's integrator cells are one subcircuit `cells_<layer>` (ports `cell_ports`, then
   ref, vdd, vss) and every activation block one subcircuit `act_<layer>` (`activation_ports`,
-  then ref, vdd, vss), defined inline and instantiated once on the top-level nets (their names
-  do not change, so initial conditions and saves name them); each dialect writes the bodies,
-  `cell_lines` per cell with its own values and `activation_lines`;
-* the energy probe's expression (`energy_probe_terms`) is the same for every dialect, over the
-  dialect's voltage probes;
+  then ref, vdd, vss; both ports in backends/netlist_facts.py), defined inline and
+  instantiated once on the top-level nets (their names do not change, so initial conditions
+  and saves name them); each dialect writes the bodies, `cell_lines` per cell with its own
+  values and `activation_lines`;
+* the energy probe's expression (`energy_probe_terms`, backends/energy_probe.py) is the same
+  for every dialect, over the dialect's voltage probes;
 * `write_prologue` and `write_epilogue` add what comes before and after the components.
+
+The lines themselves (comments, element lines, wrapped lines, saves, the input values as
+netlist parameters) are written with `NetlistLines` (backends/netlist_lines.py), the
+emitter's base.
 
 Names are registered with the `Namer` in the walk's order, so a file set that shares one `Namer`
 (backends/emit.py) gets the same identifiers whichever printer asks first.

@@ -73,7 +73,7 @@ def iter_netlists(circuit: CircuitIR, loc_comments: bool = True,
 
     A realised circuit (`circuit.draw` set) is written with its draw's values (device
     conductances, each selected line's own devices, capacitors, wire resistors); the emitters
-    refuse a draw with what they do not write yet (`base.unwritable`).
+    refuse a draw with what they do not write yet (`netlist_facts.unwritable`).
     """
     stim = default_stimulus(circuit)
     namer = Namer()

@@ -17,11 +17,12 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   V(out) = -R_F I_in). `dam_opamp` (`OPAMP_SUBCKT`, written once at the top) is a behavioural
   macro-model: a0, a dominant pole at gbw/a0, slew rate, soft rails at the supply nets vdd and
   vss (+-v_rail), output resistance r_out, input offset v_os (a realised draw's, per instance).
-  Ideal amplifiers: the same subcircuit with a0 = 1e7, no pole, no rails (base.IDEAL_OPAMP_A0).
+  Ideal amplifiers: the same subcircuit with a0 = 1e7, no pole, no rails
+  (netlist_facts.IDEAL_OPAMP_A0).
   `--set opamp=FILE` replaces it with the user's own subcircuit (`user_opamp`).
 * Initial states: `.ic v(node)={p_ic_node}` on both ends of every capacitor cell's C_F (the
   output at its initial voltage, the summing node where the op-amp holds it,
-  `base.cell_initial_voltages`; every input-dependent value is a `.param`), so the
+  `netlist_facts.cell_initial_voltages`; every input-dependent value is a `.param`), so the
   transient starts from the `Stimulus`'s initial voltages (init inputs, `init=settled` targets,
   otherwise 0 V) rather than from the DC operating point, which would be the settled state of
   every layer.
@@ -46,7 +47,7 @@ Element recipes (nets as in ir/circuit.py; V(x) = -v_unit x, V(gp) = +v_unit g):
   control levels: `NetlistEmitter.input_parameters`), which a testbench sets per vector.
 * Biases: DC current sources into the summing nodes. Clamps: DC voltage sources.
 * Energy probe: `b_energy` drives the net `energy` with E(t) in model units (one volt = one
-  unit), the expression of `base.energy_probe_terms` (Legendre terms, interaction and bias
+  unit), the expression of `energy_probe.energy_probe_terms` (Legendre terms, interaction and bias
   energy read back from the realised conductances, a selected crossbar's options weighted by
   their switch controls v(sel_*)/vdd, so it follows whatever drives the controls).
 * Analysis: `.tran` from 0 to the readout time, print step t/1000, maximum step t/200, with
@@ -309,7 +310,7 @@ class SpiceEmitter(NetlistEmitter):
     # -- energy probe ---------------------------------------------------------------------------
     def energy_terms(self) -> list[tuple[float, str]]:
         """(coefficient, factor expression) whose sum is E in model units
-        (`base.energy_probe_terms` on this netlist's v(net) probes)."""
+        (`energy_probe.energy_probe_terms` on this netlist's v(net) probes)."""
         return energy_probe_terms(self.circuit, lambda n: f"v({self.net(n)})")
 
     def write_energy_probe(self) -> None:

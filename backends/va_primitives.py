@@ -215,7 +215,8 @@ def energy_module(terms: Sequence[tuple[float, str]], n_ports: int) -> str:
     """The source of `dam_energy`, the energy probe of the Spectre and VACASK netlists (they
     have no behavioural sources): ports in_0 .. in_{n_ports-1} (the nodes it reads, in the
     order the netlist's instance lists them) and `energy`, driven with V(energy) = the sum of
-    `terms` (coefficient, factor over V(in_k); `base.energy_probe_terms`), E(t) in model units.
+    `terms` (coefficient, factor over V(in_k); `energy_probe.energy_probe_terms`), E(t) in
+    model units.
     The one generated module: its text is numbers and these port names only, no model text.
     It reads its inputs without loading them (no current flows into in_k)."""
     ports = [f"in_{k}" for k in range(n_ports)]

@@ -35,11 +35,11 @@ backends/base.py and these element recipes (nets as in ir/circuit.py):
   backends/spice.py.
 * biases: `isource` into the summing node; clamps: `vsource`.
 
-The energy probe (VACASK and Spectre have no behavioural sources) is `dam_energy.va`, generated
-for the circuit (`energy_probe_module`: the expression of `base.energy_probe_terms`, the SPICE
+The energy probe (VACASK and Spectre have no behavioural sources) is `dam_energy.va`, generated for
+the circuit (`energy_probe_module`: the expression of `energy_probe.energy_probe_terms`, the SPICE
 probe's), instantiated as `xe_energy` on the nets it reads and `energy`. The `veriloga` check
-backend leaves it out (`energy_probe=False`) and evaluates E from the saved node voltages in
-numpy (`circuit_energy`), the same formula.
+backend leaves it out (`energy_probe=False`) and evaluates E from the saved node voltages in numpy
+(`circuit_energy`), the same formula.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def probe_fits(circuit: CircuitIR) -> bool:
 
 def energy_probe_module(circuit: CircuitIR) -> tuple[list[str], str]:
     """(the IR nets `dam_energy` reads, in port order in_0, in_1, ...; its source): the
-    expression of `base.energy_probe_terms` over V(in_k)."""
+    expression of `energy_probe.energy_probe_terms` over V(in_k)."""
     nets: dict[str, int] = {}
 
     def probe(ir_net: str) -> str:

@@ -1,6 +1,6 @@
 """The bulk text of large crossbars (backends/units.py `num_texts`, `join_fields`;
-backends/base.py `device_values`, `crossbar_devices`; backends/tables.py): the same bytes as
-the plain per-value formatting (`num`, `nums`), whichever fast path the values take (continuous
+backends/crossbar_text.py `device_values`, `crossbar_devices`; backends/tables.py): the same bytes
+as the plain per-value formatting (`num`, `nums`), whichever fast path the values take (continuous
 values, repeated values, a crossbar that is another's transpose)."""
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class CircuitBuilder:
             tests=tuple(graph.tests),
             diagnostics=tuple(self.diagnostics),
             source_name=graph.source_name,
-            # settings only the netlists use (backends/base.py, spice.py, veriloga.py)
+            # settings only the netlists use (backends/netlist_facts.py, spice.py, veriloga.py)
             meta={"r_out": hw.r_out, "i_tail": hw.i_tail},
         )
 
