@@ -247,6 +247,7 @@ class SpiceEmitter(NetlistEmitter):
         each rail a B-source gain * (+-v_unit g) + offset."""
         lines, exprs = self._rail_expressions(act, ports)
         n_rail = dict(zip(act.out_p_nets, act.out_n_nets, strict=False))
+        inputs = set(act.in_nets)  # a set: `in` on the tuple is quadratic in the layer size
         for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
             gain_p, off_p, gain_n, off_n = rail_errors(act, i)
             nominal = (gain_p, off_p, gain_n, off_n) == (1.0, 0.0, 1.0, 0.0)
@@ -256,7 +257,7 @@ class SpiceEmitter(NetlistEmitter):
             else:
                 lines.append(f"ba_{i} {ports[vp]} ref v = {_gained(exprs[i], gain_p, off_p)}")
             vn = n_rail.get(vp)
-            if vn is None or vn in act.in_nets:
+            if vn is None or vn in inputs:
                 continue  # identity: the inverted rail is the cell output itself
             if nominal:
                 lines.append(f"en_{i} {ports[vn]} ref {ports[vp]} ref -1.0")

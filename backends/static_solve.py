@@ -64,8 +64,9 @@ def activation_voltages(circuit: CircuitIR, volts: dict[str, Array]) -> None:
         vp, vn = activation_rails(act, vin)
         for i, n in enumerate(act.out_p_nets):
             volts[n] = vp[..., i]
+        inputs = set(act.in_nets)  # a set: `in` on the tuple is quadratic in the layer size
         for i, n in enumerate(act.out_n_nets):
-            if n not in act.in_nets:
+            if n not in inputs:
                 volts[n] = vn[..., i]
 
 

@@ -209,9 +209,10 @@ class _TopLevel(NetlistEmitter):
         # a coupled module (softmax) also connects the layer's common node
         shared = [] if lag.elementwise else ["s"]
         lines = []
+        inputs = set(act.in_nets)  # a set: `in` on the tuple is quadratic in the layer size
         for i, (vin, vp) in enumerate(zip(act.in_nets, act.out_p_nets, strict=True)):
             vn = n_rail.get(vp)
-            neg = ports[vn] if vn is not None and vn not in act.in_nets else f"nc_{i}"
+            neg = ports[vn] if vn is not None and vn not in inputs else f"nc_{i}"
             errs = dict(zip(("gain_p", "off_p", "gain_n", "off_n"), rail_errors(act, i),
                             strict=True))
             realised = {k: num(v) for k, v in errs.items()
