@@ -4,7 +4,7 @@ target (`switch_compensated`, used by the scale pass).
 
 Each option's devices reach the line through their own switch, closed (r_on) for the connected
 option and open (r_off) for the others, whose leakage adds; `backends/ir_drop.switched` is the
-exact network these formulas follow (`ir.circuit.SelectedCrossbar` holds r_on and r_off).
+exact network these formulas follow (`ir.crossbars.SelectedCrossbar` holds r_on and r_off).
 """
 
 from __future__ import annotations

@@ -25,16 +25,14 @@ from denseamc.ir import (
     warning,
 )
 from denseamc.ir.circuit import (
-    Crossbar,
     CurrentSource,
     IntegratorCell,
-    Polarity,
     Resistor,
-    SelectedCrossbar,
     WeightMapping,
     net,
     read_only,
 )
+from denseamc.ir.crossbars import Crossbar, Polarity, SelectedCrossbar
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.loc import fuse_locs
 from denseamc.ir.model import Array
