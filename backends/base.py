@@ -60,7 +60,8 @@ from denseamc.backends.netlist_lines import NetlistLines, natural_key
 from denseamc.backends.stimulus import Stimulus, default_stimulus
 from denseamc.backends.units import num
 from denseamc.ir import DenseAMCError, InternalCompilerError, error
-from denseamc.ir.circuit import Activation, CircuitIR, Crossbar, IntegratorCell, SelectedCrossbar
+from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell
+from denseamc.ir.crossbars import Crossbar, SelectedCrossbar
 from denseamc.ir.loc import Located
 
 __all__ = ["INCLUDE_DIR", "NetlistEmitter"]

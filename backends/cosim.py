@@ -10,7 +10,7 @@ directory with a clean environment and a timeout (see `backends/runners.py`).
 
 Both return a `NetlistRun`: node voltages at the readout time (the last transient point, which
 is exactly the readout time), the states x = -V(x net)/v_unit per layer, the outputs decoded by
-the circuit backend's rule (`circuit_sim.decode`: sign / value / argmax of g = V(gp)/v_unit),
+the circuit backend's rule (`circuit_result.decode`: sign / value / argmax of g = V(gp)/v_unit),
 the energy at the readout time in model units (`circuit_energy.circuit_energy` on the saved
 voltages; with `run_spice(..., energy_probe=True)` the netlist's own `b_energy` B-source, the
 same formula), and the wall time of each simulator run (process start to raw file read, with
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from denseamc.backends.circuit_energy import circuit_energy
-from denseamc.backends.circuit_sim import CircuitSimResult, decode
+from denseamc.backends.circuit_result import CircuitSimResult, decode
 from denseamc.backends.naming import Namer, provenance
 from denseamc.backends.netlist_facts import saved_nets
 from denseamc.backends.rawfile import RawResult

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from denseamc.backends.units import join_fields, num, num_texts
 from denseamc.ir import InternalCompilerError
-from denseamc.ir.circuit import Crossbar
+from denseamc.ir.crossbars import Crossbar
 from numpy.typing import NDArray
 
 __all__ = [

@@ -29,7 +29,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from denseamc.ir.circuit import Crossbar, SelectedCrossbar
+from denseamc.ir.crossbars import Crossbar, SelectedCrossbar
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]

@@ -50,7 +50,8 @@ from denseamc.backends.stimulus import Stimulus
 from denseamc.backends.units import num
 from denseamc.backends.veriloga import SpectreEmitter
 from denseamc.ir import InternalCompilerError
-from denseamc.ir.circuit import CircuitIR, Crossbar, IntegratorCell
+from denseamc.ir.circuit import CircuitIR, IntegratorCell
+from denseamc.ir.crossbars import Crossbar
 from denseamc.ir.hardware import Hardware
 
 __all__ = ["C_FLOOR", "DISTRIBUTION", "MISMATCHES", "NOT_VARIED", "Mismatch",

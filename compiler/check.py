@@ -29,7 +29,7 @@ from denseamc.ir.hardware import KEYS, Hardware
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from denseamc.backends.circuit_sim import CircuitSimResult
+    from denseamc.backends.circuit_result import CircuitSimResult
     from denseamc.backends.cosim import NetlistRun
     from denseamc.compiler.executor import Where
     from denseamc.ir.circuit import CircuitIR

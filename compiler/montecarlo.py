@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from denseamc.backends.circuit_sim import CircuitSimResult, simulate_circuits
+from denseamc.backends.circuit_result import CircuitSimResult
+from denseamc.backends.circuit_sim import simulate_circuits
 from denseamc.compiler.executor import FailedDraw, Job, Where, run_jobs
 from denseamc.compiler.passes.realise import realise
 from denseamc.compiler.pipeline import Compilation, compile_model

@@ -4,6 +4,8 @@ This is what every circuit backend consumes (the numpy circuit simulator, SPICE,
 knows nothing of energies: only nets, devices and their values. All values are SI: ohm, F, S, V,
 A, s. Every component keeps the `.dam` span(s) it came from in `loc` (ir/loc.py) and renders it
 with `source_line` ("file.dam:12", or "file.dam:12,file.dam:14" for a fused component).
+The crossbars (fixed and selected) are in ir/crossbars.py, their switches' algebra in
+ir/switches.py.
 
 Nets and naming (one convention, `net(layer, kind, i)` = f"{layer}_{kind}_{i}"; layer names are
 `.dam` identifiers, kinds contain no underscore, so a name parses back from the right):
@@ -49,23 +51,18 @@ Invariants (checked by `ir.circuit_verify.verify`):
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
+from denseamc.ir.crossbars import Crossbar, CrossbarBase, SelectedCrossbar
 from denseamc.ir.diagnostics import Diagnostic
 from denseamc.ir.lagrangians import Lagrangian, lagrangian_of
-from denseamc.ir.loc import Loc, Located
+from denseamc.ir.loc import REALISED, Loc, Located
 from denseamc.ir.model import Array, InputOp, OutputOp, TestBlock, frozen_array
-from denseamc.ir.scaling import AmplifierModel, Scaling, Scheme
-from numpy.typing import NDArray
-
-Polarity = Literal["pos", "neg"]
-
-REALISED = {"dump": "unless_default"}  # a realised value's field: dumped only when not ideal
+from denseamc.ir.scaling import AmplifierModel, Scaling
 
 #: Net kinds, see the module docstring.
 NET_KINDS = ("sum", "x", "gp", "gn", "sumn", "inv")
@@ -174,215 +171,6 @@ class Activation(Located):
         own_n = sum(1 for n in self.out_n_nets if n not in inputs)
         # a coupled activation (softmax) adds one normaliser per layer
         return len(self.out_p_nets) + own_n + (0 if self.lagrangian.elementwise else 1)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class CrossbarBase(Located):
-    """A resistive array realising one sign of one drive `coef * (W or W^T) @ g(source)`.
-
-    Every device sits between a row net (a driven net, `row_nets[r]`) and a column net (a
-    summing node, `col_nets[c]`); Kirchhoff sums the currents. `row_index` and `col_index` are
-    the neuron indices of `source` and `target` that the rows and columns are.
-    polarity "pos": rows carry +v_unit g, columns are the cells' `sum` nodes.
-    polarity "neg": dual_rail, rows carry -v_unit g; differential, columns are `sumn` nodes.
-    W (coef included) is recovered as G * r_f(target), with the polarity's `sign`.
-    The two kinds, `Crossbar` and `SelectedCrossbar`, differ in how G is given.
-    """
-
-    #: The kind's name in messages and netlist comments.
-    title: ClassVar[str] = "crossbar"
-
-    name: str
-    weights: str
-    source: str
-    target: str
-    transpose: bool
-    polarity: Polarity
-    scheme: Scheme
-    row_nets: tuple[str, ...]
-    col_nets: tuple[str, ...]
-    row_index: tuple[int, ...]
-    col_index: tuple[int, ...]
-    r_wire: float = field(default=0.0, kw_only=True, metadata=REALISED)  # ohm per cell segment
-    loc: Loc = field(default=None, kw_only=True)
-
-    @property
-    def sign(self) -> float:
-        """+1 for "pos", -1 for "neg": the sign of the weights this array realises."""
-        return 1.0 if self.polarity == "pos" else -1.0
-
-    @property
-    def devices(self) -> int:
-        """Programmed devices."""
-        raise NotImplementedError
-
-    @property
-    def programmed(self) -> Array:
-        """Every conductance value to program (siemens), for the device-window checks."""
-        raise NotImplementedError
-
-    def shape_problem(self) -> str | None:
-        """Why the conductances' shape does not match the nets (invariant 5), or None."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Crossbar(CrossbarBase):
-    """A fixed crossbar: every nonzero `conductance[r, c]` (siemens) is one device."""
-
-    conductance: Array
-
-    @property
-    def devices(self) -> int:
-        return int(np.count_nonzero(self.conductance))
-
-    @property
-    def programmed(self) -> Array:
-        return self.conductance
-
-    def shape_problem(self) -> str | None:
-        rows, cols = len(self.row_nets), len(self.col_nets)
-        if self.conductance.shape == (rows, cols):
-            return None
-        return (f"conductance shape {self.conductance.shape} does not match {rows} rows x "
-                f"{cols} columns")
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class SelectedCrossbar(CrossbarBase):
-    """A crossbar whose lines are chosen by a `select` input through analog switches.
-
-    For weights `TABLE[INPUT]` (row j of W is TABLE[input[j]]): each selected line (a row when
-    `axis` is "rows", a column when "cols") has `n_options` candidate conductance vectors,
-    `table[k]` (siemens, over the other axis, already restricted to the crossbar's nets), and
-    an analog multiplexer controlled by `select[lines[l]]` connects one of them. In the W^T
-    direction (driver j of W's rows drives every column) the rows are selected; in the W
-    direction (summing node j collects W's row j) the columns are.
-    """
-
-    title: ClassVar[str] = "selected crossbar"
-    #: The circuit dump prints these first (its field order predates the shared base).
-    dump_first: ClassVar[tuple[str, ...]] = ("weights", "select", "axis")
-
-    select: str
-    axis: Literal["rows", "cols"]
-    lines: tuple[int, ...]
-    table: Array
-    #: Realised devices (n_lines, n_options, n_other): each line's own table (None: `table`).
-    line_tables: Array | None = field(default=None, kw_only=True, metadata=REALISED)
-    #: Each switch's on and off resistance (ohm), in series with its option's devices
-    #: (`backends/ir_drop.switched`); 0 and inf are an ideal switch. Lowering programs `table`
-    #: to compensate them (`switch_compensated`): `effective` is what the lines realise.
-    r_on: float = field(default=0.0, kw_only=True)
-    r_off: float = field(default=math.inf, kw_only=True)
-
-    @property
-    def line_nets(self) -> tuple[str, ...]:
-        """The nets of the selected lines, in `lines` order."""
-        return self.row_nets if self.axis == "rows" else self.col_nets
-
-    @property
-    def other_nets(self) -> tuple[str, ...]:
-        """The nets of the other axis (the columns of `table`)."""
-        return self.col_nets if self.axis == "rows" else self.row_nets
-
-    @property
-    def n_options(self) -> int:
-        return int(self.table.shape[0])
-
-    @property
-    def devices(self) -> int:
-        """Programmed devices: every nonzero table entry, once per selected line."""
-        return int(np.count_nonzero(self.table)) * len(self.lines)
-
-    @property
-    def programmed(self) -> Array:
-        return self.table
-
-    def shape_problem(self) -> str | None:
-        t = self.table
-        if t.ndim == 2 and t.shape[1] == len(self.other_nets) and len(self.lines) == len(
-                self.line_nets):
-            return None
-        return f"table shape {t.shape} does not match"
-
-    @property
-    def effective(self) -> Array:
-        """(n_options, n_other): row k is what a line realises with option k connected
-        (`switch_effective` of the nominal `table`, not of a draw's `line_tables`): the
-        lowering's target conductances, up to levels and clipping."""
-        return switch_effective(self.table, self.r_on, self.r_off)
-
-    def conductance(self, select_values: NDArray[np.int64]) -> Array:
-        """The connected conductances, shape (batch, rows, cols), for select values (batch, n)."""
-        sel = np.asarray(select_values, dtype=np.int64)[:, list(self.lines)]
-        lt, at = self.line_tables, range(sel.shape[1])  # realised: each line its own table
-        g = self.table[sel] if lt is None else lt[at, sel]  # (batch, n_lines, n_other)
-        return g if self.axis == "rows" else np.swapaxes(g, 1, 2)
-
-
-def switch_effective(table: Array, r_on: float, r_off: float) -> Array:
-    """What one selected line realises, (n_options, n_other): row k with option k connected
-    (leading axes: independent tables, e.g. one per candidate scale).
-
-    The star law of `backends/ir_drop.switched`: option j's devices (sum T_j) reach the line
-    through their own switch, so each realises G / (1 + r_s T_j), r_s = r_on for the connected
-    option and r_off for the open ones, whose leakage adds:
-        G_eff[k] = table[k] / (1 + r_on T_k) + sum_{j != k} table[j] / (1 + r_off T_j).
-    Between a line and the summing nodes this is exact for any input voltages (ideal drivers,
-    summing nodes at one potential); `switched` adds what it leaves out (see
-    `switch_compensated`).
-    """
-    t = np.asarray(table, dtype=np.float64)
-    total = t.sum(axis=-1, keepdims=True)
-    on: Array = t / (1.0 + r_on * total)
-    if math.isinf(r_off):
-        return on
-    off: Array = t / (1.0 + r_off * total)
-    leak: Array = off.sum(axis=-2, keepdims=True) - off  # every open option's, but k's own
-    return on + leak
-
-
-def _series_inverse(want: Array, r_on: float) -> Array:
-    """Devices whose option realises `want` through a closed switch: sum T' = T / (1 - r_on T)
-    makes G' / (1 + r_on T') = want for G' = want / (1 - r_on T); inf where r_on T >= 1 (no
-    finite device reaches the target)."""
-    headroom = 1.0 - r_on * want.sum(axis=-1, keepdims=True)
-    safe = np.where(headroom > 0, headroom, 1.0)
-    return np.where((headroom <= 0) & (want > 0), np.inf, want / safe)
-
-
-#: The leakage fixed point stops when a step moves no device by more than this (relative).
-_LEAK_RTOL = 1e-15
-
-
-def switch_compensated(target: Array, r_on: float, r_off: float) -> Array:
-    """The table to program so that `switch_effective` of it is `target` (n_options, n_other;
-    leading axes: independent tables).
-
-    The closed switch is inverted exactly (`_series_inverse`). The open switches' leakage
-    (r_off) depends on the other options' devices: a fixed point subtracts it, contracting by
-    ~ 1 / (r_off T) per step (1e-6 at 10 Gohm and 100 uS), so it ends in a few steps. What is
-    not compensated: a target of 0 stays no device and keeps the leakage of the other options
-    (<= sum_j table[j] / (1 + r_off T_j), ~1e-10 S at 10 Gohm); the coupling of the summing
-    nodes through a star (`switched`'s W, rows axis) and the load on the drivers (cols axis),
-    which carry no current while the summing nodes sit at one potential and the drivers are
-    ideal; and input offsets or finite gain that break that. A nonzero target below the
-    leakage (only with r_off under ~1 / g_min) gets no device. Entries of inf: not reachable.
-    """
-    t = np.asarray(target, dtype=np.float64)
-    prog = _series_inverse(t, r_on)
-    if math.isinf(r_off) or not np.all(np.isfinite(prog)):
-        return prog
-    for _ in range(100):
-        off = prog / (1.0 + r_off * prog.sum(axis=-1, keepdims=True))
-        leak = off.sum(axis=-2, keepdims=True) - off  # what the open options add to row k
-        nxt = _series_inverse(np.where(t > 0, np.maximum(t - leak, 0.0), 0.0), r_on)
-        done = bool(np.all(np.abs(nxt - prog) <= _LEAK_RTOL * np.abs(prog)))
-        prog = nxt
-        if done:
-            break
-    return prog
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -10,7 +10,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from denseamc.ir.circuit import CircuitIR, SelectedCrossbar
+from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.crossbars import SelectedCrossbar
 from denseamc.ir.diagnostics import Diagnostic, error
 from denseamc.ir.loc import Loc, first_span
 from denseamc.ir.model import Array

@@ -4,6 +4,7 @@ A component lowered from one statement keeps its span; one fused from several ke
 them (MLIR's FusedLoc); a component with no source keeps None. Every reader goes through the
 functions here: `loc_spans` (all spans), `first_span` (the one a diagnostic points at),
 `loc_short` ("file.dam:12", comma-joined for fused locs) and `fuse_locs` (join provenances).
+`Located` is the mixin every component shares; `REALISED` marks its realised-value fields.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from typing import TypeAlias
 from denseamc.ir.span import Span
 
 Loc: TypeAlias = Span | tuple[Span, ...] | None
+
+#: The metadata of a component's realised-value field (a draw's device or amplifier value):
+#: the circuit dump prints it only when it is not at its ideal default (ir/printer.py).
+REALISED = {"dump": "unless_default"}
 
 
 def loc_spans(loc: Loc) -> tuple[Span, ...]:

@@ -149,7 +149,7 @@ def _fmt_field(value: object) -> str:
 
 
 def _ideal_default(comp: object, f: dataclasses.Field[object]) -> bool:
-    """A realised value (ir.circuit.REALISED) at its ideal default: not dumped, so a nominal
+    """A realised value (ir.loc.REALISED) at its ideal default: not dumped, so a nominal
     circuit's dump reads as it did before these fields existed."""
     if f.metadata.get("dump") != "unless_default":
         return False

@@ -17,7 +17,7 @@ from denseamc.backends.units import join_fields, num, num_texts, nums
 from denseamc.backends.veriloga import SpectreEmitter
 from denseamc.compiler.pipeline import compile_model
 from denseamc.ir import InternalCompilerError
-from denseamc.ir.circuit import Crossbar
+from denseamc.ir.crossbars import Crossbar
 
 
 def _texts(arr: np.ndarray) -> list[str]:

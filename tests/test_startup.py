@@ -17,8 +17,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: simulator and the netlist backends, scipy, plotting, YAML (no profile given), lark (the
 #: generated parser runs without it), XML (no --junit-xml).
 NOT_ON_THE_CHECK_PATH = ("networkx", "scipy", "matplotlib", "yaml", "lark", "xml",
-                         "denseamc.backends.circuit_sim", "denseamc.backends.cosim",
-                         "denseamc.backends.runners")
+                         "denseamc.backends.circuit_sim", "denseamc.backends.circuit_plan",
+                         "denseamc.backends.circuit_stack", "denseamc.backends.circuit_result",
+                         "denseamc.backends.cosim", "denseamc.backends.runners")
 
 _PROBE = """
 import json, sys

@@ -29,7 +29,8 @@ from denseamc.backends.ir_drop import switched
 from denseamc.compiler.passes.scale import map_to_devices
 from denseamc.compiler.pipeline import lower
 from denseamc.ir import ModelGraph
-from denseamc.ir.circuit import CircuitIR, SelectedCrossbar
+from denseamc.ir.circuit import CircuitIR
+from denseamc.ir.crossbars import SelectedCrossbar
 from denseamc.ir.hardware import Hardware, resolve_hardware
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

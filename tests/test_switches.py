@@ -26,7 +26,7 @@ from denseamc.backends.stimulus import stimuli
 from denseamc.backends.veriloga import VacaskEmitter
 from denseamc.compiler.pipeline import lower
 from denseamc.ir import DenseAMCError
-from denseamc.ir.circuit import SelectedCrossbar
+from denseamc.ir.crossbars import SelectedCrossbar
 from denseamc.ir.hardware import KEYS, resolve_hardware
 
 # v_unit: the netlists against the circuit backend, as in tests/test_spice.py (TIGHT) and, for

@@ -15,16 +15,15 @@ from denseamc.ir.circuit import (
     Activation,
     CircuitIR,
     CircuitLayer,
-    Crossbar,
     CurrentSource,
     InitialCondition,
     IntegratorCell,
     Readout,
     Resistor,
-    SelectedCrossbar,
     VoltageSource,
     WeightMapping,
 )
+from denseamc.ir.crossbars import Crossbar, SelectedCrossbar
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.model import Array
 from denseamc.ir.scaling import AmplifierModel, Scaling

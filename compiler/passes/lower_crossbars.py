@@ -25,16 +25,14 @@ from denseamc.ir import (
     warning,
 )
 from denseamc.ir.circuit import (
-    Crossbar,
     CurrentSource,
     IntegratorCell,
-    Polarity,
     Resistor,
-    SelectedCrossbar,
     WeightMapping,
     net,
     read_only,
 )
+from denseamc.ir.crossbars import Crossbar, Polarity, SelectedCrossbar
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.loc import fuse_locs
 from denseamc.ir.model import Array
@@ -64,7 +62,7 @@ class LowerCrossbars:
     Selected weights (`TABLE[INPUT]`) become `SelectedCrossbar`s: columns selected in the W
     direction, rows in the W^T direction. Behind non-ideal switches (r_on > 0 or r_off finite)
     the table is programmed so that each option, through its switch, realises the mapped
-    conductances (`ir.circuit.switch_compensated`), then quantised to the levels; a programmed
+    conductances (`ir.switches.switch_compensated`), then quantised to the levels; a programmed
     device above g_max is clipped and warned about like a clipped weight (`scale` leaves the
     headroom with r_f = auto, so only a user-set r_f can).
     Crossbars with no device are not emitted. Every drive

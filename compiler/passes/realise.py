@@ -37,14 +37,8 @@ from typing import ClassVar, Literal
 import numpy as np
 from denseamc.backends.sim.read_noise import READ_NOISE
 from denseamc.compiler.passes.base import Lowered
-from denseamc.ir.circuit import (
-    Activation,
-    CircuitIR,
-    Crossbar,
-    IntegratorCell,
-    SelectedCrossbar,
-    read_only,
-)
+from denseamc.ir.circuit import Activation, CircuitIR, IntegratorCell, read_only
+from denseamc.ir.crossbars import Crossbar, SelectedCrossbar
 from denseamc.ir.hardware import KEYS, Hardware
 from numpy.typing import NDArray
 

@@ -69,10 +69,11 @@ from denseamc.compiler.passes.circuit_builder import (
     max_abs_drive_weight,
 )
 from denseamc.ir import Drive, ModelGraph, warning
-from denseamc.ir.circuit import net, switch_compensated, switch_effective
+from denseamc.ir.circuit import net
 from denseamc.ir.hardware import Hardware
 from denseamc.ir.model import Array
 from denseamc.ir.scaling import Scaling, SwingBasis
+from denseamc.ir.switches import switch_compensated, switch_effective
 
 DEFAULT_R_F = 1e4
 #: r_f = auto with levels > 0: the largest R_F the quantisation search may pick, as a multiple
@@ -430,7 +431,7 @@ def quantised_r_f(tables: list[SearchTable], r_min: float, hw: Hardware) -> floa
 
 def has_switch_loss(hw: Hardware) -> bool:
     """Whether select switches are not ideal (r_on > 0 or r_off finite): lowering then programs
-    every device behind one with the compensation of `ir.circuit.switch_compensated`."""
+    every device behind one with the compensation of `ir.switches.switch_compensated`."""
     return hw.r_on > 0 or math.isfinite(hw.r_off)
 
 
