@@ -42,7 +42,7 @@ def write_circuit(comp: Compilation) -> Iterator[tuple[str, str]]:
 
 
 def write_report(comp: Compilation) -> Iterator[tuple[str, str]]:
-    from denseamc.compiler.passes.analyze_circuit import REPORT_DRAWS, analyze_variation
+    from denseamc.compiler.passes.analyze_variation import REPORT_DRAWS, analyze_variation
     from denseamc.compiler.passes.base import Lowered
     from denseamc.compiler.report import build_report, render_markdown, report_json
 

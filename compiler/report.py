@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from denseamc.compiler.passes.analyze_circuit import CircuitAnalysis, VariationResult
+from denseamc.compiler.passes.analyze_circuit import CircuitAnalysis
+from denseamc.compiler.passes.analyze_variation import VariationResult
 from denseamc.compiler.passes.base import Lowered
 from denseamc.ir import Diagnostic, Severity
 from denseamc.ir.circuit import CircuitIR

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from denseamc.compiler.cli import main
 from denseamc.compiler.montecarlo import compile_points, run_study
-from denseamc.compiler.passes.analyze_circuit import (
+from denseamc.compiler.passes.analyze_variation import (
     REPORT_DRAWS,
     REPORT_SEED,
     analyze_variation,
